@@ -1,0 +1,149 @@
+# modl — GNU make, C11, POSIX threads. `make help` lists the targets.
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+CC         ?= cc
+FUZZ_CC    ?= clang
+PYTHON     ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+PKGS       := libcurl libcrypto libarchive libcjson yaml-0.1
+# Debian packages that provide the build, the tests and the fuzzers.
+DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev \
+              libcjson-dev libyaml-dev libcmocka-dev python3 clang libclang-rt-14-dev \
+              ca-certificates git groff-base zsh fish nodejs
+
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+STD_FLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -DMODL_VERSION='"$(VERSION)"'
+WARN_FLAGS := -Wall -Wextra -Werror
+CFLAGS     ?= -O2 -g
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c formats/*.c))
+CMD_SRCS   := $(sort $(wildcard cmd/*.c))
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+HEADERS    := $(wildcard src/*.h src/*/*.h formats/*.h cmd/*.h)
+
+REL        := build/release
+ASAN       := build/asan
+REL_OBJS   := $(LIB_SRCS:%.c=$(REL)/%.o)
+ASAN_OBJS  := $(LIB_SRCS:%.c=$(ASAN)/%.o)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(ASAN)/tests/%)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+# Quiet by default; `make V=1` shows the commands.
+Q := $(if $(V),,@)
+
+.PHONY: all check unit e2e demo install clean deps fuzz fuzz-build bench help
+.DELETE_ON_ERROR:
+
+all: modl
+
+help:
+	@echo "make [all]    build ./modl"
+	@echo "make check    install missing packages (as root), build, run every test"
+	@echo "make demo     run the main job against the bundled local hub"
+	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS ($(FUZZ_SECONDS))"
+	@echo "make bench    run the benchmarks under bench/"
+	@echo "make install  PREFIX=$(PREFIX) DESTDIR=: binary, man pages, completions"
+	@echo "make deps     install (as root) or print the missing Debian packages"
+
+# ---- build -----------------------------------------------------------------------------
+modl: $(REL)/libmodl.a $(CMD_SRCS:%.c=$(REL)/%.o)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $(CMD_SRCS:%.c=$(REL)/%.o) $(REL)/libmodl.a $(PKG_LIBS) -lm
+
+$(REL)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(CFLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
+
+$(REL)/libmodl.a: $(REL_OBJS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+# The sanitizer build: the unit tests and the end-to-end tests run this binary.
+$(ASAN)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-ASAN $<")
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(ASAN_FLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
+
+$(ASAN)/libmodl.a: $(ASAN_OBJS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(ASAN)/modl: $(ASAN)/libmodl.a $(CMD_SRCS:%.c=$(ASAN)/%.o)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ASAN_FLAGS) -pthread -o $@ $(CMD_SRCS:%.c=$(ASAN)/%.o) $(ASAN)/libmodl.a $(PKG_LIBS) -lm
+
+$(ASAN)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN)/libmodl.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(ASAN_FLAGS) -pthread $(PKG_CFLAGS) -o $@ $< \
+		$(ASAN)/libmodl.a $(PKG_LIBS) -lcmocka -lm
+
+# ---- tests -----------------------------------------------------------------------------
+check: deps modl $(ASAN)/modl $(UNIT_BINS)
+	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl bash tests/run $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	@PYTHON=$(PYTHON) bash tests/run --unit-only $(UNIT_BINS)
+
+e2e: $(ASAN)/modl
+	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl bash tests/run --e2e-only
+
+demo: deps modl
+	@$(PYTHON) tests/demo.py
+
+# ---- fuzzing (clang + libFuzzer) -------------------------------------------------------
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(STD_FLAGS) -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined \
+		-pthread $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+		work=build/fuzz/work/$${name#fuzz_}; mkdir -p $$work; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 $$work $$corpus 2>build/fuzz/$$name.log \
+			|| { tail -40 build/fuzz/$$name.log; exit 1; }; \
+	done; echo "fuzz: every target ran clean"
+
+bench: modl
+	@bash bench/run $(BENCH)
+
+# ---- install ---------------------------------------------------------------------------
+install: modl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 modl $(DESTDIR)$(PREFIX)/bin/modl
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 completions/modl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/modl
+	install -m 644 completions/_modl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_modl
+	install -m 644 completions/modl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/modl.fish
+
+# ---- packages --------------------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "deps: missing packages; run as root:"; \
+		echo "  apt-get install -y$$missing"; exit 1; \
+	fi
+
+clean:
+	rm -rf build modl

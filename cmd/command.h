@@ -1,0 +1,25 @@
+/* A command: one file in cmd/ exporting one struct modl_command, listed in cmd/main.c. */
+#ifndef MODL_COMMAND_H
+#define MODL_COMMAND_H
+
+#include "../src/settings.h"
+
+/* The dispatcher's options: the only process-wide state, read-only for commands. */
+struct modl_ctx {
+	int json;
+	int quiet;
+	int verbose;
+	struct modl_settings settings;
+};
+
+struct modl_command {
+	const char *name;
+	const char *summary;  /* one line for `modl --help` */
+	const char *usage;    /* full usage for `modl help NAME` */
+	/* argv[0] is the first argument after the command name. Returns 0 or MODL_E*. */
+	int (*run)(const struct modl_ctx *ctx, int argc, char **argv);
+};
+
+extern const struct modl_command cmd_info, cmd_ls, cmd_login, cmd_logout, cmd_whoami, cmd_env;
+
+#endif

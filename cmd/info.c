@@ -1,0 +1,107 @@
+/* modl info REPO[@REV]: repository metadata. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../src/args.h"
+#include "../src/error.h"
+#include "../src/hub.h"
+#include "../src/output.h"
+#include "../src/repo_info.h"
+#include "../src/strbuf.h"
+#include "command.h"
+
+static const char usage[] =
+	"usage: modl info REPO[@REV] [--repo-type model|dataset|space] [--json]\n"
+	"\n"
+	"Show a repository's metadata: commit, last modified, gating, visibility, license\n"
+	"(model card and tag), pipeline and library, number of files, total size, and which\n"
+	"weight formats it has (safetensors, gguf, pytorch).\n"
+	"\n"
+	"  --repo-type TYPE  model (default), dataset or space\n"
+	"  --json            print one JSON document\n";
+
+static void print_field(const char *name, const char *value)
+{
+	printf("%-14s %s\n", name, value ? value : "-");
+}
+
+static void print_summary(const struct repo_summary *s)
+{
+	struct strbuf line = STRBUF_INIT;
+	print_field("repo", s->id);
+	print_field("commit", s->sha);
+	print_field("last modified", s->last_modified);
+	print_field("gated", s->gated);
+	print_field("private", s->is_private ? "yes" : "no");
+	if (s->license_card && s->license_tag && strcmp(s->license_card, s->license_tag))
+		strbuf_addf(&line, "%s (card), %s (tag)", s->license_card, s->license_tag);
+	else
+		strbuf_adds(&line, s->license_card ? s->license_card : s->license_tag ? s->license_tag : "-");
+	if (s->license_name)
+		strbuf_addf(&line, ", name %s", s->license_name);
+	if (s->license_link)
+		strbuf_addf(&line, ", %s", s->license_link);
+	print_field("license", line.buf);
+	print_field("pipeline", s->pipeline_tag);
+	print_field("library", s->library_name);
+	strbuf_reset(&line);
+	strbuf_addf(&line, "%llu", s->files);
+	print_field("files", line.buf);
+	strbuf_reset(&line);
+	if (s->sizes_known) {
+		strbuf_add_size(&line, s->total_size);
+		strbuf_addf(&line, " (%llu bytes)", s->total_size);
+	}
+	print_field("total size", s->sizes_known ? line.buf : NULL);
+	strbuf_reset(&line);
+	if (s->has_safetensors)
+		strbuf_adds(&line, "safetensors ");
+	if (s->has_gguf)
+		strbuf_adds(&line, "gguf ");
+	if (s->has_pytorch)
+		strbuf_adds(&line, "pytorch ");
+	if (line.len)
+		line.buf[--line.len] = '\0';
+	print_field("weights", line.len ? line.buf : "none");
+	strbuf_free(&line);
+}
+
+static int run(const struct modl_ctx *ctx, int argc, char **argv)
+{
+	const char *type_name = "model";
+	const struct args_option options[] = {
+		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
+		{ 0 },
+	};
+	struct hub_repo repo;
+	enum hub_repo_type type;
+	struct hub *hub = NULL;
+	cJSON *info = NULL;
+	struct repo_summary summary;
+	int n, rc = args_parse("info", options, argc, argv, &n);
+	if (rc)
+		return rc;
+	if (n != 1)
+		return modl_error_set(MODL_EUSAGE, "info: expected one REPO[@REV] (see 'modl help info')");
+	if ((rc = hub_parse_repo_type(type_name, &type)) || (rc = hub_parse_repo(argv[0], type, &repo)))
+		return rc;
+	if (ctx->settings.offline)
+		return modl_error_set(MODL_ENET, "info: %s: offline mode (HF_HUB_OFFLINE) and the Hub "
+				      "is needed", repo.id);
+	if ((rc = hub_open(&hub, &ctx->settings, ctx->verbose)))
+		return rc;
+	rc = hub_repo_info(hub, &repo, 1, &info);
+	if (!rc)
+		rc = repo_summary_from_info(info, &summary);
+	if (!rc) {
+		if (ctx->json)
+			rc = output_json(repo_summary_to_json(&summary, repo.revision));
+		else
+			print_summary(&summary);
+	}
+	cJSON_Delete(info);
+	hub_close(hub);
+	return rc;
+}
+
+const struct modl_command cmd_info = { "info", "show a repository's metadata", usage, run };

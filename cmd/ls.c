@@ -1,0 +1,108 @@
+/* modl ls REPO[@REV] [PATH]: the files of a repository with size, kind and hash. */
+#include <stdio.h>
+
+#include "../src/args.h"
+#include "../src/error.h"
+#include "../src/hub.h"
+#include "../src/output.h"
+#include "../src/strbuf.h"
+#include "command.h"
+
+static const char usage[] =
+	"usage: modl ls REPO[@REV] [PATH] [--repo-type model|dataset|space] [--json]\n"
+	"\n"
+	"List every file of a repository (recursively, below PATH when given) with its size,\n"
+	"its kind (lfs or git) and its hash: sha256 for LFS files, the git blob sha1 for the\n"
+	"others. Ends with the totals.\n"
+	"\n"
+	"  --repo-type TYPE  model (default), dataset or space\n"
+	"  --json            print one JSON document\n";
+
+static cJSON *tree_to_json(const struct hub_repo *repo, const char *rev, const struct hub_tree *t,
+			   unsigned long long files, unsigned long long bytes)
+{
+	cJSON *doc = cJSON_CreateObject();
+	if (!doc)
+		return NULL;
+	cJSON_AddStringToObject(doc, "repo", repo->id);
+	cJSON_AddStringToObject(doc, "revision", rev);
+	cJSON *list = cJSON_AddArrayToObject(doc, "files");
+	for (size_t i = 0; i < t->count; i++) {
+		const struct hub_entry *e = &t->entries[i];
+		if (e->is_dir)
+			continue;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "path", e->path);
+		cJSON_AddNumberToObject(f, "size", (double)e->size);
+		cJSON_AddStringToObject(f, "kind", e->lfs ? "lfs" : "git");
+		cJSON_AddStringToObject(f, "hash", e->lfs ? e->sha256 : e->oid);
+		cJSON_AddStringToObject(f, "git_oid", e->oid);
+		cJSON_AddItemToArray(list, f);
+	}
+	cJSON_AddNumberToObject(doc, "total_files", (double)files);
+	cJSON_AddNumberToObject(doc, "total_size", (double)bytes);
+	return doc;
+}
+
+static void print_tree(const struct hub_tree *t, unsigned long long files, unsigned long long bytes)
+{
+	struct strbuf size = STRBUF_INIT;
+	for (size_t i = 0; i < t->count; i++) {
+		const struct hub_entry *e = &t->entries[i];
+		if (e->is_dir)
+			continue;
+		strbuf_reset(&size);
+		strbuf_add_size(&size, e->size);
+		printf("%9s  %s  %-64s  %s\n", size.buf, e->lfs ? "lfs" : "git",
+		       e->lfs ? e->sha256 : e->oid, e->path);
+	}
+	strbuf_reset(&size);
+	strbuf_add_size(&size, bytes);
+	printf("%llu file%s, %s (%llu bytes)\n", files, files == 1 ? "" : "s", size.buf, bytes);
+	strbuf_free(&size);
+}
+
+static int run(const struct modl_ctx *ctx, int argc, char **argv)
+{
+	const char *type_name = "model";
+	const struct args_option options[] = {
+		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
+		{ 0 },
+	};
+	struct hub_repo repo;
+	enum hub_repo_type type;
+	struct hub *hub = NULL;
+	struct hub_tree tree = { 0 };
+	int n, rc = args_parse("ls", options, argc, argv, &n);
+	if (rc)
+		return rc;
+	if (n < 1 || n > 2)
+		return modl_error_set(MODL_EUSAGE, "ls: expected REPO[@REV] [PATH] (see 'modl help ls')");
+	if ((rc = hub_parse_repo_type(type_name, &type)) || (rc = hub_parse_repo(argv[0], type, &repo)))
+		return rc;
+	if (ctx->settings.offline)
+		return modl_error_set(MODL_ENET, "ls: %s: offline mode (HF_HUB_OFFLINE) and the Hub is "
+				      "needed", repo.id);
+	const char *rev = repo.revision[0] ? repo.revision : "main";
+	if ((rc = hub_open(&hub, &ctx->settings, ctx->verbose)))
+		return rc;
+	rc = hub_list_tree(hub, &repo, rev, n == 2 ? argv[1] : NULL, 1, &tree);
+	if (!rc) {
+		unsigned long long files = 0, bytes = 0;
+		for (size_t i = 0; i < tree.count; i++)
+			if (!tree.entries[i].is_dir) {
+				files++;
+				bytes += tree.entries[i].size;
+			}
+		if (ctx->json)
+			rc = output_json(tree_to_json(&repo, rev, &tree, files, bytes));
+		else
+			print_tree(&tree, files, bytes);
+	}
+	hub_tree_free(&tree);
+	hub_close(hub);
+	return rc;
+}
+
+const struct modl_command cmd_ls = { "ls", "list a repository's files with size, kind and hash",
+				     usage, run };

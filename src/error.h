@@ -1,0 +1,39 @@
+/* One error facility for the whole library (libgit2 style).
+ *
+ * Functions return 0 on success or a negative MODL_E* code; the human message of the
+ * most recent failure on this thread is kept by modl_error_set() and read back once by
+ * the command dispatcher, which alone turns the code into an exit status. */
+#ifndef MODL_ERROR_H
+#define MODL_ERROR_H
+
+enum modl_error_code {
+	MODL_OK = 0,
+	MODL_EFAIL = -1,      /* other runtime failure: I/O, disk full, internal */
+	MODL_EUSAGE = -2,     /* bad command line */
+	MODL_ENET = -3,       /* network failure after retries, or offline and not cached */
+	MODL_ENOTFOUND = -4,  /* repo, revision or file not found */
+	MODL_EAUTH = -5,      /* bad token, gated repo not accepted, private repo */
+	MODL_EINTEGRITY = -6, /* hash or size mismatch */
+	MODL_EPOLICY = -7,    /* license policy violated */
+	MODL_EINVALID = -8,   /* malformed input file or hostile server answer */
+};
+
+/* Records the message for the current failure and returns code, so that callers can
+ * write `return modl_error_set(MODL_ENET, "...", ...);`. A later call replaces it. */
+int modl_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like modl_error_set, with ": strerror(errno_value)" appended. */
+int modl_error_errno(int code, int errno_value, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefixes the current message with "prefix: " (adds context while unwinding). */
+void modl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+const char *modl_error_message(void);
+int modl_error_code(void);
+void modl_error_clear(void);
+
+/* Exit status of cli.md for a MODL_E* code (0 for MODL_OK). */
+int modl_error_exit_status(int code);
+
+#endif

@@ -1,0 +1,150 @@
+#include "fs.h"
+#include "error.h"
+#include "strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = 0;
+	for (char *p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot create directory %s", copy);
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+static int dir_of(const char *path, struct strbuf *dir)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strbuf_adds(dir, ".");
+	if (slash == path)
+		return strbuf_adds(dir, "/");
+	return strbuf_add(dir, path, (size_t)(slash - path));
+}
+
+int fs_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot open directory %s", dir);
+	/* Some file systems refuse fsync on directories (EINVAL); the rename is still done. */
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		int e = errno;
+		close(fd);
+		return modl_error_errno(MODL_EFAIL, e, "cannot sync directory %s", dir);
+	}
+	close(fd);
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	struct strbuf tmp = STRBUF_INIT, dir = STRBUF_INIT;
+	int fd = -1, rc;
+	if ((rc = strbuf_addf(&tmp, "%s.tmp.XXXXXX", path)) || (rc = dir_of(path, &dir)))
+		goto out;
+	fd = mkstemp(tmp.buf);
+	if (fd < 0) {
+		rc = modl_error_errno(MODL_EFAIL, errno, "cannot create %s", tmp.buf);
+		goto out;
+	}
+	if (fchmod(fd, mode) != 0) {
+		rc = modl_error_errno(MODL_EFAIL, errno, "cannot chmod %s", tmp.buf);
+		goto out_unlink;
+	}
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot write %s", tmp.buf);
+			goto out_unlink;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		rc = modl_error_errno(MODL_EFAIL, errno, "cannot sync %s", tmp.buf);
+		goto out_unlink;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp.buf, path) != 0) {
+		rc = modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s", tmp.buf, path);
+		goto out_unlink;
+	}
+	rc = fs_sync_dir(dir.buf);
+	goto out;
+out_unlink:
+	unlink(tmp.buf);
+out:
+	if (fd >= 0)
+		close(fd);
+	strbuf_free(&tmp);
+	strbuf_free(&dir);
+	return rc;
+}
+
+int fs_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno,
+					"cannot open %s", path);
+	char chunk[8192];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot read %s", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (sb.len + (size_t)n > max_len) {
+			rc = modl_error_set(MODL_EINVALID, "%s: larger than %zu bytes", path, max_len);
+			break;
+		}
+		if ((rc = strbuf_add(&sb, chunk, (size_t)n)))
+			break;
+	}
+	close(fd);
+	if (rc) {
+		strbuf_free(&sb);
+		return rc;
+	}
+	if (out_len)
+		*out_len = sb.len;
+	*out = strbuf_take(&sb);
+	return *out ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+}
+
+int fs_remove(const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot remove %s", path);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* File-system helpers that keep the on-disk state consistent: every visible file is
+ * written under a temporary name in the same directory, fsynced, then renamed. */
+#ifndef MODL_FS_H
+#define MODL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p with the given mode for every directory it creates. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+/* Atomically replaces path with data (temp + fsync + rename + fsync of the directory). */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Reads a whole (small) file; fails with MODL_EINVALID when it is larger than max_len.
+ * *out is NUL-terminated and owned by the caller. Missing file: MODL_ENOTFOUND. */
+int fs_read_file(const char *path, size_t max_len, char **out, size_t *out_len);
+
+/* Removes a file; a missing file is not an error. */
+int fs_remove(const char *path);
+
+/* fsync of a directory, so that a rename inside it survives a crash. */
+int fs_sync_dir(const char *dir);
+
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""`make demo`: start the local test hub with the bundled tiny model and run the main
+job as far as modl does it today, showing what a user sees."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "e2e"))
+from hubfixture import Hub, make_repo  # noqa: E402
+
+REPO = "karpathy/stories260K"
+
+
+def main():
+    modl = os.path.join(ROOT, "modl")
+    tmp = tempfile.mkdtemp(prefix="modl-demo-")
+    try:
+        src = os.path.join(ROOT, "tests", "data", "stories260K")
+        files = {}
+        for name in sorted(os.listdir(src)):
+            with open(os.path.join(src, name), "rb") as f:
+                files[name] = f.read()
+        make_repo(os.path.join(tmp, "hub"), "models", REPO, files)
+        with Hub(os.path.join(tmp, "hub")) as hub:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+            env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.path.join(tmp, "hf"))
+            print("local hub: %s (files from the CDN host %s)\n" % (hub.endpoint, hub.cdn))
+            for args in (["info", REPO], ["ls", REPO]):
+                print("$ modl " + " ".join(args), flush=True)
+                rc = subprocess.call([modl] + args, env=env)
+                print(flush=True)
+                if rc != 0:
+                    print("demo: 'modl %s' exited %d" % (" ".join(args), rc), file=sys.stderr)
+                    return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

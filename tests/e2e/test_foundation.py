@@ -1,0 +1,430 @@
+"""End-to-end tests of the foundation: the dispatcher, info, ls, login, logout, whoami,
+env, HTTP retries, error mapping and the token rules, against the local test hub."""
+import json
+import os
+import re
+import stat
+import time
+
+from modltest import (ModlTestCase, make_repo, write_users, write_redirects, git_blob_sha1,
+                      sha256, tiny_model_files)
+
+TOKEN = "hf_aliceSecretToken0123456789"
+OTHER = "hf_bobToken9876543210"
+USERS = {TOKEN: {"name": "alice", "fullname": "Alice", "orgs": ["acme", "labs"]},
+         OTHER: {"name": "bob", "fullname": "Bob", "orgs": []}}
+
+
+class Dispatcher(ModlTestCase):
+    def test_version_and_help(self):
+        r = self.run_modl("--version")
+        self.assertExit(r, 0)
+        self.assertRegex(r.out, r"^modl \d+\.\d+\.\d+\n$")
+        r = self.run_modl("--help")
+        self.assertExit(r, 0)
+        for name in ("info", "ls", "login", "logout", "whoami", "env"):
+            self.assertRegex(r.out, r"\n  %s\s" % name)
+
+    def test_no_command_is_usage_error(self):
+        r = self.run_modl()
+        self.assertExit(r, 2)
+        self.assertIn("usage: modl", r.err)
+
+    def test_unknown_command_suggests(self):
+        r = self.run_modl("lss")
+        self.assertExit(r, 2)
+        self.assertOneLineError(r, "unknown command 'lss'", "did you mean 'ls'")
+        r = self.run_modl("frobnicate")
+        self.assertExit(r, 2)
+        self.assertNotIn("did you mean", r.err)
+
+    def test_unknown_flag_suggests(self):
+        r = self.run_modl("info", "a/b", "--repo-tpye", "model")
+        self.assertExit(r, 2)
+        self.assertOneLineError(r, "--repo-tpye", "did you mean '--repo-type'")
+
+    def test_command_help_three_ways(self):
+        a = self.run_modl("help", "ls")
+        b = self.run_modl("ls", "--help")
+        c = self.run_modl("--help", "ls")
+        for r in (a, b, c):
+            self.assertExit(r, 0)
+            self.assertTrue(r.out.startswith("usage: modl ls"), r)
+        self.assertEqual(a.out, b.out)
+        self.assertEqual(a.out, c.out)
+        self.assertExit(self.run_modl("help", "nope"), 2)
+
+    def test_missing_and_extra_arguments(self):
+        self.assertExit(self.run_modl("info"), 2)
+        self.assertExit(self.run_modl("info", "a/b", "c/d"), 2)
+        self.assertExit(self.run_modl("ls"), 2)
+        self.assertExit(self.run_modl("whoami", "x"), 2)
+        r = self.run_modl("info", "not/a/repo")
+        self.assertExit(r, 2)
+        self.assertOneLineError(r, "not a valid repo id")
+        self.assertExit(self.run_modl("info", "a/b", "--repo-type", "kernel"), 2)
+
+    def test_bad_endpoint_is_usage_error(self):
+        r = self.run_modl("info", "a/b", HF_ENDPOINT="ftp://example")
+        self.assertExit(r, 2)
+        self.assertOneLineError(r, "HF_ENDPOINT")
+
+
+class HubCase(ModlTestCase):
+    page_size = 2
+
+    def setUp(self):
+        super().setUp()
+        self.files = tiny_model_files()
+        self.files["original/params.json"] = b'{"dim": 64}\n'
+        self.files["tokenizer/extra.bin"] = b"\x00\x01" * 500
+        make_repo(self.hub_root, "models", "karpathy/stories260K", self.files)
+        make_repo(self.hub_root, "models", "karpathy/stories260K",
+                  dict(self.files, **{"config.json": b'{"dev": true}\n'}), branch="dev")
+        make_repo(self.hub_root, "models", "meta/gated", {"README.md": "---\nlicense: llama3.1\n---\n",
+                                                           "model.safetensors": b"x" * 100},
+                  settings={"gated": "manual", "allowed_tokens": [TOKEN]})
+        make_repo(self.hub_root, "models", "acme/private", {"config.json": b"{}"},
+                  settings={"private": True, "allowed_tokens": [TOKEN]})
+        make_repo(self.hub_root, "datasets", "acme/data", {"train.csv": b"a,b\n1,2\n"})
+        make_repo(self.hub_root, "models", "org/bert-tiny", {"config.json": b"{}"})
+        write_redirects(self.hub_root, {"models/bert-tiny": "models/org/bert-tiny"})
+        write_users(self.hub_root, USERS)
+        self.start_hub()
+        # Expected values come from the hub's own API, read here without modl.
+        st, _, body = self.hub.request("GET", "/api/models/karpathy/stories260K")
+        self.assertEqual(st, 200)
+        self.commit = json.loads(body)["sha"]
+        self.hub.reset()
+
+    def api_requests(self, server="api"):
+        return [e for e in self.hub.log() if e["server"] == server]
+
+
+class Info(HubCase):
+    def test_text(self):
+        r = self.run_modl("info", "karpathy/stories260K")
+        self.assertExit(r, 0)
+        fields = dict(re.findall(r"^(\S+(?: \S+)?)\s{2,}(.*)$", r.out, re.M))
+        self.assertEqual(fields["commit"], self.commit)
+        self.assertEqual(fields["license"], "mit")
+        self.assertEqual(fields["gated"], "false")
+        self.assertEqual(fields["private"], "no")
+        self.assertEqual(fields["pipeline"], "text-generation")
+        self.assertEqual(fields["files"], str(len(self.files) + 1))  # + .gitattributes
+        self.assertIn("safetensors", fields["weights"])
+
+    def test_json(self):
+        r = self.run_modl("info", "karpathy/stories260K", "--json")
+        self.assertExit(r, 0)
+        doc = r.json()
+        self.assertEqual(doc["sha"], self.commit)
+        self.assertEqual(doc["id"], "karpathy/stories260K")
+        self.assertIs(doc["gated"], False)
+        self.assertIs(doc["private"], False)
+        self.assertEqual(doc["license"]["card"], "mit")
+        self.assertEqual(doc["license"]["tag"], "mit")
+        self.assertEqual(doc["library_name"], "transformers")
+        gitattributes = open(os.path.join(self.hub_root, "models/karpathy/stories260K/.gitattributes"), "rb").read()
+        self.assertEqual(doc["total_size"], sum(len(v) for v in self.files.values()) + len(gitattributes))
+        self.assertEqual(doc["files"], len(self.files) + 1)
+        self.assertEqual(doc["weight_formats"], ["safetensors", "pytorch"])  # tokenizer/extra.bin
+        # Global option before the command gives the same document.
+        self.assertEqual(self.run_modl("--json", "info", "karpathy/stories260K").json(), doc)
+
+    def test_revision_branch_and_commit(self):
+        dev = self.run_modl("info", "karpathy/stories260K@dev", "--json")
+        self.assertExit(dev, 0)
+        self.assertNotEqual(dev.json()["sha"], self.commit)
+        self.assertEqual(dev.json()["revision"], "dev")
+        pinned = self.run_modl("info", "karpathy/stories260K@" + self.commit, "--json")
+        self.assertExit(pinned, 0)
+        self.assertEqual(pinned.json()["sha"], self.commit)
+        paths = [e["path"] for e in self.api_requests()]
+        self.assertIn("/api/models/karpathy/stories260K/revision/dev", paths)
+
+    def test_hf_uri_and_dataset(self):
+        r = self.run_modl("info", "hf://datasets/acme/data", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["id"], "acme/data")
+        r = self.run_modl("info", "acme/data", "--repo-type", "dataset")
+        self.assertExit(r, 0)
+
+    def test_legacy_id_redirect(self):
+        r = self.run_modl("info", "bert-tiny", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["id"], "org/bert-tiny")
+
+    def test_not_found(self):
+        r = self.run_modl("info", "karpathy/nope")
+        self.assertExit(r, 4)
+        self.assertOneLineError(r, "karpathy/nope", "not found")
+        r = self.run_modl("info", "karpathy/stories260K@nobranch")
+        self.assertExit(r, 4)
+        self.assertOneLineError(r, "revision 'nobranch' not found")
+
+    def test_gated_info_is_public(self):
+        r = self.run_modl("info", "meta/gated", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["gated"], "manual")
+        self.assertEqual(r.json()["license"]["card"], "llama3.1")
+
+    def test_gated_files_need_accepted_terms(self):
+        r = self.run_modl("ls", "meta/gated")  # the tree of a gated repo is public too
+        self.assertExit(r, 0)
+
+    def test_private(self):
+        r = self.run_modl("info", "acme/private")
+        self.assertExit(r, 4)
+        self.assertOneLineError(r, "not found", "modl login")
+        r = self.run_modl("info", "acme/private", HF_TOKEN=OTHER)
+        self.assertExit(r, 4)
+        self.assertOneLineError(r, "token cannot read it")
+        r = self.run_modl("info", "acme/private", "--json", HF_TOKEN=TOKEN)
+        self.assertExit(r, 0)
+        self.assertIs(r.json()["private"], True)
+
+    def test_invalid_token(self):
+        r = self.run_modl("info", "karpathy/stories260K", HF_TOKEN="hf_wrong")
+        self.assertExit(r, 5)
+        self.assertOneLineError(r, "refused as invalid", "HF_TOKEN")
+        self.assertNotIn("hf_wrong", r.err)
+
+    def test_offline(self):
+        r = self.run_modl("info", "karpathy/stories260K", HF_HUB_OFFLINE="1")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "offline")
+        self.assertEqual(self.hub.log(), [])
+
+    def test_invalid_json_answer(self):
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "status",
+                         "code": 200, "body": "<html>oops</html>", "times": -1})
+        r = self.run_modl("info", "karpathy/stories260K")
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, "invalid JSON")
+
+
+class Ls(HubCase):
+    def expected(self):
+        gitattributes = open(os.path.join(self.hub_root, "models/karpathy/stories260K/.gitattributes"), "rb").read()
+        files = dict(self.files, **{".gitattributes": gitattributes})
+        lfs = lambda p: p.endswith((".safetensors", ".bin"))
+        return {p: (len(d), "lfs" if lfs(p) else "git", sha256(d) if lfs(p) else git_blob_sha1(d))
+                for p, d in files.items()}
+
+    def test_json_follows_pagination(self):
+        r = self.run_modl("ls", "karpathy/stories260K", "--json")
+        self.assertExit(r, 0)
+        doc = r.json()
+        got = {f["path"]: (f["size"], f["kind"], f["hash"]) for f in doc["files"]}
+        self.assertEqual(got, self.expected())
+        self.assertEqual(doc["total_files"], len(got))
+        self.assertEqual(doc["total_size"], sum(v[0] for v in got.values()))
+        # page size 2 → several pages, each fetched once through the Link header
+        tree = [e for e in self.api_requests() if "/tree/" in e["path"]]
+        self.assertGreaterEqual(len(tree), 4)
+        self.assertEqual(sum(1 for e in tree if "cursor=" in e["query"]), len(tree) - 1)
+
+    def test_text(self):
+        r = self.run_modl("ls", "karpathy/stories260K")
+        self.assertExit(r, 0)
+        exp = self.expected()
+        for path, (size, kind, h) in exp.items():
+            self.assertRegex(r.out, r"(?m)^\s*\S+ \S+\s+%s\s+%s\s+%s$" % (kind, h, re.escape(path)))
+        self.assertIn("%d files" % len(exp), r.out.splitlines()[-1])
+        self.assertIn("(%d bytes)" % sum(v[0] for v in exp.values()), r.out.splitlines()[-1])
+
+    def test_subdirectory(self):
+        r = self.run_modl("ls", "karpathy/stories260K", "original", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual([f["path"] for f in r.json()["files"]], ["original/params.json"])
+        r = self.run_modl("ls", "karpathy/stories260K", "nothing-here")
+        self.assertExit(r, 4)
+
+    def test_hostile_listing_is_refused(self):
+        for bad in ("../../etc/passwd", "/etc/passwd", "a\\\\b", "a/../../x"):
+            self.hub.reset()
+            body = json.dumps([{"type": "file", "oid": "0" * 40, "size": 1, "path": "ok.txt"},
+                               {"type": "file", "oid": "1" * 40, "size": 1, "path": bad}])
+            self.hub.faults({"server": "api", "path_re": "/tree/", "action": "status", "code": 200,
+                             "body": body})
+            r = self.run_modl("ls", "karpathy/stories260K")
+            self.assertExit(r, 8)
+            self.assertOneLineError(r, "unsafe path")
+
+    def test_pagination_may_not_leave_the_endpoint(self):
+        self.hub.faults({"server": "api", "path_re": "/tree/", "action": "status", "code": 200,
+                         "body": "[]", "headers": {"Link": '<%s/steal>; rel="next"' % self.hub.cdn}})
+        r = self.run_modl("ls", "karpathy/stories260K", HF_TOKEN=TOKEN)
+        self.assertExit(r, 8)
+        self.assertEqual(self.api_requests("cdn"), [])
+
+
+class Retries(HubCase):
+    def test_5xx_once_then_success(self):
+        for code in (500, 502, 503, 504, 408):
+            self.hub.reset()
+            self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "status", "code": code})
+            r = self.run_modl("info", "karpathy/stories260K", "--json")
+            self.assertExit(r, 0)
+            self.assertEqual(len(self.api_requests()), 2, code)
+
+    def test_429_honours_retry_after(self):
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "status", "code": 429,
+                         "retry_after": 1})
+        t0 = time.monotonic()
+        r = self.run_modl("info", "karpathy/stories260K")
+        self.assertExit(r, 0)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertEqual(len(self.api_requests()), 2)
+
+    def test_gives_up_with_exit_3(self):
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "status", "code": 503,
+                         "times": -1})
+        r = self.run_modl("info", "karpathy/stories260K", MODL_MAX_RETRIES="2")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "503")
+        self.assertEqual(len(self.api_requests()), 3)
+
+    def test_dropped_connection_is_retried(self):
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "drop", "after": 10})
+        r = self.run_modl("info", "karpathy/stories260K")
+        self.assertExit(r, 0)
+
+    def test_stall_is_retried(self):
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "stall", "seconds": 5})
+        r = self.run_modl("info", "karpathy/stories260K", HF_HUB_DOWNLOAD_TIMEOUT="1")
+        self.assertExit(r, 0)
+
+    def test_unreachable_endpoint(self):
+        r = self.run_modl("info", "karpathy/stories260K", HF_ENDPOINT="http://127.0.0.1:9",
+                          MODL_MAX_RETRIES="1")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "127.0.0.1:9")
+
+
+class Token(HubCase):
+    def test_token_sent_to_endpoint_only(self):
+        r = self.run_modl("info", "karpathy/stories260K", HF_TOKEN=TOKEN)
+        self.assertExit(r, 0)
+        api = self.api_requests()
+        self.assertTrue(api)
+        for e in api:
+            self.assertEqual(e["headers"].get("authorization"), "Bearer " + TOKEN)
+
+    def test_token_never_follows_a_redirect_to_another_host(self):
+        # The API answers with a redirect to the CDN host: the request that follows must
+        # carry no Authorization header.
+        self.hub.faults({"server": "api", "path_re": "^/api/models/", "action": "status", "code": 302,
+                         "headers": {"Location": self.hub.cdn + "/lfs/" + "0" * 64}})
+        r = self.run_modl("info", "karpathy/stories260K", HF_TOKEN=TOKEN)
+        self.assertNotEqual(r.rc, 0)
+        cdn = self.api_requests("cdn")
+        self.assertEqual(len(cdn), 1)
+        self.assertNotIn("authorization", cdn[0]["headers"])
+        self.assertNotIn(TOKEN, r.out + r.err)
+
+    def test_verbose_redacts_the_token(self):
+        r = self.run_modl("-v", "info", "karpathy/stories260K", HF_TOKEN=TOKEN)
+        self.assertExit(r, 0)
+        self.assertIn("Authorization: Bearer hf_***", r.err)
+        self.assertIn("> GET %s/api/models/karpathy/stories260K" % self.hub.endpoint, r.err)
+        self.assertNotIn(TOKEN, r.err + r.out)
+
+    def test_user_agent(self):
+        self.run_modl("info", "karpathy/stories260K")
+        self.assertRegex(self.api_requests()[0]["headers"]["user-agent"], r"^modl/\d+\.\d+\.\d+$")
+
+    def test_legacy_token_variable_and_file(self):
+        r = self.run_modl("whoami", HUGGING_FACE_HUB_TOKEN=OTHER)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.strip(), "bob")
+        os.makedirs(self.hf_home, exist_ok=True)
+        with open(os.path.join(self.hf_home, "token"), "w") as f:
+            f.write(OTHER + "\n")
+        self.assertEqual(self.run_modl("whoami").out.strip(), "bob")
+        # HF_TOKEN wins over the file
+        self.assertEqual(self.run_modl("whoami", HF_TOKEN=TOKEN).out.splitlines()[0], "alice")
+        # HF_TOKEN_PATH moves the file
+        path = os.path.join(self.tmp, "elsewhere")
+        with open(path, "w") as f:
+            f.write(TOKEN)
+        self.assertEqual(self.run_modl("whoami", HF_TOKEN_PATH=path).out.splitlines()[0], "alice")
+
+
+class Login(HubCase):
+    def token_path(self):
+        return os.path.join(self.hf_home, "token")
+
+    def test_login_whoami_logout(self):
+        r = self.run_modl("login", "--token", TOKEN)
+        self.assertExit(r, 0)
+        self.assertIn("alice", r.out)
+        self.assertNotIn(TOKEN, r.out + r.err)
+        st = os.stat(self.token_path())
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(self.hf_home).st_mode), 0o700)
+        with open(self.token_path()) as f:
+            self.assertEqual(f.read(), TOKEN)  # no newline, as huggingface_hub writes it
+        r = self.run_modl("whoami")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.splitlines()[0], "alice")
+        self.assertIn("acme", r.out)
+        doc = self.run_modl("whoami", "--json").json()
+        self.assertEqual(doc["user"], "alice")
+        self.assertEqual(doc["orgs"], ["acme", "labs"])
+        self.assertEqual(doc["token_source"], "token file")
+        r = self.run_modl("logout")
+        self.assertExit(r, 0)
+        self.assertFalse(os.path.exists(self.token_path()))
+        r = self.run_modl("whoami")
+        self.assertExit(r, 5)
+        self.assertOneLineError(r, "not logged in")
+        r = self.run_modl("logout")
+        self.assertExit(r, 0)
+        self.assertIn("Not logged in", r.out)
+
+    def test_login_from_stdin(self):
+        r = self.run_modl("login", stdin=(TOKEN + "\n").encode())
+        self.assertExit(r, 0)
+        with open(self.token_path()) as f:
+            self.assertEqual(f.read(), TOKEN)
+
+    def test_login_refuses_invalid_token(self):
+        r = self.run_modl("login", "--token", "hf_not_a_user")
+        self.assertExit(r, 5)
+        self.assertOneLineError(r, "invalid")
+        self.assertNotIn("hf_not_a_user", r.err)
+        self.assertFalse(os.path.exists(self.token_path()))
+
+    def test_login_replaces_atomically(self):
+        self.assertExit(self.run_modl("login", "--token", OTHER), 0)
+        self.assertExit(self.run_modl("login", "--token", TOKEN), 0)
+        with open(self.token_path()) as f:
+            self.assertEqual(f.read(), TOKEN)
+        self.assertEqual(sorted(os.listdir(self.hf_home)), ["token"])
+
+    def test_whoami_invalid_token(self):
+        r = self.run_modl("whoami", HF_TOKEN="hf_bad")
+        self.assertExit(r, 5)
+
+
+class Env(HubCase):
+    def test_env_never_prints_the_token(self):
+        r = self.run_modl("env", HF_TOKEN=TOKEN)
+        self.assertExit(r, 0)
+        self.assertNotIn(TOKEN, r.out + r.err)
+        self.assertIn("present (from HF_TOKEN)", r.out)
+        self.assertIn(self.hub.endpoint, r.out)
+        doc = self.run_modl("env", "--json", HF_TOKEN=TOKEN).json()
+        self.assertEqual(doc["endpoint"], self.hub.endpoint)
+        self.assertEqual(doc["hf_home"], self.hf_home)
+        self.assertEqual(doc["hub_cache"], os.path.join(self.hf_home, "hub"))
+        self.assertEqual(doc["token_path"], os.path.join(self.hf_home, "token"))
+        self.assertIs(doc["token_present"], True)
+        self.assertEqual(doc["token_source"], "HF_TOKEN")
+        self.assertNotIn(TOKEN, json.dumps(doc))
+        doc = self.run_modl("env", "--json", HF_HUB_CACHE="/somewhere/hub", MODL_THREADS="3").json()
+        self.assertEqual(doc["hub_cache"], "/somewhere/hub")
+        self.assertIs(doc["token_present"], False)
+        self.assertEqual(doc["threads"], 3)
