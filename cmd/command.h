@@ -20,6 +20,13 @@ struct modl_command {
 	int (*run)(const struct modl_ctx *ctx, int argc, char **argv);
 };
 
-extern const struct modl_command cmd_info, cmd_ls, cmd_login, cmd_logout, cmd_whoami, cmd_env;
+extern const struct modl_command cmd_pull;
+extern const struct modl_command cmd_verify;
+extern const struct modl_command cmd_info;
+extern const struct modl_command cmd_ls;
+extern const struct modl_command cmd_login;
+extern const struct modl_command cmd_logout;
+extern const struct modl_command cmd_whoami;
+extern const struct modl_command cmd_env;
 
 #endif

@@ -11,7 +11,14 @@
 #include "command.h"
 
 static const struct modl_command *const commands[] = {
-	&cmd_info, &cmd_ls, &cmd_login, &cmd_logout, &cmd_whoami, &cmd_env,
+	&cmd_pull,
+	&cmd_verify,
+	&cmd_info,
+	&cmd_ls,
+	&cmd_login,
+	&cmd_logout,
+	&cmd_whoami,
+	&cmd_env,
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 

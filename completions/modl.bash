@@ -6,7 +6,7 @@ _modl()
 {
 	local cur prev cmd i word
 	local globals="--help -h --version --quiet -q --verbose -v --json"
-	local commands="info ls login logout whoami env inspect help"
+	local commands="pull verify info ls login logout whoami env inspect help"
 	local repo_types="model dataset space"
 
 	COMPREPLY=()
@@ -40,8 +40,24 @@ _modl()
 	# Option values.
 	case $prev in
 	--repo-type)
-		if [[ $cmd == info || $cmd == ls ]]; then
+		case $cmd in
+		pull | verify | info | ls)
 			COMPREPLY=($(compgen -W "$repo_types" -- "$cur"))
+			return 0
+			;;
+		esac
+		;;
+	--local-dir)
+		if [[ $cmd == pull ]]; then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -d -- "$cur"))
+			return 0
+		fi
+		;;
+	--include | --exclude | --jobs | --connections)
+		# A glob or a number: nothing to offer.
+		if [[ $cmd == pull ]]; then
 			return 0
 		fi
 		;;
@@ -57,7 +73,8 @@ _modl()
 	if [[ $cur == -* ]]; then
 		local opts=$globals
 		case $cmd in
-		info | ls) opts+=" --repo-type" ;;
+		pull) opts+=" --include --exclude --repo-type --local-dir --jobs --connections --dry-run --force" ;;
+		verify | info | ls) opts+=" --repo-type" ;;
 		login) opts+=" --token" ;;
 		inspect) opts+=" --tensors" ;;
 		esac
@@ -74,7 +91,7 @@ _modl()
 	local nargs=0
 	for ((i = i + 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--repo-type | --token)
+		--repo-type | --token | --include | --exclude | --local-dir | --jobs | --connections | -j)
 			((i++))
 			[[ ${COMP_WORDS[i]} == "=" ]] && ((i++))
 			;;

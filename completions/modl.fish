@@ -47,6 +47,8 @@ complete -c modl -s v -l verbose -d 'Log HTTP requests and answers to stderr'
 complete -c modl -l json -d 'Print one JSON document on stdout'
 
 # Commands.
+complete -c modl -n 'not __modl_command' -a pull -d 'Download a repository into the cache, verified'
+complete -c modl -n 'not __modl_command' -a verify -d "Re-hash a cached snapshot against the Hub's hashes"
 complete -c modl -n 'not __modl_command' -a info -d "Show a repository's metadata"
 complete -c modl -n 'not __modl_command' -a ls -d "List a repository's files with size, kind and hash"
 complete -c modl -n 'not __modl_command' -a login -d 'Check a token with the Hub and save it'
@@ -56,8 +58,17 @@ complete -c modl -n 'not __modl_command' -a env -d 'Show versions, endpoint, pat
 complete -c modl -n 'not __modl_command' -a inspect -d 'Show the header of a safetensors or GGUF file'
 complete -c modl -n 'not __modl_command' -a help -d 'Show the usage of a command'
 
-# info, ls
-complete -c modl -n '__modl_command_is info ls' -l repo-type -x -a 'model dataset space' -d 'Repository type'
+# pull, verify, info, ls
+complete -c modl -n '__modl_command_is pull verify info ls' -l repo-type -x -a 'model dataset space' -d 'Repository type'
+
+# pull
+complete -c modl -n '__modl_command_is pull' -l include -x -d 'Take only matching paths (glob)'
+complete -c modl -n '__modl_command_is pull' -l exclude -x -d 'Leave matching paths out (glob)'
+complete -c modl -n '__modl_command_is pull' -l local-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Write plain files to DIR instead of the cache'
+complete -c modl -n '__modl_command_is pull' -l jobs -x -d 'Files at once (default 8)'
+complete -c modl -n '__modl_command_is pull' -l connections -x -d 'Byte ranges at once per large file (default 8)'
+complete -c modl -n '__modl_command_is pull' -l dry-run -d 'Show what would be downloaded and what is cached'
+complete -c modl -n '__modl_command_is pull' -l force -d 'Download again even what is already there'
 
 # login
 complete -c modl -n '__modl_command_is login' -l token -x -a - -d 'Access token, or - for standard input'
@@ -67,4 +78,4 @@ complete -c modl -n '__modl_command_is inspect' -l tensors -d 'List every tensor
 complete -c modl -n '__modl_command_is inspect' -F
 
 # help COMMAND
-complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'info ls login logout whoami env inspect help'
+complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify info ls login logout whoami env inspect help'

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int parent_dir(const char *path, struct strbuf *dir)
@@ -36,7 +37,20 @@ int auth_remove_token(const struct modl_settings *s, int *removed)
 
 int auth_read_token(FILE *in, char *out, size_t size)
 {
-	if (!fgets(out, (int)size, in))
+	/* On a terminal the token is typed without echo, like a password. */
+	struct termios saved, quiet;
+	int fd = fileno(in), tty = isatty(fd) && tcgetattr(fd, &saved) == 0;
+	if (tty) {
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	char *got = fgets(out, (int)size, in);
+	if (tty) {
+		tcsetattr(fd, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	if (!got)
 		return modl_error_set(MODL_EUSAGE, "login: no token given (use --token or standard input)");
 	if (!strchr(out, '\n') && !feof(in))
 		return modl_error_set(MODL_EUSAGE, "login: token too long");

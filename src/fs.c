@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	return rc;
 }
 
-static int dir_of(const char *path, struct strbuf *dir)
+int fs_parent_dir(const char *path, struct strbuf *dir)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash)
@@ -62,7 +63,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	struct strbuf tmp = STRBUF_INIT, dir = STRBUF_INIT;
 	int fd = -1, rc;
-	if ((rc = strbuf_addf(&tmp, "%s.tmp.XXXXXX", path)) || (rc = dir_of(path, &dir)))
+	if ((rc = strbuf_addf(&tmp, "%s.tmp.XXXXXX", path)) || (rc = fs_parent_dir(path, &dir)))
 		goto out;
 	fd = mkstemp(tmp.buf);
 	if (fd < 0) {
@@ -147,4 +148,30 @@ int fs_remove(const char *path)
 	if (unlink(path) != 0 && errno != ENOENT)
 		return modl_error_errno(MODL_EFAIL, errno, "cannot remove %s", path);
 	return 0;
+}
+
+int fs_lock(const char *path, int *fd)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+	if (*fd < 0)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot open lock %s", path);
+	while (flock(*fd, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == ENOLCK || errno == EOPNOTSUPP)
+			break;
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		return modl_error_errno(MODL_EFAIL, e, "cannot lock %s", path);
+	}
+	return 0;
+}
+
+void fs_unlock(int fd)
+{
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "strbuf.h"
+
 /* mkdir -p with the given mode for every directory it creates. */
 int fs_mkdir_p(const char *path, mode_t mode);
 
@@ -21,5 +23,14 @@ int fs_remove(const char *path);
 
 /* fsync of a directory, so that a rename inside it survives a crash. */
 int fs_sync_dir(const char *dir);
+
+/* Opens (creating) path and takes an exclusive flock on it, waiting for other holders.
+ * On file systems without flock the wait is skipped: callers never depend on the lock
+ * for correctness (visible files appear only by rename of verified data). */
+int fs_lock(const char *path, int *fd);
+void fs_unlock(int fd);
+
+/* The directory part of path ("." when there is none). */
+int fs_parent_dir(const char *path, struct strbuf *out);
 
 #endif

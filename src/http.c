@@ -81,7 +81,7 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 	}
 	c->token = dup_or_null(o->token);
 	c->verbose = o->verbose;
-	c->max_retries = o->max_retries > 0 ? o->max_retries : 5;
+	c->max_retries = o->max_retries >= 0 ? o->max_retries : 5;
 	c->retry_base_ms = o->retry_base_ms ? o->retry_base_ms : 1000;
 	c->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
 	c->stall_timeout_s = o->stall_timeout_s > 0 ? o->stall_timeout_s : 10;
@@ -571,4 +571,16 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	free(resp->url);
 	resp->url = url;
 	return rc;
+}
+
+void http_client_backoff(struct http_client *c, int attempt, const struct http_response *resp)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed ^ (unsigned)attempt;
+	long after = resp ? http_retry_after_seconds(resp) : -1;
+	sleep_ms(after >= 0 ? (unsigned long)after * 1000UL : backoff_ms(c, attempt, &seed));
+}
+
+int http_client_max_retries(const struct http_client *c)
+{
+	return c->max_retries;
 }

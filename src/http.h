@@ -15,7 +15,7 @@ struct http_client_options {
 	const char *auth_origin;  /* URL whose scheme://host:port may receive the token */
 	const char *token;        /* NULL: anonymous */
 	int verbose;              /* log requests and answers to stderr, token redacted */
-	int max_retries;          /* retries after the first attempt (default 5) */
+	int max_retries;          /* retries after the first attempt (0: none; <0: 5) */
 	unsigned retry_base_ms;   /* first backoff step (default 1000, MODL_RETRY_BASE_MS) */
 	long connect_timeout_s;   /* default 10 */
 	long stall_timeout_s;     /* abort when no byte arrives for this long (default 10) */
@@ -77,6 +77,14 @@ void http_response_init(struct http_response *response);
 void http_response_free(struct http_response *response);
 /* Last value of a header (case-insensitive name), or NULL. */
 const char *http_response_header(const struct http_response *response, const char *name);
+
+/* Sleeps the backoff step for a caller-driven retry (attempt 0, 1, 2...), or the
+ * server's Retry-After when response says so (NULL: none). */
+void http_client_backoff(struct http_client *client, int attempt,
+			 const struct http_response *response);
+
+/* The retries after a first attempt this client makes (MODL_MAX_RETRIES). */
+int http_client_max_retries(const struct http_client *client);
 
 /* Resolves a (possibly relative) Location against base; *out owned by the caller. */
 int http_resolve_url(const char *base, const char *location, char **out);

@@ -137,7 +137,7 @@ static int hub_open_token(struct hub **out, const struct modl_settings *s, const
 		.token = token,
 		.verbose = verbose,
 		.retry_base_ms = env_uint("MODL_RETRY_BASE_MS", 1000),
-		.max_retries = (int)env_uint("MODL_MAX_RETRIES", 5),
+		.max_retries = (int)env_uint("MODL_MAX_RETRIES", 5), /* 0: no retry */
 		.connect_timeout_s = (long)env_uint("HF_HUB_ETAG_TIMEOUT", 10),
 		.stall_timeout_s = (long)env_uint("HF_HUB_DOWNLOAD_TIMEOUT", 10),
 	};
@@ -465,6 +465,115 @@ void hub_tree_free(struct hub_tree *tree)
 		free(tree->entries[i].path);
 	free(tree->entries);
 	memset(tree, 0, sizeof(*tree));
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+
+int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const char *revision,
+		    const char *path, struct strbuf *out)
+{
+	int rc = strbuf_addf(out, "%s/%s%s/resolve/", hub->endpoint, type_url_prefix[repo->type],
+			     repo->id);
+	if (!rc)
+		rc = strbuf_add_urlencoded(out, revision, 0);
+	if (!rc)
+		rc = strbuf_adds(out, "/");
+	if (!rc)
+		rc = strbuf_add_urlencoded(out, path, 1);
+	return rc;
+}
+
+/* W/"abc" or "abc" → abc */
+static int normalize_etag(const char *raw, char out[65])
+{
+	if (!strncmp(raw, "W/", 2))
+		raw += 2;
+	size_t len = strlen(raw);
+	if (len >= 2 && raw[0] == '"' && raw[len - 1] == '"') {
+		raw++;
+		len -= 2;
+	}
+	if (len == 0 || len > 64)
+		return -1;
+	memcpy(out, raw, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int parse_size(const char *v, unsigned long long *out)
+{
+	char *end;
+	if (!v || !*v || *v == '-')
+		return -1;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision,
+		      const char *path, struct hub_file_meta *meta)
+{
+	struct strbuf url = STRBUF_INIT;
+	struct http_response resp;
+	char what[512];
+	memset(meta, 0, sizeof(*meta));
+	http_response_init(&resp);
+	snprintf(what, sizeof(what), "file %s in %s@%.12s", path, repo->id, revision);
+	int rc = hub_resolve_url(hub, repo, revision, path, &url);
+	if (rc)
+		goto out;
+	struct http_request req = {
+		.method = "HEAD", .url = url.buf, .range_start = -1, .range_end = -1,
+		.redirects = HTTP_REDIRECT_SAME_HOST, .identity = 1,
+	};
+	if ((rc = http_perform(hub->http, &req, &resp)))
+		goto out;
+	int redirect = resp.status >= 300 && resp.status < 400;
+	if (!redirect && (resp.status < 200 || resp.status >= 300)) {
+		rc = hub_error_from_response(hub, &resp, repo, what);
+		goto out;
+	}
+	const char *commit = http_response_header(&resp, "X-Repo-Commit");
+	const char *etag = http_response_header(&resp, "X-Linked-Etag");
+	const char *size = http_response_header(&resp, "X-Linked-Size");
+	const char *location = http_response_header(&resp, "Location");
+	const char *ranges = http_response_header(&resp, "Accept-Ranges");
+	if (!etag)
+		etag = http_response_header(&resp, "ETag");
+	if (!size && !redirect)
+		size = http_response_header(&resp, "Content-Length");
+	if (!commit || !hub_is_commit(commit)) {
+		rc = modl_error_set(MODL_EINVALID, "%s: the answer has no X-Repo-Commit (is %s a "
+				    "Hugging Face Hub, or does a proxy strip its headers?)", what,
+				    hub->endpoint);
+		goto out;
+	}
+	if (!etag || normalize_etag(etag, meta->etag) || !size || parse_size(size, &meta->size)) {
+		rc = modl_error_set(MODL_EINVALID, "%s: the answer has no usable ETag or size", what);
+		goto out;
+	}
+	memcpy(meta->commit, commit, 41);
+	meta->ranges = ranges && strstr(ranges, "bytes") != NULL;
+	if (redirect && location)
+		rc = http_resolve_url(resp.url, location, &meta->location);
+	else if (redirect)
+		rc = modl_error_set(MODL_EINVALID, "%s: a redirect without Location", what);
+	else if (!(meta->location = strdup(resp.url)))
+		rc = modl_error_set(MODL_EFAIL, "out of memory");
+out:
+	http_response_free(&resp);
+	strbuf_free(&url);
+	if (rc)
+		hub_file_meta_free(meta);
+	return rc;
+}
+
+void hub_file_meta_free(struct hub_file_meta *meta)
+{
+	free(meta->location);
+	meta->location = NULL;
 }
 
 /* ---- whoami ---------------------------------------------------------------------------- */

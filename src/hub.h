@@ -60,6 +60,25 @@ void hub_tree_free(struct hub_tree *tree);
  * source names the page in messages. */
 int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *source);
 
+/* {endpoint}/{prefix}{id}/resolve/{revision}/{path} (revision encoded whole, path with
+ * its slashes kept). */
+int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const char *revision,
+		    const char *path, struct strbuf *out);
+
+struct hub_file_meta {
+	char commit[41];     /* X-Repo-Commit */
+	char etag[65];       /* X-Linked-Etag, else ETag, without W/ and quotes */
+	unsigned long long size; /* X-Linked-Size, else Content-Length of a non-redirect */
+	char *location;      /* where to GET the bytes (the CDN URL of an LFS file) */
+	int ranges;          /* Accept-Ranges: bytes */
+};
+
+/* HEAD of a file's resolve URL without following redirects that change host
+ * (hub-protocol.md §1.3): the metadata is on the Hub's own answer, not the CDN's. */
+int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision,
+		      const char *path, struct hub_file_meta *out);
+void hub_file_meta_free(struct hub_file_meta *meta);
+
 /* GET /api/whoami-v2 with the token; MODL_EAUTH without one. */
 int hub_whoami(struct hub *hub, cJSON **out);
 /* Same with an explicit token (login validates before storing). */

@@ -29,7 +29,7 @@ def main():
             env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
             env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.path.join(tmp, "hf"))
             print("local hub: %s (files from the CDN host %s)\n" % (hub.endpoint, hub.cdn))
-            for args in (["info", REPO], ["ls", REPO]):
+            for args in (["info", REPO], ["ls", REPO], ["pull", REPO], ["verify", REPO]):
                 print("$ modl " + " ".join(args), flush=True)
                 rc = subprocess.call([modl] + args, env=env)
                 print(flush=True)
