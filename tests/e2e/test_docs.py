@@ -436,6 +436,8 @@ zpty z zsh -f -i
 zpty -w z 'PS1="%% "; fpath=('"${(q)1}"' $fpath); autoload -U compinit; compinit -u -D; setopt nobeep; LISTMAX=0; zstyle ":completion:*" list-separator "--"'
 zpty -w z 'print RE""ADY'
 zpty -r z out '*READY*' || exit 4
+# Wait for the prompt: keys typed before the line editor starts are lost.
+zpty -r z out '*% ' || exit 6
 shift
 integer i=0
 for line in "$@"; do
@@ -444,6 +446,7 @@ for line in "$@"; do
   zpty -w z "print CASE\"\"END$i"
   zpty -r z out "*CASEEND$i*" || exit 5
   print -r -- "$out"
+  zpty -r z rest '*% ' || exit 6
 done
 zpty -d z
 '''
