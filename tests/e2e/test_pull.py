@@ -222,7 +222,8 @@ class Integrity(PullCase):
     def test_corrupt_byte_is_caught_and_fetched_again(self):
         self.hub.faults({"server": "cdn", "action": "corrupt", "offset": 5,
                          "path_re": sha256(self.files["weights/big.bin"])})
-        r = self.pull()
+        # One connection: the first request for the file is the range that holds byte 5.
+        r = self.pull("--connections", "1")
         self.assertExit(r, 0)
         self.assertIn("sha256 mismatch", r.err)
         self.assertSnapshotComplete()
@@ -513,3 +514,54 @@ class ResumeAndConcurrency(PullCase):
         served = sum(e["bytes_sent"] for e in self.cdn_gets())
         self.assertEqual(served, self.SIZE)
         self.assertSnapshotComplete()
+
+
+class Progress(PullCase):
+    """cli.md: a bar on a terminal; plain lines otherwise; nothing with --quiet/--json."""
+
+    def pull_on_tty(self, *args, **env):
+        import pty
+        master, slave = pty.openpty()
+        env.setdefault("MODL_CHUNK_BYTES", str(CHUNK))
+        self.hub.faults({"server": "cdn", "action": "throttle", "bps": 400_000, "times": -1})
+        proc = subprocess.Popen([MODL, "pull", REPO, *args], env=self.env(**env), stdout=subprocess.PIPE,
+                                stderr=slave, cwd=self.tmp)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out = proc.stdout.read().decode()
+        proc.wait()
+        os.close(master)
+        return proc.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+    def test_bar_on_a_terminal(self):
+        rc, out, err = self.pull_on_tty()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines()[-1], self.snapshot())
+        self.assertIn("\r\x1b[K[", err)           # the bar is redrawn in place
+        self.assertRegex(err, r"\] +\d+% [\d.]+ [kM]?B/[\d.]+ [kM]?B [\d.]+ [kM]?B/s")
+        self.assertRegex(err, r"\d+/%d files" % len(self.files))
+        self.assertNotIn("downloaded config.json", err)  # no per-file lines with a bar
+
+    def test_plain_lines_when_bars_are_disabled(self):
+        for env in ({"HF_HUB_DISABLE_PROGRESS_BARS": "1"}, {"NO_COLOR": "1"}):
+            self.hub.reset()
+            import shutil
+            shutil.rmtree(self.hf_home, ignore_errors=True)
+            rc, out, err = self.pull_on_tty(**env)
+            self.assertEqual(rc, 0, err)
+            self.assertNotIn("\x1b[", err)
+            self.assertIn("downloaded config.json (576 B)", err)
+
+    def test_nothing_with_quiet_on_a_terminal(self):
+        rc, out, err = self.pull_on_tty("--quiet")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")
+        self.assertEqual(out, self.snapshot() + "\n")
