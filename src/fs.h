@@ -30,6 +30,12 @@ int fs_sync_dir(const char *dir);
 int fs_lock(const char *path, int *fd);
 void fs_unlock(int fd);
 
+/* rm -rf without following links; a missing path is not an error. */
+int fs_remove_tree(const char *path);
+
+/* True when another process holds the flock of path (a running pull); never waits. */
+int fs_lock_held(const char *path);
+
 /* The directory part of path ("." when there is none). */
 int fs_parent_dir(const char *path, struct strbuf *out);
 

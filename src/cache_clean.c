@@ -1,0 +1,244 @@
+#include "cache_clean.h"
+#include "error.h"
+#include "fs.h"
+#include "strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cache_action_name(enum cache_action_kind kind)
+{
+	static const char *names[] = { "repo", "revision", "blob", "partial", "ref" };
+	return names[kind];
+}
+
+static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const char *path,
+		    const char *label, unsigned long long bytes)
+{
+	struct cache_action *grown = realloc(p->actions, (p->count + 1) * sizeof(*grown));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	p->actions = grown;
+	struct cache_action *a = &p->actions[p->count];
+	a->kind = kind;
+	a->path = strdup(path);
+	a->label = strdup(label);
+	a->bytes = bytes;
+	if (!a->path || !a->label) {
+		free(a->path);
+		free(a->label);
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	}
+	p->count++;
+	p->bytes += bytes;
+	return 0;
+}
+
+static int plan_skip(struct cache_plan *p, const char *what)
+{
+	char **grown = realloc(p->skipped, (p->skipped_count + 1) * sizeof(*grown));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	p->skipped = grown;
+	if (!(grown[p->skipped_count] = strdup(what)))
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	p->skipped_count++;
+	return 0;
+}
+
+/* A running pull holds .locks/<folder>/<etag>.lock while it writes that blob. */
+static int blob_locked(const struct cache_scan *scan, const struct cache_entry *e, const char *name)
+{
+	struct strbuf lock = STRBUF_INIT;
+	size_t len = strcspn(name, ".");
+	int held = !strbuf_addf(&lock, "%s/.locks/%s/%.*s.lock", scan->root, e->folder_name, (int)len, name) &&
+		   fs_lock_held(lock.buf);
+	strbuf_free(&lock);
+	return held;
+}
+
+static int any_lock_held(const struct cache_scan *scan, const struct cache_entry *e)
+{
+	for (size_t i = 0; i < e->blob_count; i++)
+		if (blob_locked(scan, e, e->blobs[i].name))
+			return 1;
+	return 0;
+}
+
+/* Blobs that only the revisions in `gone` (a mask over e->revisions) link. */
+static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
+			 struct cache_plan *p)
+{
+	unsigned *kept = calloc(e->blob_count + 1, sizeof(*kept));
+	unsigned char *dropped = calloc(e->blob_count + 1, 1);
+	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
+	int rc = kept && dropped ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	for (size_t i = 0; !rc && i < e->revision_count; i++)
+		for (size_t k = 0; k < e->revisions[i].file_count; k++) {
+			long b = e->revisions[i].files[k].blob;
+			if (b < 0)
+				continue;
+			if (gone[i])
+				dropped[b] = 1;
+			else
+				kept[b]++;
+		}
+	for (size_t b = 0; !rc && b < e->blob_count; b++) {
+		if (!dropped[b] || kept[b])
+			continue;
+		strbuf_reset(&path);
+		strbuf_reset(&label);
+		strbuf_addf(&path, "%s/blobs/%s", e->folder, e->blobs[b].name);
+		strbuf_addf(&label, "%s blob %.12s", e->id, e->blobs[b].name);
+		if (blob_locked(scan, e, e->blobs[b].name))
+			rc = plan_skip(p, label.buf);
+		else
+			rc = plan_add(p, ACTION_BLOB, path.buf, label.buf, e->blobs[b].size);
+	}
+	free(kept);
+	free(dropped);
+	strbuf_free(&path);
+	strbuf_free(&label);
+	return rc;
+}
+
+/* The revisions marked in gone: their refs, their snapshot folders, then their blobs. */
+static int plan_revisions(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
+			  struct cache_plan *p)
+{
+	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < e->revision_count; i++) {
+		const struct cache_revision *r = &e->revisions[i];
+		if (!gone[i])
+			continue;
+		for (size_t k = 0; !rc && k < r->ref_count; k++) {
+			strbuf_reset(&path);
+			strbuf_reset(&label);
+			strbuf_addf(&path, "%s/refs/%s", e->folder, r->refs[k]);
+			strbuf_addf(&label, "%s ref %s", e->id, r->refs[k]);
+			rc = plan_add(p, ACTION_REF, path.buf, label.buf, 0);
+		}
+		strbuf_reset(&path);
+		strbuf_reset(&label);
+		strbuf_addf(&path, "%s/snapshots/%s", e->folder, r->commit);
+		strbuf_addf(&label, "%s@%.12s%s%s", e->id, r->commit, r->ref_count ? " " : " (detached)",
+			    r->ref_count ? r->refs[0] : "");
+		if (!rc)
+			rc = plan_add(p, ACTION_REVISION, path.buf, label.buf, 0);
+	}
+	if (!rc)
+		rc = plan_blobs_of(scan, e, gone, p);
+	strbuf_free(&path);
+	strbuf_free(&label);
+	return rc;
+}
+
+static const struct cache_entry *find_entry(const struct cache_scan *scan, const struct hub_repo *repo)
+{
+	for (size_t i = 0; i < scan->count; i++)
+		if (scan->repos[i].type == repo->type && !strcmp(scan->repos[i].id, repo->id))
+			return &scan->repos[i];
+	return NULL;
+}
+
+int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, struct cache_plan *p)
+{
+	const struct cache_entry *e = find_entry(scan, repo);
+	struct strbuf path = STRBUF_INIT;
+	int rc = 0;
+	if (!e)
+		return modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache", hub_repo_type_name(repo->type),
+				      repo->id);
+	if (!repo->revision[0]) {
+		if (any_lock_held(scan, e))
+			return plan_skip(p, e->id);
+		unsigned long long bytes = 0;
+		for (size_t i = 0; i < e->blob_count; i++)
+			bytes += e->blobs[i].size;
+		rc = plan_add(p, ACTION_REPO, e->folder, e->id, bytes);
+		if (!rc && !(rc = strbuf_addf(&path, "%s/.locks/%s", scan->root, e->folder_name)))
+			rc = plan_add(p, ACTION_REPO, path.buf, "its lock files", 0);
+		strbuf_free(&path);
+		return rc;
+	}
+	const struct cache_revision *r = cache_entry_revision(e, repo->revision);
+	if (!r)
+		return modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache", repo->revision,
+				      repo->id);
+	unsigned char *gone = calloc(e->revision_count + 1, 1);
+	if (!gone)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	gone[r - e->revisions] = 1;
+	rc = plan_revisions(scan, e, gone, p);
+	free(gone);
+	return rc;
+}
+
+int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
+{
+	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < scan->count; i++) {
+		const struct cache_entry *e = &scan->repos[i];
+		unsigned char *gone = calloc(e->revision_count + 1, 1);
+		if (!gone)
+			return modl_error_set(MODL_EFAIL, "out of memory");
+		for (size_t k = 0; k < e->revision_count; k++)
+			gone[k] = e->revisions[k].ref_count == 0;
+		rc = plan_revisions(scan, e, gone, p);
+		free(gone);
+		/* Blobs no snapshot links, and partials no running pull holds. */
+		for (size_t b = 0; !rc && b < e->blob_count; b++) {
+			const struct cache_blob *blob = &e->blobs[b];
+			/* links counts detached revisions too: their blobs were planned above */
+			if (blob->links)
+				continue;
+			strbuf_reset(&path);
+			strbuf_reset(&label);
+			strbuf_addf(&path, "%s/blobs/%s", e->folder, blob->name);
+			strbuf_addf(&label, "%s %s %.12s", e->id, blob->incomplete ? "partial" : "orphan blob", blob->name);
+			if (blob_locked(scan, e, blob->name))
+				rc = plan_skip(p, label.buf);
+			else
+				rc = plan_add(p, blob->incomplete ? ACTION_PARTIAL : ACTION_BLOB, path.buf, label.buf,
+					      blob->size);
+		}
+	}
+	strbuf_free(&path);
+	strbuf_free(&label);
+	return rc;
+}
+
+int cache_plan_run(const struct cache_plan *p)
+{
+	/* Refs first (nothing points at a revision being removed), then snapshots (no link
+	 * points at a blob being removed), then blobs and whole repos. */
+	static const enum cache_action_kind order[] = { ACTION_REF, ACTION_REVISION, ACTION_BLOB,
+							ACTION_PARTIAL, ACTION_REPO };
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t i = 0; i < p->count; i++) {
+			const struct cache_action *a = &p->actions[i];
+			if (a->kind != order[o])
+				continue;
+			int rc = a->kind == ACTION_REVISION || a->kind == ACTION_REPO ? fs_remove_tree(a->path)
+											: fs_remove(a->path);
+			if (rc)
+				return rc;
+		}
+	return 0;
+}
+
+void cache_plan_free(struct cache_plan *p)
+{
+	for (size_t i = 0; i < p->count; i++) {
+		free(p->actions[i].path);
+		free(p->actions[i].label);
+	}
+	free(p->actions);
+	for (size_t i = 0; i < p->skipped_count; i++)
+		free(p->skipped[i]);
+	free(p->skipped);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,36 @@
+/* Freeing space in the cache: `cache rm` (a repo, or one revision and the blobs no other
+ * revision uses) and `cache prune` (detached revisions, orphan blobs, stale partials).
+ * Work is planned first (for --dry-run and the confirmation), then carried out; a blob
+ * whose lock a running pull holds is never removed. */
+#ifndef MODL_CACHE_CLEAN_H
+#define MODL_CACHE_CLEAN_H
+
+#include "cache_scan.h"
+
+enum cache_action_kind { ACTION_REPO, ACTION_REVISION, ACTION_BLOB, ACTION_PARTIAL, ACTION_REF };
+
+struct cache_action {
+	enum cache_action_kind kind;
+	char *path;               /* what is removed */
+	char *label;              /* for people: "org/m@abc123 (main)", "blob 5f3e…" */
+	unsigned long long bytes; /* space it frees */
+};
+
+struct cache_plan {
+	struct cache_action *actions;
+	size_t count;
+	unsigned long long bytes;
+	char **skipped;           /* what a running pull holds, with why */
+	size_t skipped_count;
+};
+
+/* REPO or REPO@REV (a commit or a ref name) of scan. MODL_ENOTFOUND when absent. */
+int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, struct cache_plan *plan);
+int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *plan);
+/* Carries the plan out, in an order that never leaves a link to a missing blob. */
+int cache_plan_run(const struct cache_plan *plan);
+void cache_plan_free(struct cache_plan *plan);
+
+const char *cache_action_name(enum cache_action_kind kind);
+
+#endif

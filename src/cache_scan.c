@@ -1,0 +1,466 @@
+#include "cache_scan.h"
+#include "error.h"
+#include "hash.h"
+#include "strbuf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCAN_MAX_DEPTH 64
+
+/* ---- small growable arrays ---------------------------------------------------------- */
+
+static int grow(void **items, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 16;
+	void *p = realloc(*items, n * size);
+	if (!p)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	*items = p;
+	*cap = n;
+	return 0;
+}
+
+static int push_string(char ***list, size_t *count, const char *s)
+{
+	char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	*list = grown;
+	if (!(grown[*count] = strdup(s)))
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	(*count)++;
+	return 0;
+}
+
+static int warn(struct cache_scan *scan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int warn(struct cache_scan *scan, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return push_string(&scan->warnings, &scan->warning_count, msg);
+}
+
+/* ---- names ------------------------------------------------------------------------- */
+
+int cache_parse_folder(const char *name, struct hub_repo *out)
+{
+	static const struct { const char *prefix; enum hub_repo_type type; } kinds[] = {
+		{ "models--", HUB_MODEL }, { "datasets--", HUB_DATASET }, { "spaces--", HUB_SPACE },
+	};
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(kinds[k].prefix);
+		if (strncmp(name, kinds[k].prefix, n))
+			continue;
+		char id[128];
+		const char *rest = name + n;
+		const char *sep = strstr(rest, "--");
+		if (strlen(rest) >= sizeof(id))
+			return -1;
+		if (sep)
+			snprintf(id, sizeof(id), "%.*s/%s", (int)(sep - rest), rest, sep + 2);
+		else
+			snprintf(id, sizeof(id), "%s", rest);
+		modl_error_clear();
+		if (hub_parse_repo(id, kinds[k].type, out)) {
+			modl_error_clear();
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int blob_compare(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_blob *)a)->name, ((const struct cache_blob *)b)->name);
+}
+
+struct cache_blob *cache_entry_blob(const struct cache_entry *e, const char *name)
+{
+	struct cache_blob key;
+	if (strlen(name) >= sizeof(key.name))
+		return NULL;
+	strcpy(key.name, name);
+	return bsearch(&key, e->blobs, e->blob_count, sizeof(key), blob_compare);
+}
+
+struct cache_revision *cache_entry_revision(const struct cache_entry *e, const char *rev)
+{
+	for (size_t i = 0; i < e->revision_count; i++) {
+		struct cache_revision *r = &e->revisions[i];
+		if (!strcmp(r->commit, rev))
+			return r;
+		for (size_t k = 0; k < r->ref_count; k++)
+			if (!strcmp(r->refs[k], rev))
+				return r;
+	}
+	return NULL;
+}
+
+/* ---- one repository ---------------------------------------------------------------- */
+
+static int scan_blobs(struct cache_scan *scan, struct cache_entry *e)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	size_t cap = 0;
+	int rc = strbuf_addf(&dir, "%s/blobs", e->folder);
+	DIR *d = rc ? NULL : opendir(dir.buf);
+	if (!d) {
+		strbuf_free(&dir);
+		return rc;
+	}
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+		struct stat st;
+		if (lstat(path.buf, &st) != 0)
+			continue;
+		const char *partial = strstr(de->d_name, ".incomplete");
+		int incomplete = partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
+		if (!S_ISREG(st.st_mode) || strlen(de->d_name) >= sizeof(e->blobs->name) ||
+		    (!incomplete && hash_kind_of(de->d_name) < 0)) {
+			rc = warn(scan, "%s: stray entry in blobs/", path.buf);
+			continue;
+		}
+		if ((rc = grow((void **)&e->blobs, &cap, e->blob_count, sizeof(*e->blobs))))
+			break;
+		struct cache_blob *b = &e->blobs[e->blob_count++];
+		memset(b, 0, sizeof(*b));
+		strcpy(b->name, de->d_name);
+		b->incomplete = incomplete;
+		b->size = (unsigned long long)st.st_size;
+		b->mtime = st.st_mtime;
+		b->atime = st.st_atime;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(e->blobs, e->blob_count, sizeof(*e->blobs), blob_compare);
+	strbuf_free(&dir);
+	strbuf_free(&path);
+	return rc;
+}
+
+/* The blob a snapshot link points at: the last component of its target, when the target
+ * lies in this repo's blobs/ folder. */
+static long link_blob(const struct cache_entry *e, const char *link_path)
+{
+	char target[4096];
+	ssize_t n = readlink(link_path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	const char *name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	if (name - target < 6 || strncmp(name - 6, "blobs/", 6))
+		return -1;
+	struct cache_blob *b = cache_entry_blob(e, name);
+	return b ? (long)(b - e->blobs) : -1;
+}
+
+static int scan_snapshot_dir(struct cache_scan *scan, struct cache_entry *e, struct cache_revision *r,
+			     const char *dir, const char *prefix, int depth, size_t *cap)
+{
+	if (depth > SCAN_MAX_DEPTH)
+		return warn(scan, "%s: folders nested too deep", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return warn(scan, "%s: cannot read: %s", dir, strerror(errno));
+	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&path);
+		strbuf_reset(&rel);
+		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		strbuf_addf(&rel, "%s%s", prefix, de->d_name);
+		struct stat st;
+		if (lstat(path.buf, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			strbuf_adds(&rel, "/");
+			rc = scan_snapshot_dir(scan, e, r, path.buf, rel.buf, depth + 1, cap);
+			continue;
+		}
+		struct stat target;
+		if (S_ISLNK(st.st_mode) && stat(path.buf, &target) != 0) {
+			rc = warn(scan, "%s: dangling link", path.buf);
+			continue;
+		}
+		if ((rc = grow((void **)&r->files, cap, r->file_count, sizeof(*r->files))))
+			break;
+		struct cache_file *f = &r->files[r->file_count++];
+		f->path = strdup(rel.buf);
+		if (!f->path) {
+			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			break;
+		}
+		f->blob = S_ISLNK(st.st_mode) ? link_blob(e, path.buf) : -1;
+		f->size = S_ISLNK(st.st_mode) ? (unsigned long long)target.st_size : (unsigned long long)st.st_size;
+		time_t mtime = S_ISLNK(st.st_mode) ? target.st_mtime : st.st_mtime;
+		if (mtime > r->last_modified)
+			r->last_modified = mtime;
+	}
+	closedir(d);
+	strbuf_free(&path);
+	strbuf_free(&rel);
+	return rc;
+}
+
+static int scan_refs(struct cache_scan *scan, struct cache_entry *e, const char *dir, const char *prefix,
+		     int depth)
+{
+	if (depth > SCAN_MAX_DEPTH)
+		return warn(scan, "%s: folders nested too deep", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&path);
+		strbuf_reset(&rel);
+		strbuf_addf(&path, "%s/%s", dir, de->d_name);
+		strbuf_addf(&rel, "%s%s", prefix, de->d_name);
+		struct stat st;
+		if (lstat(path.buf, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			strbuf_adds(&rel, "/");
+			rc = scan_refs(scan, e, path.buf, rel.buf, depth + 1);
+			continue;
+		}
+		char commit[64] = "";
+		FILE *f = S_ISREG(st.st_mode) ? fopen(path.buf, "r") : NULL;
+		size_t n = f ? fread(commit, 1, sizeof(commit) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		commit[n] = '\0';
+		if (!hub_is_commit(commit)) {
+			rc = warn(scan, "%s: ref %s does not hold a commit id", e->id, rel.buf);
+			continue;
+		}
+		if ((rc = push_string(&e->refs, &e->ref_count, rel.buf)))
+			break;
+		struct cache_revision *r = cache_entry_revision(e, commit);
+		if (!r)
+			rc = warn(scan, "%s: ref %s points to a missing snapshot %s", e->id, rel.buf, commit);
+		else
+			rc = push_string(&r->refs, &r->ref_count, rel.buf);
+	}
+	closedir(d);
+	strbuf_free(&path);
+	strbuf_free(&rel);
+	return rc;
+}
+
+static int scan_revisions(struct cache_scan *scan, struct cache_entry *e)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	size_t cap = 0;
+	int rc = strbuf_addf(&dir, "%s/snapshots", e->folder);
+	DIR *d = rc ? NULL : opendir(dir.buf);
+	if (!d) {
+		strbuf_free(&dir);
+		return rc;
+	}
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+		struct stat st;
+		if (lstat(path.buf, &st) != 0 || !S_ISDIR(st.st_mode) || !hub_is_commit(de->d_name)) {
+			rc = warn(scan, "%s: stray entry in snapshots/", path.buf);
+			continue;
+		}
+		if ((rc = grow((void **)&e->revisions, &cap, e->revision_count, sizeof(*e->revisions))))
+			break;
+		struct cache_revision *r = &e->revisions[e->revision_count++];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->commit, de->d_name, 41);
+		size_t file_cap = 0;
+		rc = scan_snapshot_dir(scan, e, r, path.buf, "", 0, &file_cap);
+	}
+	closedir(d);
+	strbuf_free(&dir);
+	strbuf_free(&path);
+	return rc;
+}
+
+/* Sizes and times, with every blob counted once. */
+static void scan_totals(struct cache_entry *e)
+{
+	for (size_t i = 0; i < e->revision_count; i++) {
+		struct cache_revision *r = &e->revisions[i];
+		for (size_t k = 0; k < r->file_count; k++) {
+			const struct cache_file *f = &r->files[k];
+			if (f->blob < 0) {
+				r->size += f->size;
+				e->size_on_disk += f->size;
+				continue;
+			}
+			struct cache_blob *b = &e->blobs[f->blob];
+			if (b->links++ == 0) {
+				e->size_on_disk += b->size;
+				e->file_count++;
+			}
+		}
+		/* a revision's own size: its distinct blobs */
+		for (size_t k = 0; k < r->file_count; k++) {
+			long idx = r->files[k].blob;
+			int seen = 0;
+			for (size_t j = 0; idx >= 0 && j < k && !seen; j++)
+				seen = r->files[j].blob == idx;
+			if (idx >= 0 && !seen)
+				r->size += e->blobs[idx].size;
+		}
+	}
+	for (size_t i = 0; i < e->blob_count; i++) {
+		const struct cache_blob *b = &e->blobs[i];
+		if (!b->links && !b->incomplete)
+			e->orphan_size += b->size;
+		if (b->mtime > e->last_modified)
+			e->last_modified = b->mtime;
+		if (b->atime > e->last_accessed)
+			e->last_accessed = b->atime;
+	}
+}
+
+static int scan_entry(struct cache_scan *scan, const char *name, const struct hub_repo *repo)
+{
+	struct cache_entry *grown = realloc(scan->repos, (scan->count + 1) * sizeof(*grown));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	scan->repos = grown;
+	struct cache_entry *e = &scan->repos[scan->count++];
+	memset(e, 0, sizeof(*e));
+	e->type = repo->type;
+	snprintf(e->id, sizeof(e->id), "%s", repo->id);
+	struct strbuf sb = STRBUF_INIT;
+	int rc = strbuf_addf(&sb, "%s/%s", scan->root, name);
+	if (!rc && (!(e->folder = strbuf_take(&sb)) || !(e->folder_name = strdup(name))))
+		rc = modl_error_set(MODL_EFAIL, "out of memory");
+	if (!rc)
+		rc = scan_blobs(scan, e);
+	if (!rc)
+		rc = scan_revisions(scan, e);
+	if (!rc && !(rc = strbuf_addf(&sb, "%s/refs", e->folder))) {
+		rc = scan_refs(scan, e, sb.buf, "", 0);
+	}
+	if (!rc)
+		scan_totals(e);
+	strbuf_free(&sb);
+	return rc;
+}
+
+/* ---- the whole cache ----------------------------------------------------------------- */
+
+static int scan_init(struct cache_scan *scan, const char *hub_cache)
+{
+	memset(scan, 0, sizeof(*scan));
+	scan->root = strdup(hub_cache);
+	return scan->root ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+}
+
+int cache_scan(const char *hub_cache, struct cache_scan *scan)
+{
+	int rc = scan_init(scan, hub_cache);
+	DIR *d = rc ? NULL : opendir(hub_cache);
+	if (!d) {
+		rc = rc || errno == ENOENT ? rc : modl_error_errno(MODL_EFAIL, errno, "cannot read %s", hub_cache);
+		if (rc)
+			cache_scan_free(scan);
+		return rc;
+	}
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		struct hub_repo repo;
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "CACHEDIR.TAG"))
+			continue;
+		if (cache_parse_folder(de->d_name, &repo) != 0) {
+			rc = warn(scan, "%s/%s: not a repository folder", hub_cache, de->d_name);
+			continue;
+		}
+		rc = scan_entry(scan, de->d_name, &repo);
+	}
+	closedir(d);
+	if (rc)
+		cache_scan_free(scan);
+	return rc;
+}
+
+int cache_scan_one(const char *hub_cache, const struct hub_repo *repo, struct cache_scan *scan)
+{
+	struct strbuf name = STRBUF_INIT, path = STRBUF_INIT;
+	struct stat st;
+	int rc = scan_init(scan, hub_cache);
+	if (!rc)
+		rc = strbuf_adds(&name, hub_repo_type_name(repo->type));
+	if (!rc) {
+		strbuf_adds(&name, "s--");
+		for (const char *p = repo->id; *p; p++)
+			*p == '/' ? strbuf_adds(&name, "--") : strbuf_add(&name, p, 1);
+		strbuf_addf(&path, "%s/%s", hub_cache, name.buf);
+	}
+	if (!rc && (stat(path.buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+		rc = modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache (%s)",
+				    hub_repo_type_name(repo->type), repo->id, hub_cache);
+	if (!rc)
+		rc = scan_entry(scan, name.buf, repo);
+	strbuf_free(&name);
+	strbuf_free(&path);
+	if (rc)
+		cache_scan_free(scan);
+	return rc;
+}
+
+static void strings_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void cache_scan_free(struct cache_scan *scan)
+{
+	for (size_t i = 0; i < scan->count; i++) {
+		struct cache_entry *e = &scan->repos[i];
+		for (size_t k = 0; k < e->revision_count; k++) {
+			struct cache_revision *r = &e->revisions[k];
+			for (size_t j = 0; j < r->file_count; j++)
+				free(r->files[j].path);
+			free(r->files);
+			strings_free(r->refs, r->ref_count);
+		}
+		free(e->revisions);
+		free(e->blobs);
+		strings_free(e->refs, e->ref_count);
+		free(e->folder);
+		free(e->folder_name);
+	}
+	free(scan->repos);
+	strings_free(scan->warnings, scan->warning_count);
+	free(scan->root);
+	memset(scan, 0, sizeof(*scan));
+}

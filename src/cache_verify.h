@@ -1,0 +1,26 @@
+/* `cache verify`: every blob re-hashed against its own name (sha256 for 64-hex names,
+ * git blob sha1 for 40-hex names), in parallel across blobs. */
+#ifndef MODL_CACHE_VERIFY_H
+#define MODL_CACHE_VERIFY_H
+
+#include "cache_scan.h"
+
+struct cache_bad_blob {
+	const struct cache_entry *repo;
+	const struct cache_blob *blob;
+	char actual[65];          /* "" when the blob could not be read */
+	char error[256];
+};
+
+struct cache_verify_report {
+	size_t checked;
+	unsigned long long bytes;
+	struct cache_bad_blob *bad;
+	size_t bad_count;
+};
+
+/* Returns 0 when every blob matched, MODL_EINTEGRITY when some did not (report->bad). */
+int cache_verify_blobs(const struct cache_scan *scan, unsigned threads, struct cache_verify_report *report);
+void cache_verify_report_free(struct cache_verify_report *report);
+
+#endif
