@@ -20,7 +20,7 @@ static const char usage[] =
 	"usage: modl cache ls [--revisions] [--sort size|name|accessed] [--json]\n"
 	"       modl cache rm REPO[@REV]... [--repo-type TYPE] [--dry-run] [-y]\n"
 	"       modl cache prune [--dry-run] [-y]\n"
-	"       modl cache verify [REPO] [--repo-type TYPE] [--json]\n"
+	"       modl cache verify [REPO[@REV]] [--repo-type TYPE] [--json]\n"
 	"       modl cache export REPO[@REV] -o FILE.tar[.gz|.zst] [--repo-type TYPE]\n"
 	"       modl cache import FILE\n"
 	"\n"
@@ -31,8 +31,9 @@ static const char usage[] =
 	"          last modified and last accessed; broken entries as warnings\n"
 	"  rm      a repo, or one revision and the blobs no other revision uses\n"
 	"  prune   detached revisions (no ref), orphan blobs, stale partial downloads\n"
-	"  verify  re-hash every blob against its name (sha256 or git blob sha1); exit 6\n"
-	"          listing every bad blob and the snapshots that use it\n"
+	"  verify  re-hash every blob (of REPO, of one revision) against its name (sha256\n"
+	"          or git blob sha1); exit 6 listing every bad or missing blob and the\n"
+	"          snapshot files that use it\n"
 	"  export  the repo (or one revision) with refs, snapshot links, blobs and a manifest\n"
 	"  import  check a bundle entry by entry and every blob's hash, then add it\n"
 	"\n"
@@ -45,6 +46,18 @@ static const char usage[] =
 	"  --json            one JSON document\n";
 
 /* ---- shared ---------------------------------------------------------------------------- */
+
+static void add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[32];
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&t, &tm)) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, key, buf);
+}
 
 static void format_time(time_t t, char *buf, size_t size)
 {
@@ -123,7 +136,6 @@ static cJSON *scan_json(const struct cache_scan *scan)
 {
 	cJSON *doc = cJSON_CreateObject(), *repos = NULL;
 	unsigned long long total = 0;
-	char t[32];
 	cJSON_AddStringToObject(doc, "cache", scan->root);
 	repos = cJSON_AddArrayToObject(doc, "repos");
 	for (size_t i = 0; i < scan->count; i++) {
@@ -137,10 +149,8 @@ static cJSON *scan_json(const struct cache_scan *scan)
 		cJSON_AddNumberToObject(r, "orphan_size", (double)e->orphan_size);
 		cJSON_AddNumberToObject(r, "files", (double)e->file_count);
 		cJSON_AddItemToObject(r, "refs", strings_json(e->refs, e->ref_count));
-		format_time(e->last_modified, t, sizeof(t));
-		cJSON_AddStringToObject(r, "last_modified", t);
-		format_time(e->last_accessed, t, sizeof(t));
-		cJSON_AddStringToObject(r, "last_accessed", t);
+		add_time(r, "last_modified", e->last_modified);
+		add_time(r, "last_accessed", e->last_accessed);
 		revs = cJSON_AddArrayToObject(r, "revisions");
 		for (size_t k = 0; k < e->revision_count; k++) {
 			const struct cache_revision *rev = &e->revisions[k];
@@ -150,8 +160,7 @@ static cJSON *scan_json(const struct cache_scan *scan)
 			cJSON_AddItemToObject(o, "refs", strings_json(rev->refs, rev->ref_count));
 			cJSON_AddNumberToObject(o, "files", (double)rev->file_count);
 			cJSON_AddNumberToObject(o, "size", (double)rev->size);
-			format_time(rev->last_modified, t, sizeof(t));
-			cJSON_AddStringToObject(o, "last_modified", t);
+			add_time(o, "last_modified", rev->last_modified);
 		}
 		total += e->size_on_disk;
 	}
@@ -165,21 +174,21 @@ static void print_scan(const struct cache_scan *scan, int revisions)
 	struct strbuf size = STRBUF_INIT, refs = STRBUF_INIT;
 	unsigned long long total = 0;
 	char modified[32], accessed[32];
-	printf("%-40s %-8s %9s %5s %6s  %-14s %-20s %s\n", "REPO", "TYPE", "SIZE", "REVS", "FILES", "REFS",
+	printf("%-44s %-8s %9s %5s %6s  %-14s %-20s %s\n", "REPO", "TYPE", "SIZE", "REVS", "FILES", "REFS",
 	       "LAST MODIFIED", "LAST ACCESSED");
 	for (size_t i = 0; i < scan->count; i++) {
 		const struct cache_entry *e = &scan->repos[i];
 		format_time(e->last_modified, modified, sizeof(modified));
 		format_time(e->last_accessed, accessed, sizeof(accessed));
 		refs_text(e->refs, e->ref_count, &refs);
-		printf("%-40s %-8s %9s %5zu %6zu  %-14s %-20s %s\n", e->id, hub_repo_type_name(e->type),
+		printf("%-44s %-8s %9s %5zu %6zu  %-14s %-20s %s\n", e->id, hub_repo_type_name(e->type),
 		       human(&size, e->size_on_disk), e->revision_count, e->file_count, refs.buf, modified, accessed);
 		total += e->size_on_disk;
 		for (size_t k = 0; revisions && k < e->revision_count; k++) {
 			const struct cache_revision *r = &e->revisions[k];
 			format_time(r->last_modified, modified, sizeof(modified));
 			refs_text(r->refs, r->ref_count, &refs);
-			printf("  @%-37s %-8s %9s %5s %6zu  %-14s %s\n", r->commit, "", human(&size, r->size), "",
+			printf("  @%-41s %-8s %9s %5s %6zu  %-14s %s\n", r->commit, "", human(&size, r->size), "",
 			       r->file_count, refs.buf, modified);
 		}
 	}
@@ -233,10 +242,22 @@ static int confirm(void)
 static int carry_out(const struct modl_ctx *ctx, struct cache_plan *plan, int dry_run, int yes)
 {
 	struct strbuf size = STRBUF_INIT;
-	int rc = 0;
+	int rc = 0, asked = !dry_run && !yes && plan->count && isatty(STDIN_FILENO);
+	/* The plan is shown (on stderr under --json) before anything is asked or removed. */
+	FILE *out = ctx->json ? stderr : stdout;
+	if (!ctx->quiet && (!ctx->json || asked)) {
+		for (size_t i = 0; i < plan->count; i++)
+			if (plan->actions[i].kind != ACTION_REF && plan->actions[i].kind != ACTION_META)
+				fprintf(out, "%s %-9s %s (%s)\n", dry_run ? "would remove" : "remove",
+					cache_action_name(plan->actions[i].kind), plan->actions[i].label,
+					human(&size, plan->actions[i].bytes));
+	}
+	int go = !dry_run && plan->count && (!asked || confirm());
+	if (go)
+		rc = cache_plan_run(plan);
 	if (ctx->json) {
 		cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "removed");
-		for (size_t i = 0; i < plan->count; i++) {
+		for (size_t i = 0; go && i < plan->count; i++) {
 			cJSON *a = cJSON_CreateObject();
 			cJSON_AddStringToObject(a, "kind", cache_action_name(plan->actions[i].kind));
 			cJSON_AddStringToObject(a, "what", plan->actions[i].label);
@@ -244,29 +265,34 @@ static int carry_out(const struct modl_ctx *ctx, struct cache_plan *plan, int dr
 			cJSON_AddNumberToObject(a, "bytes", (double)plan->actions[i].bytes);
 			cJSON_AddItemToArray(list, a);
 		}
+		cJSON *would = cJSON_AddArrayToObject(doc, "planned");
+		for (size_t i = 0; i < plan->count; i++) {
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "kind", cache_action_name(plan->actions[i].kind));
+			cJSON_AddStringToObject(a, "what", plan->actions[i].label);
+			cJSON_AddStringToObject(a, "path", plan->actions[i].path);
+			cJSON_AddNumberToObject(a, "bytes", (double)plan->actions[i].bytes);
+			cJSON_AddItemToArray(would, a);
+		}
 		cJSON_AddItemToObject(doc, "skipped", strings_json(plan->skipped, plan->skipped_count));
-		cJSON_AddNumberToObject(doc, "freed", (double)plan->bytes);
+		cJSON_AddNumberToObject(doc, "freed", go ? (double)plan->bytes : 0);
 		cJSON_AddBoolToObject(doc, "dry_run", dry_run);
-		if (!dry_run)
-			rc = cache_plan_run(plan);
 		int jrc = output_json(doc);
+		strbuf_free(&size);
 		return rc ? rc : jrc;
 	}
-	for (size_t i = 0; i < plan->count; i++)
-		if (plan->actions[i].kind != ACTION_REF)
-			printf("%s %-9s %s (%s)\n", dry_run ? "would remove" : "remove", cache_action_name(plan->actions[i].kind),
-			       plan->actions[i].label, human(&size, plan->actions[i].bytes));
-	for (size_t i = 0; i < plan->skipped_count; i++)
+	for (size_t i = 0; !ctx->quiet && i < plan->skipped_count; i++)
 		printf("skip: %s (held by a running pull)\n", plan->skipped[i]);
-	if (plan->count == 0) {
+	if (ctx->quiet)
+		;
+	else if (plan->count == 0)
 		printf("nothing to remove\n");
-	} else if (dry_run) {
+	else if (dry_run)
 		printf("would free %s\n", human(&size, plan->bytes));
-	} else if (!yes && isatty(STDIN_FILENO) && !confirm()) {
+	else if (!go)
 		printf("nothing removed\n");
-	} else if (!(rc = cache_plan_run(plan))) {
+	else if (!rc)
 		printf("freed %s\n", human(&size, plan->bytes));
-	}
 	strbuf_free(&size);
 	return rc;
 }
@@ -345,7 +371,12 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 	rc = n == 1 ? cache_scan_one(ctx->settings.hub_cache, &repo, &scan) : cache_scan(ctx->settings.hub_cache, &scan);
 	if (rc)
 		return rc;
-	rc = cache_verify_blobs(&scan, pool_default_threads(), &report);
+	rc = cache_verify_blobs(&scan, n == 1 ? repo.revision : NULL, pool_default_threads(), &report);
+	if (rc && rc != MODL_EINTEGRITY) {
+		cache_verify_report_free(&report);
+		cache_scan_free(&scan);
+		return rc;
+	}
 	if (ctx->json) {
 		cJSON *doc = cJSON_CreateObject(), *bad = cJSON_AddArrayToObject(doc, "bad");
 		cJSON_AddNumberToObject(doc, "verified", (double)(report.checked - report.bad_count));
@@ -370,6 +401,14 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 				}
 			cJSON_AddItemToArray(bad, o);
 		}
+		cJSON *missing = cJSON_AddArrayToObject(doc, "missing");
+		for (size_t i = 0; i < report.missing_count; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "repo", report.missing[i].repo->id);
+			cJSON_AddStringToObject(o, "commit", report.missing[i].commit);
+			cJSON_AddStringToObject(o, "path", report.missing[i].path);
+			cJSON_AddItemToArray(missing, o);
+		}
 		int jrc = output_json(doc);
 		if (!rc)
 			rc = jrc;
@@ -384,9 +423,12 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 				printf("BAD %s blob %s: %s; used by %s\n", b->repo->id, b->blob->name, b->error,
 				       users.len ? users.buf : "no snapshot");
 		}
+		for (size_t i = 0; i < report.missing_count; i++)
+			printf("MISSING %s %.12s/%s: its blob is not in the cache\n", report.missing[i].repo->id,
+			       report.missing[i].commit, report.missing[i].path);
 		if (!ctx->quiet)
-			printf("%zu blobs verified (%s), %zu bad\n", report.checked - report.bad_count,
-			       human(&size, report.bytes), report.bad_count);
+			printf("%zu blobs verified (%s), %zu bad, %zu missing\n", report.checked - report.bad_count,
+			       human(&size, report.bytes), report.bad_count, report.missing_count);
 	}
 	cache_verify_report_free(&report);
 	cache_scan_free(&scan);

@@ -4,9 +4,10 @@
 
 _modl()
 {
-	local cur prev cmd i word
+	local cur prev cmd sub i j word
 	local globals="--help -h --version --quiet -q --verbose -v --json"
-	local commands="pull verify info ls login logout whoami env inspect help"
+	local commands="pull verify cache info ls login logout whoami env inspect help"
+	local cache_commands="ls rm prune verify export import"
 	local repo_types="model dataset space"
 
 	COMPREPLY=()
@@ -37,15 +38,46 @@ _modl()
 		esac
 	done
 
+	# cache: the sub-command is the first word after "cache" that is not an option.
+	sub=
+	j=$i
+	if [[ $cmd == cache ]]; then
+		for ((j = i + 1; j < COMP_CWORD; j++)); do
+			word=${COMP_WORDS[j]}
+			case $word in
+			-*) ;;
+			*)
+				sub=$word
+				break
+				;;
+			esac
+		done
+	fi
+
 	# Option values.
 	case $prev in
 	--repo-type)
 		case $cmd in
-		pull | verify | info | ls)
+		pull | verify | info | ls | cache)
 			COMPREPLY=($(compgen -W "$repo_types" -- "$cur"))
 			return 0
 			;;
 		esac
+		;;
+	--sort)
+		if [[ $cmd == cache ]]; then
+			COMPREPLY=($(compgen -W "size name accessed" -- "$cur"))
+			return 0
+		fi
+		;;
+	-o | --output)
+		if [[ $cmd == cache ]]; then
+			# The bundle: FILE.tar, FILE.tar.gz, FILE.tar.zst, or - for standard output.
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return 0
+		fi
 		;;
 	--local-dir)
 		if [[ $cmd == pull ]]; then
@@ -77,6 +109,15 @@ _modl()
 		verify | info | ls) opts+=" --repo-type" ;;
 		login) opts+=" --token" ;;
 		inspect) opts+=" --tensors" ;;
+		cache)
+			case $sub in
+			ls) opts+=" --revisions --sort" ;;
+			rm) opts+=" --dry-run -n --yes -y --repo-type" ;;
+			prune) opts+=" --dry-run -n --yes -y" ;;
+			verify) opts+=" --repo-type" ;;
+			export) opts+=" -o --output --repo-type" ;;
+			esac
+			;;
 		esac
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return 0
@@ -87,11 +128,17 @@ _modl()
 		return 0
 	fi
 
-	# Operands: the position of the current word among the command's operands.
+	if [[ $cmd == cache && -z $sub ]]; then
+		COMPREPLY=($(compgen -W "$cache_commands" -- "$cur"))
+		return 0
+	fi
+
+	# Operands: the position of the current word among the command's (or the cache
+	# sub-command's) operands.
 	local nargs=0
-	for ((i = i + 1; i < COMP_CWORD; i++)); do
+	for ((i = j + 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--repo-type | --token | --include | --exclude | --local-dir | --jobs | --connections | -j)
+		--repo-type | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o)
 			((i++))
 			[[ ${COMP_WORDS[i]} == "=" ]] && ((i++))
 			;;
@@ -109,6 +156,14 @@ _modl()
 		compopt -o filenames 2>/dev/null
 		local IFS=$'\n'
 		COMPREPLY=($(compgen -f -- "$cur"))
+		;;
+	cache)
+		if [[ $sub == import ]] && ((nargs == 0)); then
+			# A bundle written by modl cache export.
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
 		;;
 	esac
 	return 0

@@ -23,6 +23,47 @@ function __modl_command_is
     contains -- $cmd $argv
 end
 
+# The cache sub-command: the first argument after "cache" that is not an option.
+function __modl_cache_sub
+    __modl_command_is cache
+    or return 1
+    set -l seen 0
+    for word in (commandline -opc)[2..-1]
+        switch $word
+            case '-*'
+                continue
+            case '*'
+                if test $seen -eq 1
+                    echo $word
+                    return 0
+                end
+                set seen 1
+        end
+    end
+    return 1
+end
+
+# True when the cache sub-command is one of the arguments.
+function __modl_cache_sub_is
+    set -l sub (__modl_cache_sub)
+    or return 1
+    contains -- $sub $argv
+end
+
+# True when no operand follows the cache sub-command yet.
+function __modl_cache_no_operand
+    set -l seen 0
+    for word in (commandline -opc)[2..-1]
+        switch $word
+            case '-*'
+                continue
+            case '*'
+                set seen (math $seen + 1)
+        end
+    end
+    test $seen -le 2
+end
+
 # True when no operand follows the command yet.
 function __modl_no_operand
     set -l seen 0
@@ -49,6 +90,7 @@ complete -c modl -l json -d 'Print one JSON document on stdout'
 # Commands.
 complete -c modl -n 'not __modl_command' -a pull -d 'Download a repository into the cache, verified'
 complete -c modl -n 'not __modl_command' -a verify -d "Re-hash a cached snapshot against the Hub's hashes"
+complete -c modl -n 'not __modl_command' -a cache -d 'List, clean, verify, export and import the cache'
 complete -c modl -n 'not __modl_command' -a info -d "Show a repository's metadata"
 complete -c modl -n 'not __modl_command' -a ls -d "List a repository's files with size, kind and hash"
 complete -c modl -n 'not __modl_command' -a login -d 'Check a token with the Hub and save it'
@@ -76,6 +118,21 @@ complete -c modl -n '__modl_command_is login' -l token -x -a - -d 'Access token,
 # inspect
 complete -c modl -n '__modl_command_is inspect' -l tensors -d 'List every tensor'
 complete -c modl -n '__modl_command_is inspect' -F
+
+# cache SUBCOMMAND
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a ls -d 'List the cached repositories'
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a rm -d 'Remove a repository, or one revision'
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a prune -d 'Remove detached revisions, orphan blobs, stale partials'
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a verify -d 'Re-hash every blob against its name'
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a export -d 'Write a repository to a bundle'
+complete -c modl -n '__modl_command_is cache; and not __modl_cache_sub' -a import -d 'Check a bundle and add it to the cache'
+complete -c modl -n '__modl_cache_sub_is ls' -l revisions -d 'One line per revision'
+complete -c modl -n '__modl_cache_sub_is ls' -l sort -x -a 'size name accessed' -d 'Sort order'
+complete -c modl -n '__modl_cache_sub_is rm prune' -s n -l dry-run -d 'Show what would be removed and the space freed'
+complete -c modl -n '__modl_cache_sub_is rm prune' -s y -l yes -d 'Do not ask for confirmation'
+complete -c modl -n '__modl_cache_sub_is rm verify export' -l repo-type -x -a 'model dataset space' -d 'Repository type'
+complete -c modl -n '__modl_cache_sub_is export' -s o -l output -r -F -d 'The bundle (.tar, .tar.gz, .tar.zst, or - for stdout)'
+complete -c modl -n '__modl_cache_sub_is import; and __modl_cache_no_operand' -F
 
 # help COMMAND
 complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify info ls login logout whoami env inspect help'

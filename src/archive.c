@@ -344,15 +344,15 @@ static struct manifest_file *find_file(struct import_state *st, const char *comm
 	return NULL;
 }
 
-static int commit_listed(const struct import_state *st, const char *commit)
+/* The manifest decides the refs; a ref entry in the bundle must agree with it. */
+static const char *manifest_ref(const struct import_state *st, const char *name)
 {
-	const cJSON *rev;
-	cJSON_ArrayForEach(rev, cJSON_GetObjectItemCaseSensitive(st->doc, "revisions")) {
-		const char *c = json_string(rev, "commit");
-		if (c && !strcmp(c, commit))
-			return 1;
-	}
-	return 0;
+	const cJSON *rev, *ref;
+	cJSON_ArrayForEach(rev, cJSON_GetObjectItemCaseSensitive(st->doc, "revisions"))
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
+			if (cJSON_IsString(ref) && !strcmp(ref->valuestring, name))
+				return json_string(rev, "commit");
+	return NULL;
 }
 
 /* Everything the manifest claims is checked before it is believed. */
@@ -394,9 +394,13 @@ static int parse_manifest(struct import_state *st, const char *text, size_t len)
 		if (!commit || !hub_is_commit(commit))
 			return bad(st, "the manifest lists a revision without a commit id");
 		const cJSON *ref;
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs")) {
 			if (!cJSON_IsString(ref) || !hub_path_is_safe(ref->valuestring))
 				return bad(st, "the manifest lists an invalid ref");
+			const char *owner = manifest_ref(st, ref->valuestring);
+			if (owner && strcmp(owner, commit))
+				return bad(st, "the manifest gives ref %s two commits", ref->valuestring);
+		}
 		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rev, "files")) {
 			struct manifest_file *mf = &st->files[st->file_count];
 			mf->commit = commit;
@@ -522,25 +526,15 @@ static int accept_link(struct import_state *st, struct archive_entry *e, const c
 static int accept_ref(struct import_state *st, struct archive *a, struct archive_entry *e, const char *name)
 {
 	char commit[ARCHIVE_REF_MAX + 1];
-	la_int64_t size = archive_entry_size(e);
-	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) || size != 40)
+	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) || archive_entry_size(e) != 40)
 		return bad(st, "%s: not a valid ref", archive_entry_pathname(e));
 	if (archive_read_data(a, commit, 40) != 40)
 		return bad(st, "%s: truncated", archive_entry_pathname(e));
 	commit[40] = '\0';
-	if (!hub_is_commit(commit) || !commit_listed(st, commit))
-		return bad(st, "%s: names a revision the manifest does not list", archive_entry_pathname(e));
-	struct strbuf path = STRBUF_INIT, dir = STRBUF_INIT;
-	int rc = strbuf_addf(&path, "%s/refs/%s", st->staging, name);
-	if (!rc)
-		rc = fs_parent_dir(path.buf, &dir);
-	if (!rc)
-		rc = fs_mkdir_p(dir.buf, 0755);
-	if (!rc)
-		rc = fs_write_atomic(path.buf, commit, 40, 0644);
-	strbuf_free(&path);
-	strbuf_free(&dir);
-	return rc;
+	const char *listed = manifest_ref(st, name);
+	if (!listed || strcmp(listed, commit))
+		return bad(st, "%s: disagrees with the manifest", archive_entry_pathname(e));
+	return 0;
 }
 
 static int import_entry(struct import_state *st, struct archive *a, struct archive_entry *e)
@@ -617,10 +611,16 @@ static int stage(struct import_state *st)
 				 st->files[i].commit);
 	struct cache_repo staged = { 0 };
 	if (!rc) {
-		/* cache_link_snapshot works on any repo folder: point it at staging. */
+		/* cache_link_snapshot and cache_write_ref work on any repo folder: point them
+		 * at staging. */
 		staged.folder = st->staging;
 		for (size_t i = 0; !rc && i < st->file_count; i++)
 			rc = cache_link_snapshot(&staged, st->files[i].commit, st->files[i].path, st->files[i].blob);
+		const cJSON *rev, *ref, *revs = rc ? NULL : cJSON_GetObjectItemCaseSensitive(st->doc, "revisions");
+		cJSON_ArrayForEach(rev, revs)
+			cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
+				if (!rc)
+					rc = cache_write_ref(&staged, ref->valuestring, json_string(rev, "commit"));
 	}
 	strbuf_free(&path);
 	return rc;
@@ -678,9 +678,11 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 	struct archive_entry *e;
 	struct strbuf sb = STRBUF_INIT;
 	memset(s, 0, sizeof(*s));
-	int rc = fs_mkdir_p(hub_cache, 0755);
+	struct stat before;
+	int created_cache = stat(hub_cache, &before) != 0;
+	int rc = open_reader(&a, input);
 	if (!rc)
-		rc = open_reader(&a, input);
+		rc = fs_mkdir_p(hub_cache, 0755);
 	if (!rc) {
 		int r = archive_read_next_header(a, &e);
 		rc = r == ARCHIVE_OK ? read_manifest(&st, a, e) : bad(&st, "%s", r == ARCHIVE_EOF ? "empty bundle"
@@ -725,6 +727,8 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 	}
 	if (st.staging_root)
 		fs_remove_tree(st.staging_root);
+	if (rc && created_cache)
+		rmdir(hub_cache); /* only when still empty: the cache is as it was */
 	if (a)
 		archive_read_free(a);
 	cJSON_Delete(st.doc);

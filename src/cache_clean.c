@@ -3,13 +3,21 @@
 #include "fs.h"
 #include "strbuf.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STALE_IMPORT_SECONDS 3600
 
 const char *cache_action_name(enum cache_action_kind kind)
 {
-	static const char *names[] = { "repo", "revision", "blob", "partial", "ref" };
+	static const char *names[] = { "repo", "revision", "blob", "partial", "ref", "metadata" };
 	return names[kind];
 }
 
@@ -25,6 +33,7 @@ static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const cha
 	a->path = strdup(path);
 	a->label = strdup(label);
 	a->bytes = bytes;
+	a->lock = NULL;
 	if (!a->path || !a->label) {
 		free(a->path);
 		free(a->label);
@@ -48,14 +57,36 @@ static int plan_skip(struct cache_plan *p, const char *what)
 }
 
 /* A running pull holds .locks/<folder>/<etag>.lock while it writes that blob. */
+static int lock_path(const struct cache_scan *scan, const struct cache_entry *e, const char *name,
+		     struct strbuf *out)
+{
+	size_t len = strcspn(name, ".");
+	return strbuf_addf(out, "%s/.locks/%s/%.*s.lock", scan->root, e->folder_name, (int)len, name);
+}
+
 static int blob_locked(const struct cache_scan *scan, const struct cache_entry *e, const char *name)
 {
 	struct strbuf lock = STRBUF_INIT;
-	size_t len = strcspn(name, ".");
-	int held = !strbuf_addf(&lock, "%s/.locks/%s/%.*s.lock", scan->root, e->folder_name, (int)len, name) &&
-		   fs_lock_held(lock.buf);
+	int held = !lock_path(scan, e, name, &lock) && fs_lock_held(lock.buf);
 	strbuf_free(&lock);
 	return held;
+}
+
+/* A blob or partial action, with the lock to hold while it is removed. */
+static int plan_add_blob(struct cache_plan *p, const struct cache_scan *scan, const struct cache_entry *e,
+			 const struct cache_blob *b, const char *label)
+{
+	struct strbuf path = STRBUF_INIT, lock = STRBUF_INIT;
+	int rc = strbuf_addf(&path, "%s/blobs/%s", e->folder, b->name);
+	if (!rc)
+		rc = lock_path(scan, e, b->name, &lock);
+	if (!rc)
+		rc = plan_add(p, b->incomplete ? ACTION_PARTIAL : ACTION_BLOB, path.buf, label, b->size);
+	if (!rc && !(p->actions[p->count - 1].lock = strbuf_take(&lock)))
+		rc = modl_error_set(MODL_EFAIL, "out of memory");
+	strbuf_free(&path);
+	strbuf_free(&lock);
+	return rc;
 }
 
 static int any_lock_held(const struct cache_scan *scan, const struct cache_entry *e)
@@ -87,14 +118,12 @@ static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry
 	for (size_t b = 0; !rc && b < e->blob_count; b++) {
 		if (!dropped[b] || kept[b])
 			continue;
-		strbuf_reset(&path);
 		strbuf_reset(&label);
-		strbuf_addf(&path, "%s/blobs/%s", e->folder, e->blobs[b].name);
 		strbuf_addf(&label, "%s blob %.12s", e->id, e->blobs[b].name);
 		if (blob_locked(scan, e, e->blobs[b].name))
 			rc = plan_skip(p, label.buf);
 		else
-			rc = plan_add(p, ACTION_BLOB, path.buf, label.buf, e->blobs[b].size);
+			rc = plan_add_blob(p, scan, e, &e->blobs[b], label.buf);
 	}
 	free(kept);
 	free(dropped);
@@ -127,6 +156,16 @@ static int plan_revisions(const struct cache_scan *scan, const struct cache_entr
 			    r->ref_count ? r->refs[0] : "");
 		if (!rc)
 			rc = plan_add(p, ACTION_REVISION, path.buf, label.buf, 0);
+		/* What pull recorded about that commit goes with it. */
+		static const char *const meta[] = { "trees/%s.json", ".no_exist/%s" };
+		for (size_t m = 0; !rc && m < 2; m++) {
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/", e->folder);
+			strbuf_addf(&path, meta[m], r->commit);
+			struct stat st;
+			if (lstat(path.buf, &st) == 0)
+				rc = plan_add(p, ACTION_META, path.buf, label.buf, 0);
+		}
 	}
 	if (!rc)
 		rc = plan_blobs_of(scan, e, gone, p);
@@ -158,8 +197,11 @@ int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, st
 		for (size_t i = 0; i < e->blob_count; i++)
 			bytes += e->blobs[i].size;
 		rc = plan_add(p, ACTION_REPO, e->folder, e->id, bytes);
-		if (!rc && !(rc = strbuf_addf(&path, "%s/.locks/%s", scan->root, e->folder_name)))
-			rc = plan_add(p, ACTION_REPO, path.buf, "its lock files", 0);
+		struct strbuf label = STRBUF_INIT;
+		if (!rc && !(rc = strbuf_addf(&path, "%s/.locks/%s", scan->root, e->folder_name)) &&
+		    !(rc = strbuf_addf(&label, "%s lock files", e->id)))
+			rc = plan_add(p, ACTION_META, path.buf, label.buf, 0);
+		strbuf_free(&label);
 		strbuf_free(&path);
 		return rc;
 	}
@@ -195,35 +237,62 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 			/* links counts detached revisions too: their blobs were planned above */
 			if (blob->links)
 				continue;
-			strbuf_reset(&path);
 			strbuf_reset(&label);
-			strbuf_addf(&path, "%s/blobs/%s", e->folder, blob->name);
 			strbuf_addf(&label, "%s %s %.12s", e->id, blob->incomplete ? "partial" : "orphan blob", blob->name);
 			if (blob_locked(scan, e, blob->name))
 				rc = plan_skip(p, label.buf);
 			else
-				rc = plan_add(p, blob->incomplete ? ACTION_PARTIAL : ACTION_BLOB, path.buf, label.buf,
-					      blob->size);
+				rc = plan_add_blob(p, scan, e, blob, label.buf);
 		}
 	}
+	/* Staging folders of imports that died (a live import finishes within the hour). */
+	DIR *d = rc ? NULL : opendir(scan->root);
+	struct dirent *de;
+	while (d && !rc && (de = readdir(d))) {
+		struct stat st;
+		if (strncmp(de->d_name, ".modl-import-", 13))
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", scan->root, de->d_name);
+		if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode) && time(NULL) - st.st_mtime > STALE_IMPORT_SECONDS)
+			rc = plan_add(p, ACTION_META, path.buf, "stale import staging", 0);
+	}
+	if (d)
+		closedir(d);
 	strbuf_free(&path);
 	strbuf_free(&label);
 	return rc;
 }
 
-int cache_plan_run(const struct cache_plan *p)
+/* Removes a blob while holding its lock; a blob a pull now holds is left alone. */
+static int remove_blob(struct cache_plan *p, struct cache_action *a)
+{
+	int fd = open(a->lock, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		p->bytes -= a->bytes;
+		a->bytes = 0;
+		return plan_skip(p, a->label);
+	}
+	int rc = fs_remove(a->path);
+	if (fd >= 0)
+		close(fd); /* closing releases the flock */
+	return rc;
+}
+
+int cache_plan_run(struct cache_plan *p)
 {
 	/* Refs first (nothing points at a revision being removed), then snapshots (no link
-	 * points at a blob being removed), then blobs and whole repos. */
+	 * points at a blob being removed), then blobs, metadata and whole repos. */
 	static const enum cache_action_kind order[] = { ACTION_REF, ACTION_REVISION, ACTION_BLOB,
-							ACTION_PARTIAL, ACTION_REPO };
+							ACTION_PARTIAL, ACTION_META, ACTION_REPO };
 	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
 		for (size_t i = 0; i < p->count; i++) {
-			const struct cache_action *a = &p->actions[i];
+			struct cache_action *a = &p->actions[i];
 			if (a->kind != order[o])
 				continue;
-			int rc = a->kind == ACTION_REVISION || a->kind == ACTION_REPO ? fs_remove_tree(a->path)
-											: fs_remove(a->path);
+			int rc = a->lock ? remove_blob(p, a)
+				 : a->kind == ACTION_REF ? fs_remove(a->path) : fs_remove_tree(a->path);
 			if (rc)
 				return rc;
 		}
@@ -235,6 +304,7 @@ void cache_plan_free(struct cache_plan *p)
 	for (size_t i = 0; i < p->count; i++) {
 		free(p->actions[i].path);
 		free(p->actions[i].label);
+		free(p->actions[i].lock);
 	}
 	free(p->actions);
 	for (size_t i = 0; i < p->skipped_count; i++)

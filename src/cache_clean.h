@@ -7,13 +7,14 @@
 
 #include "cache_scan.h"
 
-enum cache_action_kind { ACTION_REPO, ACTION_REVISION, ACTION_BLOB, ACTION_PARTIAL, ACTION_REF };
+enum cache_action_kind { ACTION_REPO, ACTION_REVISION, ACTION_BLOB, ACTION_PARTIAL, ACTION_REF, ACTION_META };
 
 struct cache_action {
 	enum cache_action_kind kind;
 	char *path;               /* what is removed */
 	char *label;              /* for people: "org/m@abc123 (main)", "blob 5f3e…" */
 	unsigned long long bytes; /* space it frees */
+	char *lock;               /* blobs and partials: the flock a running pull would hold */
 };
 
 struct cache_plan {
@@ -27,8 +28,10 @@ struct cache_plan {
 /* REPO or REPO@REV (a commit or a ref name) of scan. MODL_ENOTFOUND when absent. */
 int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, struct cache_plan *plan);
 int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *plan);
-/* Carries the plan out, in an order that never leaves a link to a missing blob. */
-int cache_plan_run(const struct cache_plan *plan);
+/* Carries the plan out, in an order that never leaves a link to a missing blob. Each blob
+ * is removed while its lock is held, so a pull that started since the plan was made is
+ * not hurt: such a blob moves to plan->skipped. */
+int cache_plan_run(struct cache_plan *plan);
 void cache_plan_free(struct cache_plan *plan);
 
 const char *cache_action_name(enum cache_action_kind kind);

@@ -201,6 +201,8 @@ static int scan_snapshot_dir(struct cache_scan *scan, struct cache_entry *e, str
 		struct stat target;
 		if (S_ISLNK(st.st_mode) && stat(path.buf, &target) != 0) {
 			rc = warn(scan, "%s: dangling link", path.buf);
+			if (!rc)
+				rc = push_string(&r->dangling, &r->dangling_count, rel.buf);
 			continue;
 		}
 		if ((rc = grow((void **)&r->files, cap, r->file_count, sizeof(*r->files))))
@@ -221,6 +223,14 @@ static int scan_snapshot_dir(struct cache_scan *scan, struct cache_entry *e, str
 	strbuf_free(&path);
 	strbuf_free(&rel);
 	return rc;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct cache_revision *x = a, *y = b;
+	if (x->last_modified != y->last_modified)
+		return x->last_modified < y->last_modified ? 1 : -1;
+	return strcmp(x->commit, y->commit);
 }
 
 static int scan_refs(struct cache_scan *scan, struct cache_entry *e, const char *dir, const char *prefix,
@@ -303,6 +313,8 @@ static int scan_revisions(struct cache_scan *scan, struct cache_entry *e)
 		rc = scan_snapshot_dir(scan, e, r, path.buf, "", 0, &file_cap);
 	}
 	closedir(d);
+	if (!rc && e->revision_count)
+		qsort(e->revisions, e->revision_count, sizeof(*e->revisions), newest_first);
 	strbuf_free(&dir);
 	strbuf_free(&path);
 	return rc;
@@ -452,6 +464,7 @@ void cache_scan_free(struct cache_scan *scan)
 				free(r->files[j].path);
 			free(r->files);
 			strings_free(r->refs, r->ref_count);
+			strings_free(r->dangling, r->dangling_count);
 		}
 		free(e->revisions);
 		free(e->blobs);

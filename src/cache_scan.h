@@ -32,6 +32,8 @@ struct cache_revision {
 	size_t file_count;
 	unsigned long long size;  /* distinct blobs of this revision */
 	time_t last_modified;
+	char **dangling;          /* snapshot paths whose link leads nowhere */
+	size_t dangling_count;
 };
 
 struct cache_entry {

@@ -12,15 +12,27 @@ struct cache_bad_blob {
 	char error[256];
 };
 
+struct cache_missing_blob {
+	const struct cache_entry *repo;
+	const char *commit;
+	const char *path;         /* the snapshot file whose blob is gone */
+};
+
 struct cache_verify_report {
 	size_t checked;
 	unsigned long long bytes;
 	struct cache_bad_blob *bad;
 	size_t bad_count;
+	struct cache_missing_blob *missing;
+	size_t missing_count;
 };
 
-/* Returns 0 when every blob matched, MODL_EINTEGRITY when some did not (report->bad). */
-int cache_verify_blobs(const struct cache_scan *scan, unsigned threads, struct cache_verify_report *report);
+/* Re-hashes the blobs of scan (only those of revision `revision` when it is not NULL or
+ * empty: a commit or a ref). Returns 0 when every blob matched and none is missing,
+ * MODL_EINTEGRITY otherwise (report->bad, report->missing), MODL_ENOTFOUND when the
+ * revision is not cached. */
+int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsigned threads,
+		       struct cache_verify_report *report);
 void cache_verify_report_free(struct cache_verify_report *report);
 
 #endif

@@ -132,6 +132,9 @@ class Rm(CacheCase):
         self.assertIn(git_blob_sha1(MAIN_ONLY), blobs)
         self.assertNotIn(git_blob_sha1(DEV_ONLY), blobs)
         self.assertExit(self.run_modl("verify", "acme/two", HF_HUB_OFFLINE="1"), 0)
+        # what pull recorded about the commit goes with it
+        self.assertFalse(os.path.exists(os.path.join(self.folder(), "trees", dev + ".json")))
+        self.assertTrue(os.path.exists(os.path.join(self.folder(), "trees", self.commit("main") + ".json")))
 
     def test_rm_repo_and_by_commit(self):
         r = self.run_modl("cache", "rm", "acme/big", "hf://datasets/acme/data", "-y", "--json")
@@ -172,14 +175,20 @@ class Prune(CacheCase):
         stale = os.path.join(self.folder("models--acme--big"), "blobs", "a" * 64 + ".incomplete")
         with open(stale, "wb") as f:
             f.write(b"partial")
+        staging = os.path.join(self.cache, ".modl-import-abc123")
+        os.makedirs(os.path.join(staging, "models--x--y"))
+        os.utime(staging, (time.time() - 7200, time.time() - 7200))
+        fresh = os.path.join(self.cache, ".modl-import-live01")
+        os.makedirs(fresh)
         held = os.path.join(self.folder("models--acme--big"), "blobs", "b" * 64 + ".incomplete")
         with open(held, "wb") as f:
             f.write(b"in flight")
         before = tree_state(self.cache)
         r = self.run_modl("cache", "prune", "--dry-run", "--json")
         self.assertExit(r, 0)
-        kinds = sorted(a["kind"] for a in r.json()["removed"])
-        self.assertEqual(kinds, ["blob", "blob", "partial", "partial", "revision"])
+        self.assertEqual(r.json()["removed"], [])
+        kinds = sorted(a["kind"] for a in r.json()["planned"])
+        self.assertEqual(kinds, ["blob", "blob", "metadata", "metadata", "partial", "partial", "revision"])
         self.assertEqual(tree_state(self.cache), before)
         lock = os.path.join(self.cache, ".locks", "models--acme--big", "b" * 64 + ".lock")
         with open(lock, "w") as f:
@@ -190,11 +199,15 @@ class Prune(CacheCase):
         self.assertTrue(os.path.exists(os.path.join(self.folder(), "snapshots", self.commit("main"))))
         self.assertFalse(os.path.exists(stale))
         self.assertTrue(os.path.exists(held))
+        self.assertFalse(os.path.exists(staging))
+        self.assertTrue(os.path.exists(fresh))
+        os.rmdir(fresh)
         blobs = set(os.listdir(os.path.join(self.folder(), "blobs")))
         self.assertNotIn(git_blob_sha1(orphan), blobs)
         self.assertNotIn(git_blob_sha1(DEV_ONLY), blobs)
         self.assertIn(sha256(SHARED), blobs)
         self.assertEqual(len(os.listdir(os.path.join(self.folder(), "snapshots"))), 1)
+        self.assertFalse(os.path.exists(os.path.join(self.folder(), "trees", dev + ".json")))
         self.assertEqual(self.ls()["warnings"], [])
         # Once the pull is gone, its partial is stale too.
         r = self.run_modl("cache", "prune", "-y")
@@ -226,6 +239,17 @@ class Verify(CacheCase):
             self.assertEqual(doc["bad"][0]["actual"], hashlib.sha256(f.read()).hexdigest())
         self.assertExit(self.run_modl("cache", "verify", "acme/big"), 0)
         self.assertExit(self.run_modl("cache", "verify", "acme/nothing"), 4)
+
+    def test_one_revision_and_missing_blobs(self):
+        os.remove(os.path.join(self.folder(), "blobs", git_blob_sha1(DEV_ONLY)))
+        r = self.run_modl("cache", "verify", "acme/two@main", "--json")
+        self.assertExit(r, 0)
+        self.assertEqual(r.json()["verified"], 3)
+        r = self.run_modl("cache", "verify", "acme/two@dev")
+        self.assertExit(r, 6)
+        self.assertIn("MISSING acme/two %s/config.json" % self.commit("dev")[:12], r.out)
+        self.assertOneLineError(r, "missing blob")
+        self.assertExit(self.run_modl("cache", "verify", "acme/two@nope"), 4)
 
 
 class ExportImport(CacheCase):
@@ -382,6 +406,9 @@ class HostileBundles(CacheCase):
         m["blobs"] = m["blobs"][1:]
         self.assertRefused(self.build(self.members, manifest=m), 8)
         self.assertRefused(self.build(self.members[1:]), 8, "first entry")
+        m = json.loads(json.dumps(self.manifest))
+        m["revisions"][0]["refs"] = ["main"]  # the bundle's refs/dev says otherwise
+        self.assertRefused(self.build(self.members, manifest=m), 8, "disagrees with the manifest")
         path = os.path.join(self.tmp, "garbage.tar")
         with open(path, "wb") as f:
             f.write(os.urandom(5000))

@@ -97,6 +97,44 @@ def command_flags(cmd):
     return sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", modl_help("help", cmd))))
 
 
+def subcommands(cmd):
+    """{sub-command: set of its --flags} for a command whose usage has one line per
+    sub-command ("usage: modl cache ls [...]", "       modl cache rm ..."); {} for the
+    others. A sub-command's flags are those of its usage line, and those whose description
+    starts with the sub-commands they apply to ("  -y, --yes   rm, prune: ..."). Every flag
+    of the usage text must belong to a sub-command."""
+    text = modl_help("help", cmd)
+    usage = text.split("\n\n")[0]
+    subs = {}
+    for m in re.finditer(r"(?m)^(?:usage:)?[ \t]+modl %s ([a-z][a-z-]*)(?![\w@/.-])(.*)$"
+                         % re.escape(cmd), usage):
+        subs.setdefault(m.group(1), set()).update(
+            re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", m.group(2)))
+    if not subs:
+        return {}
+    for m in re.finditer(r"(?m)^[ \t]+(?:-\w, )?(--[a-z][a-z0-9-]*)(?: [A-Z]+)?[ \t]+"
+                         r"((?:[a-z]+, )*[a-z]+):", text):
+        names = m.group(2).split(", ")
+        if all(n in subs for n in names):
+            for n in names:
+                subs[n].add(m.group(1))
+    placed = set().union(*subs.values())
+    missing = sorted(set(command_flags(cmd)) - placed)
+    if missing:
+        raise AssertionError("modl help %s: no sub-command takes %s" % (cmd, ", ".join(missing)))
+    return subs
+
+
+def flag_places(cmd):
+    """[(words after `modl`, the flags that must be offered after them)]: the command and
+    all its flags; for a command with sub-commands, the command alone (global flags only)
+    and each sub-command with its flags."""
+    subs = subcommands(cmd)
+    if not subs:
+        return [((cmd,), set(command_flags(cmd)))]
+    return [((cmd,), set())] + [((cmd, sub), flags) for sub, flags in sorted(subs.items())]
+
+
 # ---- roff -------------------------------------------------------------------------------
 
 _FONT = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)")
@@ -247,6 +285,9 @@ class ManPages(unittest.TestCase):
             for flag in flags:
                 self.assertTrue(has_word(synopsis, flag), "modl-%s.1 SYNOPSIS lacks %s" % (cmd, flag))
                 self.assertTrue(has_word(options, flag), "modl-%s.1 OPTIONS lacks %s" % (cmd, flag))
+            for sub in subcommands(cmd):
+                self.assertIn("modl %s %s" % (cmd, sub), synopsis,
+                              "modl-%s.1 SYNOPSIS lacks sub-command %s" % (cmd, sub))
 
     def test_exit_status_is_the_table_of_cli_md(self):
         src = read_man(os.path.join(MAN, "modl.1"))
@@ -330,6 +371,9 @@ class CompletionFiles(unittest.TestCase):
             text = read(path)
             for cmd in listed_commands() + list(EXTRA_COMMANDS):
                 self.assertTrue(has_word(text, cmd), "%s completion lacks command %s" % (shell, cmd))
+            for cmd in listed_commands():
+                for sub in subcommands(cmd):
+                    self.assertTrue(has_word(text, sub), "%s completion lacks %s %s" % (shell, cmd, sub))
 
     def test_every_flag_is_in_every_completion_file(self):
         for shell, path in COMPLETION_FILES.items():
@@ -391,13 +435,48 @@ class BashCompletion(unittest.TestCase):
         self.assertEqual(got[3], set())
 
     def test_flags_of_every_command(self):
-        cmds = listed_commands()
-        got = self.complete(*[["modl", c, "--"] for c in cmds], ["modl", "inspect", "--"],
-                            ["modl", "-"])
-        for cmd, offered in zip(cmds, got):
-            self.assertLessEqual(set(command_flags(cmd)) | set(GLOBAL_LONG), offered, cmd)
-        self.assertEqual(got[len(cmds)], set(GLOBAL_LONG) | {"--tensors"})
+        places = [p for c in listed_commands() for p in flag_places(c)]
+        got = self.complete(*[["modl", *words, "--"] for words, _ in places],
+                            ["modl", "inspect", "--"], ["modl", "-"])
+        for (words, flags), offered in zip(places, got):
+            self.assertLessEqual(flags | set(GLOBAL_LONG), offered, " ".join(words))
+        self.assertEqual(got[len(places)], set(GLOBAL_LONG) | {"--tensors"})
         self.assertEqual(got[-1], set(GLOBAL_LONG) | set(GLOBAL_SHORT))
+
+    def test_subcommands(self):
+        for cmd in listed_commands():
+            subs = set(subcommands(cmd))
+            if not subs:
+                continue
+            first = sorted(subs)[0]
+            got = self.complete(["modl", cmd, ""], ["modl", "--json", cmd, ""],
+                                ["modl", cmd, first[:1]], ["modl", cmd, first, ""])
+            self.assertEqual(got[0], subs, cmd)
+            self.assertEqual(got[1], subs, cmd)
+            self.assertEqual(got[2], {s for s in subs if s.startswith(first[:1])}, cmd)
+            self.assertNotIn(first, got[3], cmd)
+
+    def test_cache_values_and_files(self):
+        tmp = tempfile.mkdtemp(prefix="modl-docs-")
+        try:
+            for name in ("model.tar.zst", "notes.txt"):
+                open(os.path.join(tmp, name), "w").close()
+            got = self.complete(["modl", "cache", "ls", "--sort", ""],
+                                ["modl", "cache", "rm", "x", "--repo-type", ""],
+                                ["modl", "cache", "export", "x", "-o", "mo"],
+                                ["modl", "cache", "export", "x", "--output", "=", "mo"],
+                                ["modl", "cache", "import", ""],
+                                ["modl", "cache", "import", "model.tar.zst", ""],
+                                ["modl", "cache", "export", "mo"], cwd=tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(got[0], {"size", "name", "accessed"})
+        self.assertEqual(got[1], REPO_TYPES)
+        self.assertEqual(got[2], {"model.tar.zst"})
+        self.assertEqual(got[3], {"model.tar.zst"})
+        self.assertEqual(got[4], {"model.tar.zst", "notes.txt"})
+        self.assertEqual(got[5], set())
+        self.assertEqual(got[6], set())  # a repo id, not a file
 
     def test_option_values(self):
         got = self.complete(["modl", "ls", "x", "--repo-type", "d"],
@@ -463,6 +542,16 @@ class ZshCompletion(unittest.TestCase):
         zsh = require("zsh")
         cases = ["modl in", "modl ls --", "modl info x --repo-type ", "modl help l", "modl --json lo",
                  "modl inspect --"]
+        # Commands with sub-commands: the sub-commands, then each one's flags.
+        sub_cases = []
+        for cmd in listed_commands():
+            subs = subcommands(cmd)
+            if subs:
+                sub_cases.append(("modl %s " % cmd, set(subs)))
+                sub_cases += [("modl %s %s --" % (cmd, sub), flags | set(GLOBAL_LONG))
+                              for sub, flags in sorted(subs.items())]
+        sub_cases.append(("modl cache ls --sort ", {"size", "name", "accessed"}))
+        cases += [line for line, _ in sub_cases]
         home = tempfile.mkdtemp(prefix="modl-docs-zsh-")
         try:
             p = run([zsh, "-f", "-c", ZSH_DRIVER, "zsh", os.path.dirname(ZSH_FILE), *cases],
@@ -482,6 +571,8 @@ class ZshCompletion(unittest.TestCase):
         self.assertLessEqual({"login", "logout", "ls"}, words[3], outputs[3])
         self.assertLessEqual({"login", "logout"}, words[4], outputs[4])
         self.assertIn("--tensors", words[5], outputs[5])
+        for (line, expected), got, out in zip(sub_cases, words[6:], outputs[6:]):
+            self.assertLessEqual(expected, got, line + ": " + out)
         for out in outputs:
             self.assertNotIn("command not found", out)
             self.assertNotIn("_arguments:", out)
@@ -516,9 +607,10 @@ class FishCompletion(unittest.TestCase):
     def test_completes(self):
         everything = set(listed_commands()) | set(EXTRA_COMMANDS)
         cmds = listed_commands()
+        places = [p for c in cmds for p in flag_places(c)]
         got = self.complete("modl in", "modl ls --re", "modl info x --repo-type ", "modl help l",
                             "modl ", "modl --json ", "modl info x --repo-type=d",
-                            "modl inspect --", *["modl %s --" % c for c in cmds])
+                            "modl inspect --", *["modl %s --" % " ".join(w) for w, _ in places])
         self.assertEqual(got[0], {"info", "inspect"})
         self.assertEqual(got[1], {"--repo-type"})
         self.assertEqual(got[2], REPO_TYPES)
@@ -527,8 +619,40 @@ class FishCompletion(unittest.TestCase):
         self.assertEqual(got[5], everything)
         self.assertEqual(got[6], {"--repo-type=dataset"})
         self.assertEqual(got[7], set(GLOBAL_LONG) | {"--tensors"})
-        for cmd, offered in zip(cmds, got[8:]):
-            self.assertLessEqual(set(command_flags(cmd)) | set(GLOBAL_LONG), offered, cmd)
+        for (words, flags), offered in zip(places, got[8:]):
+            self.assertLessEqual(flags | set(GLOBAL_LONG), offered, " ".join(words))
+
+    def test_subcommands(self):
+        for cmd in listed_commands():
+            subs = set(subcommands(cmd))
+            if not subs:
+                continue
+            first = sorted(subs)[0]
+            got = self.complete("modl %s " % cmd, "modl --json %s " % cmd,
+                                "modl %s %s" % (cmd, first[:1]), "modl %s %s " % (cmd, first))
+            self.assertEqual(got[0], subs, cmd)
+            self.assertEqual(got[1], subs, cmd)
+            self.assertEqual(got[2], {s for s in subs if s.startswith(first[:1])}, cmd)
+            self.assertNotIn(first, got[3], cmd)
+
+    def test_cache_values_and_files(self):
+        tmp = tempfile.mkdtemp(prefix="modl-docs-")
+        try:
+            for name in ("model.tar.zst", "notes.txt"):
+                open(os.path.join(tmp, name), "w").close()
+            got = self.complete("modl cache ls --sort ", "modl cache rm x --repo-type ",
+                                "modl cache export x -o mo", "modl cache export x --output=mo",
+                                "modl cache import ", "modl cache import model.tar.zst ",
+                                "modl cache export mo", cwd=tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(got[0], {"size", "name", "accessed"})
+        self.assertEqual(got[1], REPO_TYPES)
+        self.assertEqual(got[2], {"model.tar.zst"})
+        self.assertEqual(got[3], {"--output=model.tar.zst"})
+        self.assertEqual(got[4], {"model.tar.zst", "notes.txt"})
+        self.assertEqual(got[5], set())
+        self.assertEqual(got[6], set())  # a repo id, not a file
 
     def test_inspect_completes_files(self):
         tmp = tempfile.mkdtemp(prefix="modl-docs-")
