@@ -25,6 +25,7 @@ extern const struct modl_command cmd_verify;
 extern const struct modl_command cmd_cache;
 extern const struct modl_command cmd_info;
 extern const struct modl_command cmd_ls;
+extern const struct modl_command cmd_inspect;
 extern const struct modl_command cmd_login;
 extern const struct modl_command cmd_logout;
 extern const struct modl_command cmd_whoami;

@@ -16,6 +16,7 @@ static const struct modl_command *const commands[] = {
 	&cmd_cache,
 	&cmd_info,
 	&cmd_ls,
+	&cmd_inspect,
 	&cmd_login,
 	&cmd_logout,
 	&cmd_whoami,
