@@ -1,9 +1,9 @@
 #include "cache_scan.h"
 #include "error.h"
+#include "fs.h"
 #include "hash.h"
 #include "strbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,47 +111,53 @@ struct cache_revision *cache_entry_revision(const struct cache_entry *e, const c
 
 /* ---- one repository ---------------------------------------------------------------- */
 
+struct walk {
+	struct cache_scan *scan;
+	struct cache_entry *e;
+	struct cache_revision *r;
+	const char *prefix;   /* of the entry's path inside a snapshot or refs/ */
+	int depth;
+	size_t *cap;
+};
+
+static int blob_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+{
+	struct walk *w = ctx;
+	struct cache_entry *e = w->e;
+	if (name[0] == '.')
+		return 0;
+	const char *partial = strstr(name, ".incomplete");
+	int incomplete = partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
+	if (!S_ISREG(st->st_mode) || strlen(name) >= sizeof(e->blobs->name) || (!incomplete && hash_kind_of(name) < 0))
+		return warn(w->scan, "%s: stray entry in blobs/", path);
+	int rc = grow((void **)&e->blobs, w->cap, e->blob_count, sizeof(*e->blobs));
+	if (rc)
+		return rc;
+	struct cache_blob *b = &e->blobs[e->blob_count++];
+	memset(b, 0, sizeof(*b));
+	strcpy(b->name, name);
+	b->incomplete = incomplete;
+	b->size = (unsigned long long)st->st_size;
+	b->mtime = st->st_mtime;
+	b->atime = st->st_atime;
+	return 0;
+}
+
 static int scan_blobs(struct cache_scan *scan, struct cache_entry *e)
 {
-	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT;
 	size_t cap = 0;
+	struct walk w = { .scan = scan, .e = e, .cap = &cap };
 	int rc = strbuf_addf(&dir, "%s/blobs", e->folder);
-	DIR *d = rc ? NULL : opendir(dir.buf);
-	if (!d) {
-		strbuf_free(&dir);
-		return rc;
-	}
-	struct dirent *de;
-	while (!rc && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) != 0)
-			continue;
-		const char *partial = strstr(de->d_name, ".incomplete");
-		int incomplete = partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
-		if (!S_ISREG(st.st_mode) || strlen(de->d_name) >= sizeof(e->blobs->name) ||
-		    (!incomplete && hash_kind_of(de->d_name) < 0)) {
-			rc = warn(scan, "%s: stray entry in blobs/", path.buf);
-			continue;
-		}
-		if ((rc = grow((void **)&e->blobs, &cap, e->blob_count, sizeof(*e->blobs))))
-			break;
-		struct cache_blob *b = &e->blobs[e->blob_count++];
-		memset(b, 0, sizeof(*b));
-		strcpy(b->name, de->d_name);
-		b->incomplete = incomplete;
-		b->size = (unsigned long long)st.st_size;
-		b->mtime = st.st_mtime;
-		b->atime = st.st_atime;
-	}
-	closedir(d);
 	if (!rc)
+		rc = fs_for_each_entry(dir.buf, blob_entry, &w);
+	if (rc == MODL_ENOTFOUND) {
+		modl_error_clear();
+		rc = 0;
+	}
+	if (!rc && e->blob_count)
 		qsort(e->blobs, e->blob_count, sizeof(*e->blobs), blob_compare);
 	strbuf_free(&dir);
-	strbuf_free(&path);
 	return rc;
 }
 
@@ -172,57 +178,57 @@ static long link_blob(const struct cache_entry *e, const char *link_path)
 	return b ? (long)(b - e->blobs) : -1;
 }
 
-static int scan_snapshot_dir(struct cache_scan *scan, struct cache_entry *e, struct cache_revision *r,
-			     const char *dir, const char *prefix, int depth, size_t *cap)
+static int snapshot_entry(void *ctx, const char *path, const char *name, const struct stat *st)
 {
-	if (depth > SCAN_MAX_DEPTH)
-		return warn(scan, "%s: folders nested too deep", dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return warn(scan, "%s: cannot read: %s", dir, strerror(errno));
-	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&path);
-		strbuf_reset(&rel);
-		strbuf_addf(&path, "%s/%s", dir, de->d_name);
-		strbuf_addf(&rel, "%s%s", prefix, de->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			strbuf_adds(&rel, "/");
-			rc = scan_snapshot_dir(scan, e, r, path.buf, rel.buf, depth + 1, cap);
-			continue;
-		}
-		struct stat target;
-		if (S_ISLNK(st.st_mode) && stat(path.buf, &target) != 0) {
-			rc = warn(scan, "%s: dangling link", path.buf);
-			if (!rc)
-				rc = push_string(&r->dangling, &r->dangling_count, rel.buf);
-			continue;
-		}
-		if ((rc = grow((void **)&r->files, cap, r->file_count, sizeof(*r->files))))
-			break;
+	struct walk *w = ctx;
+	struct cache_revision *r = w->r;
+	struct strbuf rel = STRBUF_INIT;
+	struct stat target;
+	int rc = strbuf_addf(&rel, "%s%s", w->prefix, name);
+	if (rc)
+		return rc;
+	if (S_ISDIR(st->st_mode)) {
+		struct walk sub = *w;
+		strbuf_adds(&rel, "/");
+		sub.prefix = rel.buf;
+		sub.depth++;
+		rc = sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", path)
+						: fs_for_each_entry(path, snapshot_entry, &sub);
+	} else if (S_ISLNK(st->st_mode) && stat(path, &target) != 0) {
+		rc = warn(w->scan, "%s: dangling link", path);
+		if (!rc)
+			rc = push_string(&r->dangling, &r->dangling_count, rel.buf);
+	} else if (!(rc = grow((void **)&r->files, w->cap, r->file_count, sizeof(*r->files)))) {
 		struct cache_file *f = &r->files[r->file_count++];
-		f->path = strdup(rel.buf);
-		if (!f->path) {
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
-			break;
-		}
-		f->blob = S_ISLNK(st.st_mode) ? link_blob(e, path.buf) : -1;
-		f->size = S_ISLNK(st.st_mode) ? (unsigned long long)target.st_size : (unsigned long long)st.st_size;
-		time_t mtime = S_ISLNK(st.st_mode) ? target.st_mtime : st.st_mtime;
+		int link = S_ISLNK(st->st_mode);
+		f->blob = link ? link_blob(w->e, path) : -1;
+		f->size = (unsigned long long)(link ? target.st_size : st->st_size);
+		time_t mtime = link ? target.st_mtime : st->st_mtime;
 		if (mtime > r->last_modified)
 			r->last_modified = mtime;
+		f->path = strbuf_take(&rel);
+		if (!f->path)
+			rc = modl_error_set(MODL_EFAIL, "out of memory");
 	}
-	closedir(d);
-	strbuf_free(&path);
 	strbuf_free(&rel);
 	return rc;
+}
+
+static int revision_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+{
+	struct walk *w = ctx;
+	struct cache_entry *e = w->e;
+	if (!S_ISDIR(st->st_mode) || !hub_is_commit(name))
+		return warn(w->scan, "%s: stray entry in snapshots/", path);
+	int rc = grow((void **)&e->revisions, w->cap, e->revision_count, sizeof(*e->revisions));
+	if (rc)
+		return rc;
+	struct cache_revision *r = &e->revisions[e->revision_count++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->commit, name, 41);
+	size_t file_cap = 0;
+	struct walk files = { .scan = w->scan, .e = e, .r = r, .prefix = "", .cap = &file_cap };
+	return fs_for_each_entry(path, snapshot_entry, &files);
 }
 
 static int newest_first(const void *a, const void *b)
@@ -233,90 +239,63 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(x->commit, y->commit);
 }
 
-static int scan_refs(struct cache_scan *scan, struct cache_entry *e, const char *dir, const char *prefix,
-		     int depth)
+static int ref_entry(void *ctx, const char *path, const char *name, const struct stat *st)
 {
-	if (depth > SCAN_MAX_DEPTH)
-		return warn(scan, "%s: folders nested too deep", dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&path);
-		strbuf_reset(&rel);
-		strbuf_addf(&path, "%s/%s", dir, de->d_name);
-		strbuf_addf(&rel, "%s%s", prefix, de->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			strbuf_adds(&rel, "/");
-			rc = scan_refs(scan, e, path.buf, rel.buf, depth + 1);
-			continue;
-		}
-		char commit[64] = "";
-		FILE *f = S_ISREG(st.st_mode) ? fopen(path.buf, "r") : NULL;
-		size_t n = f ? fread(commit, 1, sizeof(commit) - 1, f) : 0;
-		if (f)
-			fclose(f);
-		commit[n] = '\0';
-		if (!hub_is_commit(commit)) {
-			rc = warn(scan, "%s: ref %s does not hold a commit id", e->id, rel.buf);
-			continue;
-		}
-		if ((rc = push_string(&e->refs, &e->ref_count, rel.buf)))
-			break;
-		struct cache_revision *r = cache_entry_revision(e, commit);
-		if (!r)
-			rc = warn(scan, "%s: ref %s points to a missing snapshot %s", e->id, rel.buf, commit);
-		else
-			rc = push_string(&r->refs, &r->ref_count, rel.buf);
+	struct walk *w = ctx;
+	struct cache_entry *e = w->e;
+	struct strbuf rel = STRBUF_INIT;
+	int rc = strbuf_addf(&rel, "%s%s", w->prefix, name);
+	if (rc)
+		return rc;
+	if (S_ISDIR(st->st_mode)) {
+		struct walk sub = *w;
+		strbuf_adds(&rel, "/");
+		sub.prefix = rel.buf;
+		sub.depth++;
+		rc = sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", path)
+						: fs_for_each_entry(path, ref_entry, &sub);
+		strbuf_free(&rel);
+		return rc;
 	}
-	closedir(d);
-	strbuf_free(&path);
+	char commit[64] = "";
+	FILE *f = S_ISREG(st->st_mode) ? fopen(path, "r") : NULL;
+	size_t n = f ? fread(commit, 1, sizeof(commit) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	commit[n] = '\0';
+	struct cache_revision *r = NULL;
+	if (!hub_is_commit(commit))
+		rc = warn(w->scan, "%s: ref %s does not hold a commit id", e->id, rel.buf);
+	else if (!(rc = push_string(&e->refs, &e->ref_count, rel.buf)) && !(r = cache_entry_revision(e, commit)))
+		rc = warn(w->scan, "%s: ref %s points to a missing snapshot %s", e->id, rel.buf, commit);
+	else if (!rc)
+		rc = push_string(&r->refs, &r->ref_count, rel.buf);
 	strbuf_free(&rel);
 	return rc;
 }
 
 static int scan_revisions(struct cache_scan *scan, struct cache_entry *e)
 {
-	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT;
 	size_t cap = 0;
+	struct walk w = { .scan = scan, .e = e, .prefix = "", .cap = &cap };
 	int rc = strbuf_addf(&dir, "%s/snapshots", e->folder);
-	DIR *d = rc ? NULL : opendir(dir.buf);
-	if (!d) {
-		strbuf_free(&dir);
-		return rc;
+	if (!rc)
+		rc = fs_for_each_entry(dir.buf, revision_entry, &w);
+	if (rc == MODL_ENOTFOUND) {
+		modl_error_clear();
+		rc = 0;
 	}
-	struct dirent *de;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) != 0 || !S_ISDIR(st.st_mode) || !hub_is_commit(de->d_name)) {
-			rc = warn(scan, "%s: stray entry in snapshots/", path.buf);
-			continue;
-		}
-		if ((rc = grow((void **)&e->revisions, &cap, e->revision_count, sizeof(*e->revisions))))
-			break;
-		struct cache_revision *r = &e->revisions[e->revision_count++];
-		memset(r, 0, sizeof(*r));
-		memcpy(r->commit, de->d_name, 41);
-		size_t file_cap = 0;
-		rc = scan_snapshot_dir(scan, e, r, path.buf, "", 0, &file_cap);
-	}
-	closedir(d);
 	if (!rc && e->revision_count)
 		qsort(e->revisions, e->revision_count, sizeof(*e->revisions), newest_first);
+	strbuf_reset(&dir);
+	if (!rc && !(rc = strbuf_addf(&dir, "%s/refs", e->folder)))
+		rc = fs_for_each_entry(dir.buf, ref_entry, &w);
+	if (rc == MODL_ENOTFOUND) {
+		modl_error_clear();
+		rc = 0;
+	}
 	strbuf_free(&dir);
-	strbuf_free(&path);
 	return rc;
 }
 
@@ -377,9 +356,6 @@ static int scan_entry(struct cache_scan *scan, const char *name, const struct hu
 		rc = scan_blobs(scan, e);
 	if (!rc)
 		rc = scan_revisions(scan, e);
-	if (!rc && !(rc = strbuf_addf(&sb, "%s/refs", e->folder))) {
-		rc = scan_refs(scan, e, sb.buf, "", 0);
-	}
 	if (!rc)
 		scan_totals(e);
 	strbuf_free(&sb);
@@ -395,28 +371,27 @@ static int scan_init(struct cache_scan *scan, const char *hub_cache)
 	return scan->root ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
 }
 
+static int root_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+{
+	struct cache_scan *scan = ctx;
+	struct hub_repo repo;
+	(void)st;
+	if (name[0] == '.' || !strcmp(name, "CACHEDIR.TAG"))
+		return 0;
+	if (cache_parse_folder(name, &repo) != 0)
+		return warn(scan, "%s: not a repository folder", path);
+	return scan_entry(scan, name, &repo);
+}
+
 int cache_scan(const char *hub_cache, struct cache_scan *scan)
 {
 	int rc = scan_init(scan, hub_cache);
-	DIR *d = rc ? NULL : opendir(hub_cache);
-	if (!d) {
-		rc = rc || errno == ENOENT ? rc : modl_error_errno(MODL_EFAIL, errno, "cannot read %s", hub_cache);
-		if (rc)
-			cache_scan_free(scan);
-		return rc;
+	if (!rc)
+		rc = fs_for_each_entry(hub_cache, root_entry, scan);
+	if (rc == MODL_ENOTFOUND) {
+		modl_error_clear();
+		rc = 0;
 	}
-	struct dirent *de;
-	while (!rc && (de = readdir(d))) {
-		struct hub_repo repo;
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "CACHEDIR.TAG"))
-			continue;
-		if (cache_parse_folder(de->d_name, &repo) != 0) {
-			rc = warn(scan, "%s/%s: not a repository folder", hub_cache, de->d_name);
-			continue;
-		}
-		rc = scan_entry(scan, de->d_name, &repo);
-	}
-	closedir(d);
 	if (rc)
 		cache_scan_free(scan);
 	return rc;

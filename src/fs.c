@@ -3,6 +3,7 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -203,4 +204,28 @@ int fs_lock_held(const char *path)
 	int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 	close(fd);
 	return held;
+}
+
+int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno, "cannot read %s", dir);
+	struct strbuf path = STRBUF_INIT;
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&path);
+		if ((rc = strbuf_addf(&path, "%s/%s", dir, de->d_name)))
+			break;
+		if (lstat(path.buf, &st) != 0)
+			continue; /* gone meanwhile */
+		rc = fn(ctx, path.buf, de->d_name, &st);
+	}
+	closedir(d);
+	strbuf_free(&path);
+	return rc;
 }

@@ -36,6 +36,12 @@ int fs_remove_tree(const char *path);
 /* True when another process holds the flock of path (a running pull); never waits. */
 int fs_lock_held(const char *path);
 
+/* Calls fn for each entry of dir but "." and "..", with its path and lstat; a non-zero
+ * return stops the walk and is returned. A missing dir: MODL_ENOTFOUND. */
+struct stat;
+typedef int (*fs_entry_fn)(void *ctx, const char *path, const char *name, const struct stat *st);
+int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx);
+
 /* The directory part of path ("." when there is none). */
 int fs_parent_dir(const char *path, struct strbuf *out);
 

@@ -1,11 +1,11 @@
 #include "verify.h"
 #include "cache.h"
+#include "cache_scan.h"
 #include "error.h"
 #include "hash.h"
 #include "pool.h"
 #include "strbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define VERIFY_MAX_DEPTH 64
 
 static int add_entry(struct verify_report *r, size_t *cap, const char *path, const char *expected,
 		     unsigned long long size)
@@ -49,49 +47,24 @@ static int entries_from_tree(struct verify_report *r, const struct hub_tree *tre
 	return rc;
 }
 
-/* Offline without a recorded listing: each snapshot symlink names its blob, and the blob
- * name is its hash. */
-static int entries_from_links(struct verify_report *r, const char *dir, const char *prefix,
-			      size_t *cap, int depth)
+/* Offline without a recorded listing: each snapshot link names its blob, and the blob
+ * name is its hash (a dangling link is a file whose blob is gone). */
+static int entries_from_links(struct verify_report *r, const struct modl_settings *s, const struct hub_repo *repo)
 {
-	if (depth > VERIFY_MAX_DEPTH)
-		return modl_error_set(MODL_EINVALID, "%s: folders nested too deep", dir);
-	DIR *d = opendir(dir);
-	if (!d)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot read %s", dir);
-	struct dirent *de;
-	int rc = 0;
-	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		strbuf_reset(&path);
-		strbuf_reset(&rel);
-		strbuf_addf(&path, "%s/%s", dir, de->d_name);
-		strbuf_addf(&rel, "%s%s", prefix, de->d_name);
-		struct stat st;
-		if (lstat(path.buf, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			strbuf_adds(&rel, "/");
-			rc = entries_from_links(r, path.buf, rel.buf, cap, depth + 1);
-		} else if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t n = readlink(path.buf, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			const char *name = strrchr(target, '/');
-			name = name ? name + 1 : target;
-			struct stat blob;
-			unsigned long long size = stat(path.buf, &blob) == 0 ? (unsigned long long)blob.st_size : 0;
-			if (hash_kind_of(name) >= 0)
-				rc = add_entry(r, cap, rel.buf, name, size);
-		}
+	struct cache_scan scan;
+	size_t cap = 0;
+	int rc = cache_scan_one(s->hub_cache, repo, &scan);
+	if (rc)
+		return rc;
+	const struct cache_revision *rev = cache_entry_revision(&scan.repos[0], r->commit);
+	for (size_t i = 0; rev && !rc && i < rev->file_count; i++) {
+		const struct cache_file *f = &rev->files[i];
+		if (f->blob >= 0)
+			rc = add_entry(r, &cap, f->path, scan.repos[0].blobs[f->blob].name, scan.repos[0].blobs[f->blob].size);
 	}
-	closedir(d);
-	strbuf_free(&path);
-	strbuf_free(&rel);
+	for (size_t i = 0; rev && !rc && i < rev->dangling_count; i++)
+		rc = add_entry(r, &cap, rev->dangling[i], "", 0);
+	cache_scan_free(&scan);
 	return rc;
 }
 
@@ -106,7 +79,11 @@ static void verify_one(const char *snapshot, struct verify_entry *e)
 	struct strbuf path = STRBUF_INIT;
 	struct stat st;
 	strbuf_addf(&path, "%s/%s", snapshot, e->path);
-	if (stat(path.buf, &st) != 0) {
+	if (stat(path.buf, &st) != 0 && lstat(path.buf, &st) == 0) {
+		/* a link whose blob is gone: the file was there and is lost */
+		e->status = VERIFY_BAD;
+		snprintf(e->error, sizeof(e->error), "its blob is missing");
+	} else if (stat(path.buf, &st) != 0) {
 		e->status = VERIFY_MISSING;
 	} else {
 		int kind = hash_kind_of(e->expected);
@@ -189,9 +166,8 @@ int verify_snapshot(const struct modl_settings *s, int verbose, const struct hub
 		rc = modl_error_set(MODL_ENOTFOUND, "%s@%.12s is not in the cache (no %s); run 'modl pull' first",
 				    repo->id, r->commit, r->snapshot);
 	if (!rc) {
-		size_t cap = 0;
 		rc = tree.count || strcmp(r->source, "blob names") ? entries_from_tree(r, &tree)
-								   : entries_from_links(r, r->snapshot, "", &cap, 0);
+								   : entries_from_links(r, s, repo);
 	}
 	if (!rc) {
 		struct verify_work w = { .report = r };
