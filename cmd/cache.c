@@ -83,10 +83,9 @@ static void print_warnings(const struct cache_scan *scan)
 
 static int parse_repo_args(int n, char **argv, const char *type_name, struct hub_repo *out)
 {
-	enum hub_repo_type type;
-	int rc = hub_parse_repo_type(type_name, &type);
+	int rc = 0;
 	for (int i = 0; !rc && i < n; i++)
-		rc = hub_parse_repo(argv[i], type, &out[i]);
+		rc = hub_parse_repo_typed(argv[i], type_name, &out[i]);
 	return rc;
 }
 
@@ -239,6 +238,20 @@ static int confirm(void)
 	return fgets(answer, sizeof(answer), stdin) && (answer[0] == 'y' || answer[0] == 'Y');
 }
 
+static cJSON *actions_json(const struct cache_plan *plan, int any)
+{
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; any && i < plan->count; i++) {
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "kind", cache_action_name(plan->actions[i].kind));
+		cJSON_AddStringToObject(a, "what", plan->actions[i].label);
+		cJSON_AddStringToObject(a, "path", plan->actions[i].path);
+		cJSON_AddNumberToObject(a, "bytes", (double)plan->actions[i].bytes);
+		cJSON_AddItemToArray(list, a);
+	}
+	return list;
+}
+
 static int carry_out(const struct modl_ctx *ctx, struct cache_plan *plan, int dry_run, int yes)
 {
 	struct strbuf size = STRBUF_INIT;
@@ -256,24 +269,9 @@ static int carry_out(const struct modl_ctx *ctx, struct cache_plan *plan, int dr
 	if (go)
 		rc = cache_plan_run(plan);
 	if (ctx->json) {
-		cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "removed");
-		for (size_t i = 0; go && i < plan->count; i++) {
-			cJSON *a = cJSON_CreateObject();
-			cJSON_AddStringToObject(a, "kind", cache_action_name(plan->actions[i].kind));
-			cJSON_AddStringToObject(a, "what", plan->actions[i].label);
-			cJSON_AddStringToObject(a, "path", plan->actions[i].path);
-			cJSON_AddNumberToObject(a, "bytes", (double)plan->actions[i].bytes);
-			cJSON_AddItemToArray(list, a);
-		}
-		cJSON *would = cJSON_AddArrayToObject(doc, "planned");
-		for (size_t i = 0; i < plan->count; i++) {
-			cJSON *a = cJSON_CreateObject();
-			cJSON_AddStringToObject(a, "kind", cache_action_name(plan->actions[i].kind));
-			cJSON_AddStringToObject(a, "what", plan->actions[i].label);
-			cJSON_AddStringToObject(a, "path", plan->actions[i].path);
-			cJSON_AddNumberToObject(a, "bytes", (double)plan->actions[i].bytes);
-			cJSON_AddItemToArray(would, a);
-		}
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddItemToObject(doc, "removed", actions_json(plan, go));
+		cJSON_AddItemToObject(doc, "planned", actions_json(plan, 1));
 		cJSON_AddItemToObject(doc, "skipped", strings_json(plan->skipped, plan->skipped_count));
 		cJSON_AddNumberToObject(doc, "freed", go ? (double)plan->bytes : 0);
 		cJSON_AddBoolToObject(doc, "dry_run", dry_run);

@@ -74,7 +74,6 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ 0 },
 	};
 	struct hub_repo repo;
-	enum hub_repo_type type;
 	struct hub *hub = NULL;
 	cJSON *info = NULL;
 	struct repo_summary summary;
@@ -83,7 +82,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (n != 1)
 		return modl_error_set(MODL_EUSAGE, "info: expected one REPO[@REV] (see 'modl help info')");
-	if ((rc = hub_parse_repo_type(type_name, &type)) || (rc = hub_parse_repo(argv[0], type, &repo)))
+	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
 		return modl_error_set(MODL_ENET, "info: %s: offline mode (HF_HUB_OFFLINE) and the Hub "

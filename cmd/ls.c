@@ -70,7 +70,6 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ 0 },
 	};
 	struct hub_repo repo;
-	enum hub_repo_type type;
 	struct hub *hub = NULL;
 	struct hub_tree tree = { 0 };
 	int n, rc = args_parse("ls", options, argc, argv, &n);
@@ -78,7 +77,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (n < 1 || n > 2)
 		return modl_error_set(MODL_EUSAGE, "ls: expected REPO[@REV] [PATH] (see 'modl help ls')");
-	if ((rc = hub_parse_repo_type(type_name, &type)) || (rc = hub_parse_repo(argv[0], type, &repo)))
+	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
 		return modl_error_set(MODL_ENET, "ls: %s: offline mode (HF_HUB_OFFLINE) and the Hub is "

@@ -110,16 +110,13 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	struct pull_options o = { 0 };
 	struct pull_result r = { 0 };
 	struct progress *progress = NULL;
-	enum hub_repo_type type;
 	int n, rc = args_parse("pull", options, argc, argv, &n);
 	if (!rc && n < 1)
 		rc = modl_error_set(MODL_EUSAGE, "pull: expected REPO[@REV] (see 'modl help pull')");
 	if (!rc && n > 1 && (include.count || exclude.count))
 		rc = modl_error_set(MODL_EUSAGE, "pull: FILE arguments and --include/--exclude exclude each other");
 	if (!rc)
-		rc = hub_parse_repo_type(type_name, &type);
-	if (!rc)
-		rc = hub_parse_repo(argv[0], type, &o.repo);
+		rc = hub_parse_repo_typed(argv[0], type_name, &o.repo);
 	if (!rc && local_dir && !*local_dir)
 		rc = modl_error_set(MODL_EUSAGE, "pull: --local-dir needs a directory");
 	if (rc)

@@ -58,14 +58,13 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ 0 },
 	};
 	struct hub_repo repo;
-	enum hub_repo_type type;
 	struct verify_report r = { 0 };
 	int n, rc = args_parse("verify", options, argc, argv, &n);
 	if (rc)
 		return rc;
 	if (n != 1)
 		return modl_error_set(MODL_EUSAGE, "verify: expected one REPO[@REV] (see 'modl help verify')");
-	if ((rc = hub_parse_repo_type(type_name, &type)) || (rc = hub_parse_repo(argv[0], type, &repo)))
+	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	rc = verify_snapshot(&ctx->settings, ctx->verbose, &repo, &r);
 	if (ctx->json && r.snapshot) {

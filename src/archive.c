@@ -597,6 +597,18 @@ static int open_reader(struct archive **out, const char *input)
 	return 0;
 }
 
+/* The refs the manifest gives, written into repo folder c. */
+static int write_manifest_refs(const struct import_state *st, const struct cache_repo *c)
+{
+	const cJSON *rev, *ref;
+	int rc = 0;
+	cJSON_ArrayForEach(rev, cJSON_GetObjectItemCaseSensitive(st->doc, "revisions"))
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
+			if (!rc)
+				rc = cache_write_ref(c, ref->valuestring, json_string(rev, "commit"));
+	return rc;
+}
+
 /* Builds blobs/, snapshots/<commit>/ links and refs/ under staging from what was read. */
 static int stage(struct import_state *st)
 {
@@ -616,11 +628,8 @@ static int stage(struct import_state *st)
 		staged.folder = st->staging;
 		for (size_t i = 0; !rc && i < st->file_count; i++)
 			rc = cache_link_snapshot(&staged, st->files[i].commit, st->files[i].path, st->files[i].blob);
-		const cJSON *rev, *ref, *revs = rc ? NULL : cJSON_GetObjectItemCaseSensitive(st->doc, "revisions");
-		cJSON_ArrayForEach(rev, revs)
-			cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
-				if (!rc)
-					rc = cache_write_ref(&staged, ref->valuestring, json_string(rev, "commit"));
+		if (!rc)
+			rc = write_manifest_refs(st, &staged);
 	}
 	strbuf_free(&path);
 	return rc;
@@ -659,11 +668,8 @@ static int publish(struct import_state *st, const char *hub_cache, struct archiv
 	}
 	for (size_t i = 0; !rc && i < st->file_count; i++)
 		rc = cache_link_snapshot(&c, st->files[i].commit, st->files[i].path, st->files[i].blob);
-	const cJSON *rev, *ref, *revs = rc ? NULL : cJSON_GetObjectItemCaseSensitive(st->doc, "revisions");
-	cJSON_ArrayForEach(rev, revs)
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
-			if (!rc)
-				rc = cache_write_ref(&c, ref->valuestring, json_string(rev, "commit"));
+	if (!rc)
+		rc = write_manifest_refs(st, &c);
 out:
 	strbuf_free(&target);
 	strbuf_free(&from);

@@ -111,6 +111,13 @@ int hub_parse_repo(const char *arg, enum hub_repo_type type, struct hub_repo *ou
 	return 0;
 }
 
+int hub_parse_repo_typed(const char *arg, const char *type_name, struct hub_repo *out)
+{
+	enum hub_repo_type type;
+	int rc = hub_parse_repo_type(type_name, &type);
+	return rc ? rc : hub_parse_repo(arg, type, out);
+}
+
 /* ---- client ---------------------------------------------------------------------------- */
 
 static unsigned env_uint(const char *name, unsigned fallback)

@@ -19,6 +19,8 @@ struct hub_repo {
 /* Parses REPO[@REV] or hf://[models/|datasets/|spaces/]REPO[@REV]; type is the default
  * used when the argument names none. MODL_EUSAGE with a message when invalid. */
 int hub_parse_repo(const char *arg, enum hub_repo_type type, struct hub_repo *out);
+/* hub_parse_repo with the type named by --repo-type (model, dataset, space). */
+int hub_parse_repo_typed(const char *arg, const char *type_name, struct hub_repo *out);
 /* "model", "dataset", "space" → type; MODL_EUSAGE otherwise. */
 int hub_parse_repo_type(const char *name, enum hub_repo_type *out);
 const char *hub_repo_type_name(enum hub_repo_type type);
