@@ -1,0 +1,353 @@
+/* The quantization core's entry points: the type table, quant_rows (rows handed out in
+ * chunks by the process's worker pool), the choice of instruction set, the F16/BF16
+ * conversions and the row validation llama.cpp applies after quantizing. */
+#include "quant_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "../error.h"
+#include "../pool.h"
+
+struct type_info {
+	uint32_t type;
+	const char *name;
+	uint32_t block;
+	uint32_t size;
+	quant_row_fn ref;
+};
+
+static const struct type_info types[] = {
+	{ QUANT_F32, "F32", 1, 4, NULL },
+	{ QUANT_F16, "F16", 1, 2, quant_ref_f16 },
+	{ QUANT_Q4_0, "Q4_0", 32, sizeof(block_q4_0), quant_ref_q4_0 },
+	{ QUANT_Q4_1, "Q4_1", 32, sizeof(block_q4_1), quant_ref_q4_1 },
+	{ QUANT_Q5_0, "Q5_0", 32, sizeof(block_q5_0), quant_ref_q5_0 },
+	{ QUANT_Q5_1, "Q5_1", 32, sizeof(block_q5_1), quant_ref_q5_1 },
+	{ QUANT_Q8_0, "Q8_0", 32, sizeof(block_q8_0), quant_ref_q8_0 },
+	{ QUANT_Q2_K, "Q2_K", QK_K, sizeof(block_q2_K), quant_ref_q2_K },
+	{ QUANT_Q3_K, "Q3_K", QK_K, sizeof(block_q3_K), quant_ref_q3_K },
+	{ QUANT_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), quant_ref_q4_K },
+	{ QUANT_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), quant_ref_q5_K },
+	{ QUANT_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), quant_ref_q6_K },
+	{ QUANT_BF16, "BF16", 1, 2, quant_ref_bf16 },
+};
+
+/* Rows per pool task: at least this many elements, so that small rows do not make the
+ * workers fight over the lock (llama.cpp uses the same minimum chunk). */
+#define CHUNK_MIN_ELEMENTS 16384
+
+static const struct type_info *type_lookup(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return &types[i];
+	return NULL;
+}
+
+int quant_type_known(uint32_t type)
+{
+	return type_lookup(type) != NULL;
+}
+
+uint32_t quant_block_size(uint32_t type)
+{
+	const struct type_info *t = type_lookup(type);
+	return t ? t->block : 0;
+}
+
+uint32_t quant_type_size(uint32_t type)
+{
+	const struct type_info *t = type_lookup(type);
+	return t ? t->size : 0;
+}
+
+const char *quant_type_name(uint32_t type)
+{
+	const struct type_info *t = type_lookup(type);
+	return t ? t->name : NULL;
+}
+
+size_t quant_row_size(uint32_t type, int64_t n)
+{
+	const struct type_info *t = type_lookup(type);
+	if (!t || n < 0)
+		return 0;
+	return (size_t)(n / t->block) * t->size;
+}
+
+/* ---- instruction sets ------------------------------------------------------------------ */
+
+static atomic_int active_isa = QUANT_ISA_AUTO;
+
+const char *quant_isa_name(enum quant_isa isa)
+{
+	switch (isa) {
+	case QUANT_ISA_AUTO: return "auto";
+	case QUANT_ISA_SCALAR: return "scalar";
+	case QUANT_ISA_AVX2: return "avx2";
+	case QUANT_ISA_AVX512: return "avx512";
+	case QUANT_ISA_NEON: return "neon";
+	}
+	return "unknown";
+}
+
+static const struct quant_kernels *isa_kernels(enum quant_isa isa)
+{
+	switch (isa) {
+	case QUANT_ISA_AVX2: return quant_kernels_avx2();
+	case QUANT_ISA_AVX512: return quant_kernels_avx512();
+	case QUANT_ISA_NEON: return quant_kernels_neon();
+	default: return NULL;
+	}
+}
+
+int quant_isa_supported(enum quant_isa isa)
+{
+	if (isa == QUANT_ISA_AUTO || isa == QUANT_ISA_SCALAR)
+		return 1;
+	return isa_kernels(isa) != NULL;
+}
+
+static enum quant_isa isa_detect(void)
+{
+	if (quant_kernels_avx512())
+		return QUANT_ISA_AVX512;
+	if (quant_kernels_avx2())
+		return QUANT_ISA_AVX2;
+	if (quant_kernels_neon())
+		return QUANT_ISA_NEON;
+	return QUANT_ISA_SCALAR;
+}
+
+enum quant_isa quant_isa_active(void)
+{
+	int isa = atomic_load(&active_isa);
+	if (isa == QUANT_ISA_AUTO) {
+		isa = (int)isa_detect();
+		atomic_store(&active_isa, isa);
+	}
+	return (enum quant_isa)isa;
+}
+
+int quant_set_isa(enum quant_isa isa)
+{
+	if (!quant_isa_supported(isa))
+		return modl_error_set(MODL_EINVALID, "instruction set %s is not available here",
+				      quant_isa_name(isa));
+	atomic_store(&active_isa, isa == QUANT_ISA_AUTO ? (int)isa_detect() : (int)isa);
+	return 0;
+}
+
+/* ---- one row ---------------------------------------------------------------------------- */
+
+static quant_row_fn row_function(enum quant_isa isa, const struct type_info *t)
+{
+	const struct quant_kernels *k = isa_kernels(isa);
+	if (k && t->type < QUANT_TYPE_SLOTS && k->row[t->type])
+		return k->row[t->type];
+	return t->ref;
+}
+
+static void row_run(quant_row_fn fn, const float *src, void *dst, int64_t n)
+{
+	if (fn)
+		fn(src, dst, n);
+	else
+		memcpy(dst, src, (size_t)n * sizeof(float)); /* F32 */
+}
+
+static int check_row(const struct type_info *t, uint32_t type, int64_t n)
+{
+	if (!t)
+		return modl_error_set(MODL_EINVALID, "tensor type %u cannot be quantized", type);
+	if (n < 0 || n % t->block != 0)
+		return modl_error_set(MODL_EINVALID,
+				      "row of %lld values is not a multiple of the %s block size %u",
+				      (long long)n, t->name, t->block);
+	return 0;
+}
+
+void quant_row(uint32_t type, const float *src, void *dst, int64_t n)
+{
+	const struct type_info *t = type_lookup(type);
+	if (check_row(t, type, n) != 0)
+		return;
+	row_run(row_function(quant_isa_active(), t), src, dst, n);
+}
+
+int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n)
+{
+	const struct type_info *t = type_lookup(type);
+	int rc = check_row(t, type, n);
+	if (rc != 0)
+		return rc;
+	if (!quant_isa_supported(isa))
+		return modl_error_set(MODL_EINVALID, "instruction set %s is not available here",
+				      quant_isa_name(isa));
+	if (isa == QUANT_ISA_AUTO)
+		isa = quant_isa_active();
+	row_run(row_function(isa, t), src, dst, n);
+	return 0;
+}
+
+/* ---- many rows on the pool ------------------------------------------------------------- */
+
+struct rows_job {
+	pthread_mutex_t lock;
+	int64_t next_row;    /* under lock */
+	int64_t nrows, n_per_row, chunk_rows;
+	size_t row_bytes;
+	const float *src;
+	unsigned char *dst;
+	quant_row_fn fn;
+};
+
+static void rows_worker(void *ctx, unsigned index)
+{
+	struct rows_job *job = ctx;
+	(void)index;
+	for (;;) {
+		pthread_mutex_lock(&job->lock);
+		int64_t first = job->next_row;
+		job->next_row += job->chunk_rows;
+		pthread_mutex_unlock(&job->lock);
+		if (first >= job->nrows)
+			return;
+		int64_t last = first + job->chunk_rows;
+		if (last > job->nrows)
+			last = job->nrows;
+		for (int64_t r = first; r < last; r++)
+			row_run(job->fn, job->src + r * job->n_per_row,
+				job->dst + (size_t)r * job->row_bytes, job->n_per_row);
+	}
+}
+
+int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+	       unsigned threads)
+{
+	const struct type_info *t = type_lookup(type);
+	int rc = check_row(t, type, n_per_row);
+	if (rc != 0)
+		return rc;
+	if (nrows < 0)
+		return modl_error_set(MODL_EINVALID, "negative row count %lld", (long long)nrows);
+	if (nrows == 0 || n_per_row == 0)
+		return 0;
+	struct rows_job job = {
+		.nrows = nrows,
+		.n_per_row = n_per_row,
+		.chunk_rows = n_per_row >= CHUNK_MIN_ELEMENTS
+				      ? 1
+				      : (CHUNK_MIN_ELEMENTS + n_per_row - 1) / n_per_row,
+		.row_bytes = quant_row_size(type, n_per_row),
+		.src = src,
+		.dst = dst,
+		.fn = row_function(quant_isa_active(), t),
+	};
+	if (threads == 0)
+		threads = pool_default_threads();
+	int64_t chunks = (nrows + job.chunk_rows - 1) / job.chunk_rows;
+	if ((int64_t)threads > chunks)
+		threads = (unsigned)chunks;
+	if (pthread_mutex_init(&job.lock, NULL) != 0)
+		return modl_error_set(MODL_EFAIL, "cannot create a lock");
+	if (threads <= 1)
+		rows_worker(&job, 0);
+	else
+		rc = pool_run(threads, rows_worker, &job);
+	pthread_mutex_destroy(&job.lock);
+	return rc;
+}
+
+/* ---- F16 / BF16 ------------------------------------------------------------------------ */
+
+uint16_t quant_fp32_to_fp16(float f)
+{
+	return quant_fp16(f);
+}
+
+float quant_fp16_to_fp32(uint16_t h)
+{
+	return quant_fp32(h);
+}
+
+/* ggml_compute_fp32_to_bf16: round to nearest even; a NaN keeps its top bits and is made
+ * quiet. */
+uint16_t quant_fp32_to_bf16(float f)
+{
+	uint32_t u = quant_bits(f);
+	if ((u & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((u >> 16) | 64);
+	return (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+}
+
+float quant_bf16_to_fp32(uint16_t h)
+{
+	return quant_float((uint32_t)h << 16);
+}
+
+/* ---- validation (ggml_validate_row_data) ----------------------------------------------- */
+
+static int fp16_finite(uint16_t h)
+{
+	return (h & 0x7c00) != 0x7c00;
+}
+
+int quant_validate_row(uint32_t type, const void *row, int64_t n)
+{
+	const struct type_info *t = type_lookup(type);
+	int rc = check_row(t, type, n);
+	if (rc != 0)
+		return rc;
+	const unsigned char *p = row;
+	int64_t nb = n / t->block;
+	for (int64_t i = 0; i < nb; i++, p += t->size) {
+		uint16_t d = 0, m = 0;
+		int ok = 1;
+		switch (type) {
+		case QUANT_F32: {
+			uint32_t u;
+			memcpy(&u, p, 4);
+			ok = (u & 0x7f800000) != 0x7f800000;
+			break;
+		}
+		case QUANT_F16:
+			memcpy(&d, p, 2);
+			ok = fp16_finite(d);
+			break;
+		case QUANT_BF16:
+			memcpy(&d, p, 2);
+			ok = (d & 0x7f80) != 0x7f80;
+			break;
+		case QUANT_Q4_0: case QUANT_Q5_0: case QUANT_Q8_0:
+			memcpy(&d, p, 2);
+			ok = fp16_finite(d);
+			break;
+		case QUANT_Q4_1: case QUANT_Q5_1: case QUANT_Q4_K: case QUANT_Q5_K:
+			memcpy(&d, p, 2);
+			memcpy(&m, p + 2, 2);
+			ok = fp16_finite(d) && fp16_finite(m);
+			break;
+		case QUANT_Q2_K:
+			memcpy(&d, p + offsetof(block_q2_K, d), 2);
+			memcpy(&m, p + offsetof(block_q2_K, dmin), 2);
+			ok = fp16_finite(d) && fp16_finite(m);
+			break;
+		case QUANT_Q3_K:
+			memcpy(&d, p + offsetof(block_q3_K, d), 2);
+			ok = fp16_finite(d);
+			break;
+		case QUANT_Q6_K:
+			memcpy(&d, p + offsetof(block_q6_K, d), 2);
+			ok = fp16_finite(d);
+			break;
+		}
+		if (!ok)
+			return modl_error_set(MODL_EINVALID,
+					      "%s data has a NaN or infinite value in block %lld",
+					      t->name, (long long)i);
+	}
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* The quantization core (gguf.md §5): every type of cli.md, byte-identical to ggml's
+ * reference quantizers (no importance matrix), whatever the thread count. Types are
+ * ggml/GGUF tensor type ids. */
+#ifndef MODL_QUANT_H
+#define MODL_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum quant_type {
+	QUANT_F32 = 0,
+	QUANT_F16 = 1,
+	QUANT_Q4_0 = 2,
+	QUANT_Q4_1 = 3,
+	QUANT_Q5_0 = 6,
+	QUANT_Q5_1 = 7,
+	QUANT_Q8_0 = 8,
+	QUANT_Q2_K = 10,
+	QUANT_Q3_K = 11,
+	QUANT_Q4_K = 12,
+	QUANT_Q5_K = 13,
+	QUANT_Q6_K = 14,
+	QUANT_BF16 = 30,
+};
+
+/* Block size (elements) and bytes per block; 0 for a type this core does not know. */
+int quant_type_known(uint32_t type);
+uint32_t quant_block_size(uint32_t type);
+uint32_t quant_type_size(uint32_t type);
+const char *quant_type_name(uint32_t type);
+/* Bytes of one row of n elements (n a multiple of the block size). */
+size_t quant_row_size(uint32_t type, int64_t n);
+
+/* Quantizes nrows rows of n_per_row F32 values (src, row-major) into dst, which holds
+ * nrows * quant_row_size(type, n_per_row) bytes, on `threads` worker threads (chunks of
+ * whole rows handed out by the pool; the bytes never depend on the thread count).
+ * Returns 0, or MODL_EINVALID when n_per_row is not a multiple of the block size. */
+int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+	       unsigned threads);
+
+/* One row, on the calling thread (the scalar reference or the chosen SIMD path). */
+void quant_row(uint32_t type, const float *src, void *dst, int64_t n);
+/* The inverse: n values of one row back to F32. */
+void dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
+
+/* Checks one quantized row as llama.cpp's ggml_validate_row_data does after each chunk:
+ * every fp16 block scale (d, and m/dmin where the type has one) and every F32/F16/BF16
+ * value must be finite. Returns 0, or MODL_EINVALID naming the first bad block. */
+int quant_validate_row(uint32_t type, const void *row, int64_t n);
+
+/* Instruction sets of the quantizers. QUANT_ISA_AUTO picks the best one the CPU has
+ * (__builtin_cpu_supports on x86-64: AVX512F, else AVX2 with F16C; NEON on arm64).
+ * Every path produces the same bytes as the scalar reference, which tests check. */
+enum quant_isa {
+	QUANT_ISA_AUTO = 0,
+	QUANT_ISA_SCALAR = 1,
+	QUANT_ISA_AVX2 = 2,
+	QUANT_ISA_AVX512 = 3,
+	QUANT_ISA_NEON = 4,
+};
+const char *quant_isa_name(enum quant_isa isa);
+/* 1 when this build and this CPU can run isa (SCALAR always can; AUTO resolves). */
+int quant_isa_supported(enum quant_isa isa);
+/* The path quant_row and quant_rows use; resolved from the CPU on first use. */
+enum quant_isa quant_isa_active(void);
+/* Forces a path for the whole process (tests, benchmarks); AUTO goes back to the CPU's
+ * choice. MODL_EINVALID when isa is not supported here. */
+int quant_set_isa(enum quant_isa isa);
+/* One row on an explicit path, whatever quant_isa_active() says. MODL_EINVALID when the
+ * path is not supported or n is not a multiple of the block size. */
+int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n);
+
+/* ggml's conversions: F16 and BF16 (round to nearest even; NaN kept quiet). */
+uint16_t quant_fp32_to_fp16(float f);
+float quant_fp16_to_fp32(uint16_t h);
+uint16_t quant_fp32_to_bf16(float f);
+float quant_bf16_to_fp32(uint16_t h);
+
+#endif

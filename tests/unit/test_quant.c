@@ -1,0 +1,500 @@
+#include "unit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/error.h"
+#include "../../src/quant/quant.h"
+
+static const uint32_t all_types[] = { QUANT_F32, QUANT_F16, QUANT_BF16, QUANT_Q4_0, QUANT_Q4_1,
+				      QUANT_Q5_0, QUANT_Q5_1, QUANT_Q8_0, QUANT_Q2_K, QUANT_Q3_K,
+				      QUANT_Q4_K, QUANT_Q5_K, QUANT_Q6_K };
+#define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
+static const enum quant_isa simd_isas[] = { QUANT_ISA_AVX2, QUANT_ISA_AVX512, QUANT_ISA_NEON };
+
+static uint64_t rng = 1;
+
+static uint64_t next(void)
+{
+	uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static float gauss(void)
+{
+	double u1 = ((double)(next() >> 11) + 1.0) * 0x1.0p-53;
+	double u2 = (double)(next() >> 11) * 0x1.0p-53;
+	return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static float bits_float(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* Rows in which every 16 values pick a shape: noise at several scales, zeros, a
+ * constant, a lone value, outliers, ties on a power-of-two grid, subnormals. */
+static void fill_mixed(float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16) {
+		uint64_t kind = next() % 10;
+		float scale = (float)pow(10.0, (double)(next() % 9) - 6.0);
+		float c = gauss();
+		int64_t lone = (int64_t)(next() % 16);
+		for (int64_t j = i; j < i + 16 && j < n; j++) {
+			switch (kind) {
+			case 0: x[j] = 0.0f; break;
+			case 1: x[j] = c; break;
+			case 2: x[j] = j - i == lone ? c : 0.0f; break;
+			case 3: x[j] = gauss() * scale * ((next() % 50) ? 1.0f : 1000.0f); break;
+			case 4: x[j] = (float)((int)(next() % 33) - 16) * 0x1.0p-4f; break;
+			case 5: x[j] = bits_float((uint32_t)(next() & 0x807fffff)); break;
+			case 6: x[j] = (j & 1 ? -1.0f : 1.0f) * scale; break;
+			default: x[j] = gauss() * scale; break;
+			}
+		}
+	}
+}
+
+static float *alloc_floats(int64_t n)
+{
+	float *p = malloc(sizeof(float) * (size_t)n);
+	assert_non_null(p);
+	return p;
+}
+
+/* ---- the type table ---------------------------------------------------------------------- */
+
+static void test_type_table(void **state)
+{
+	(void)state;
+	static const struct { uint32_t type, block, size; const char *name; } want[] = {
+		{ QUANT_F32, 1, 4, "F32" },      { QUANT_F16, 1, 2, "F16" },
+		{ QUANT_BF16, 1, 2, "BF16" },    { QUANT_Q4_0, 32, 18, "Q4_0" },
+		{ QUANT_Q4_1, 32, 20, "Q4_1" },  { QUANT_Q5_0, 32, 22, "Q5_0" },
+		{ QUANT_Q5_1, 32, 24, "Q5_1" },  { QUANT_Q8_0, 32, 34, "Q8_0" },
+		{ QUANT_Q2_K, 256, 84, "Q2_K" }, { QUANT_Q3_K, 256, 110, "Q3_K" },
+		{ QUANT_Q4_K, 256, 144, "Q4_K" }, { QUANT_Q5_K, 256, 176, "Q5_K" },
+		{ QUANT_Q6_K, 256, 210, "Q6_K" },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_true(quant_type_known(want[i].type));
+		assert_int_equal(quant_block_size(want[i].type), want[i].block);
+		assert_int_equal(quant_type_size(want[i].type), want[i].size);
+		assert_string_equal(quant_type_name(want[i].type), want[i].name);
+		assert_int_equal(quant_row_size(want[i].type, 4096),
+				 (size_t)(4096 / want[i].block) * want[i].size);
+	}
+	assert_false(quant_type_known(9)); /* Q8_1: activations only */
+	assert_int_equal(quant_block_size(16), 0);
+	assert_null(quant_type_name(99));
+}
+
+/* ---- every SIMD path equals the scalar reference ------------------------------------------ */
+
+static void test_simd_equals_scalar(void **state)
+{
+	(void)state;
+	static const int64_t lengths[] = { 256, 512, 768, 2816, 4096 };
+	int paths = 0;
+	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
+		if (!quant_isa_supported(simd_isas[ii]))
+			continue;
+		paths++;
+		for (size_t t = 0; t < NTYPES; t++) {
+			uint32_t type = all_types[t];
+			for (int rep = 0; rep < 40; rep++) {
+				int64_t n = lengths[rep % 5];
+				rng = 1000u * t + (uint64_t)rep * 7 + ii;
+				float *x = alloc_floats(n);
+				if (rep % 4 == 0)
+					fill_mixed(x, n);
+				else
+					for (int64_t i = 0; i < n; i++)
+						x[i] = gauss() * (rep % 4 == 1 ? 0.02f : 1.0f);
+				size_t bytes = quant_row_size(type, n);
+				unsigned char *a = malloc(bytes), *b = malloc(bytes);
+				assert_non_null(a);
+				assert_non_null(b);
+				memset(a, 0x11, bytes);
+				memset(b, 0x22, bytes);
+				assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, n), 0);
+				assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, n), 0);
+				if (memcmp(a, b, bytes) != 0)
+					fail_msg("%s: %s differs from scalar (row %d, n %lld)",
+						 quant_type_name(type), quant_isa_name(simd_isas[ii]),
+						 rep, (long long)n);
+				free(a);
+				free(b);
+				free(x);
+			}
+		}
+	}
+	/* on x86-64 the CPU this runs on must expose at least AVX2 for the paths to be tested */
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2"))
+		assert_true(paths >= 1);
+	if (__builtin_cpu_supports("avx512f"))
+		assert_true(quant_isa_supported(QUANT_ISA_AVX512));
+#endif
+}
+
+static void test_isa_selection(void **state)
+{
+	(void)state;
+	assert_true(quant_isa_supported(QUANT_ISA_SCALAR));
+	enum quant_isa best = quant_isa_active();
+	assert_true(best != QUANT_ISA_AUTO);
+	assert_int_equal(quant_set_isa(QUANT_ISA_SCALAR), 0);
+	assert_int_equal(quant_isa_active(), QUANT_ISA_SCALAR);
+	assert_int_equal(quant_set_isa(QUANT_ISA_AUTO), 0);
+	assert_int_equal(quant_isa_active(), best);
+	for (size_t i = 0; i < sizeof(simd_isas) / sizeof(simd_isas[0]); i++)
+		if (!quant_isa_supported(simd_isas[i])) {
+			assert_int_equal(quant_set_isa(simd_isas[i]), MODL_EINVALID);
+			float x[32] = { 0 };
+			unsigned char y[34];
+			assert_int_equal(quant_row_isa(simd_isas[i], QUANT_Q8_0, x, y, 32), MODL_EINVALID);
+		}
+	assert_string_equal(quant_isa_name(QUANT_ISA_AVX512), "avx512");
+}
+
+/* ---- thread count never changes the bytes ------------------------------------------------ */
+
+static void test_threads_identical(void **state)
+{
+	(void)state;
+	const int64_t n = 512, nrows = 203; /* many chunks, a ragged last one */
+	float *x = alloc_floats(n * nrows);
+	rng = 77;
+	fill_mixed(x, n * nrows);
+	for (size_t t = 0; t < NTYPES; t++) {
+		uint32_t type = all_types[t];
+		size_t bytes = quant_row_size(type, n) * (size_t)nrows;
+		unsigned char *one = malloc(bytes), *many = malloc(bytes);
+		assert_non_null(one);
+		assert_non_null(many);
+		assert_int_equal(quant_rows(type, x, one, nrows, n, 1), 0);
+		static const unsigned counts[] = { 2, 7, 0 };
+		for (size_t c = 0; c < 3; c++) {
+			memset(many, 0xA5, bytes);
+			assert_int_equal(quant_rows(type, x, many, nrows, n, counts[c]), 0);
+			if (memcmp(one, many, bytes) != 0)
+				fail_msg("%s: %u threads differ from 1", quant_type_name(type), counts[c]);
+		}
+		/* and the row-at-a-time entry point agrees */
+		size_t rb = quant_row_size(type, n);
+		for (int64_t r = 0; r < nrows; r += 50) {
+			quant_row(type, x + r * n, many, n);
+			assert_memory_equal(many, one + (size_t)r * rb, rb);
+		}
+		free(one);
+		free(many);
+	}
+	free(x);
+}
+
+/* ---- rows that do not fit the block size are refused -------------------------------------- */
+
+static void test_bad_row_length(void **state)
+{
+	(void)state;
+	float x[512] = { 0 };
+	unsigned char y[1024];
+	modl_error_clear();
+	assert_int_equal(quant_rows(QUANT_Q4_K, x, y, 1, 300, 1), MODL_EINVALID);
+	assert_non_null(strstr(modl_error_message(), "Q4_K"));
+	assert_int_equal(quant_rows(QUANT_Q6_K, x, y, 2, 96, 1), MODL_EINVALID);
+	assert_int_equal(quant_rows(QUANT_Q8_0, x, y, 1, 48, 1), MODL_EINVALID);
+	assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, QUANT_Q4_0, x, y, 33), MODL_EINVALID);
+	assert_int_equal(quant_rows(9, x, y, 1, 32, 1), MODL_EINVALID);
+	assert_int_equal(quant_rows(QUANT_Q8_0, x, y, -1, 32, 1), MODL_EINVALID);
+	/* fits: 96 is three Q8_0 blocks; nothing at all is fine too */
+	assert_int_equal(quant_rows(QUANT_Q8_0, x, y, 1, 96, 1), 0);
+	assert_int_equal(quant_rows(QUANT_Q4_K, x, y, 0, 256, 4), 0);
+	assert_int_equal(quant_validate_row(QUANT_Q4_K, y, 100), MODL_EINVALID);
+}
+
+/* ---- F16 / BF16 -------------------------------------------------------------------------- */
+
+static void test_fp16_edges(void **state)
+{
+	(void)state;
+	static const struct { uint32_t in; uint16_t out; } cases[] = {
+		{ 0x00000000, 0x0000 }, /* +0 */
+		{ 0x80000000, 0x8000 }, /* -0 */
+		{ 0x3f800000, 0x3c00 }, /* 1 */
+		{ 0xc0000000, 0xc000 }, /* -2 */
+		{ 0x7f800000, 0x7c00 }, /* +inf */
+		{ 0xff800000, 0xfc00 }, /* -inf */
+		{ 0x7fc00000, 0x7e00 }, /* NaN */
+		{ 0xffc00000, 0xfe00 }, /* -NaN keeps its sign */
+		{ 0x7f800001, 0x7e00 }, /* signalling NaN with payload: quiet, payload dropped */
+		{ 0x7fffffff, 0x7e00 },
+		{ 0x477fe000, 0x7bff }, /* 65504, the largest half */
+		{ 0x477fefff, 0x7bff }, /* just below the midpoint to infinity */
+		{ 0x477ff000, 0x7c00 }, /* 65520: tie, rounds to even = inf */
+		{ 0x33800000, 0x0001 }, /* 2^-24, smallest subnormal */
+		{ 0x33000000, 0x0000 }, /* 2^-25: tie between 0 and 2^-24, even = 0 */
+		{ 0x33000001, 0x0001 }, /* just above the tie */
+		{ 0x33c00000, 0x0002 }, /* 3 * 2^-25: tie between 1 and 2 ulps, even = 2 */
+		{ 0x38800000, 0x0400 }, /* 2^-14, smallest normal */
+		{ 0x387fc000, 0x03ff }, /* largest subnormal */
+		{ 0x3f801000, 0x3c00 }, /* 1 + 2^-11: tie, even = 1 */
+		{ 0x3f803000, 0x3c02 }, /* 1 + 3 * 2^-11: tie, even = 1 + 2^-9 */
+		{ 0x3f801001, 0x3c01 }, /* just above the tie */
+		{ 0x00000001, 0x0000 }, /* float subnormal: far below half range */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		float f = bits_float(cases[i].in);
+		if (quant_fp32_to_fp16(f) != cases[i].out)
+			fail_msg("fp16(0x%08x) = 0x%04x, want 0x%04x", cases[i].in,
+				 quant_fp32_to_fp16(f), cases[i].out);
+	}
+	/* back to F32: exact for every half, NaN stays NaN with its sign */
+	assert_true(quant_fp16_to_fp32(0x0001) == 0x1.0p-24f);
+	assert_true(quant_fp16_to_fp32(0x7bff) == 65504.0f);
+	assert_true(isinf(quant_fp16_to_fp32(0xfc00)) && quant_fp16_to_fp32(0xfc00) < 0);
+	assert_true(isnan(quant_fp16_to_fp32(0xfe00)) && signbit(quant_fp16_to_fp32(0xfe00)));
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint16_t u = (uint16_t)h;
+		if ((u & 0x7c00) == 0x7c00 && (u & 0x3ff))
+			continue; /* NaN payloads are canonicalised on the way back */
+		assert_int_equal(quant_fp32_to_fp16(quant_fp16_to_fp32(u)), u);
+	}
+}
+
+static void test_bf16_edges(void **state)
+{
+	(void)state;
+	static const struct { uint32_t in; uint16_t out; } cases[] = {
+		{ 0x3f800000, 0x3f80 }, { 0x80000000, 0x8000 },
+		{ 0x3f808000, 0x3f80 }, /* tie, even stays */
+		{ 0x3f818000, 0x3f82 }, /* tie, odd rounds up */
+		{ 0x3f808001, 0x3f81 }, /* above the tie */
+		{ 0x7f7fffff, 0x7f80 }, /* FLT_MAX rounds to inf */
+		{ 0x7f800000, 0x7f80 }, { 0xff800000, 0xff80 },
+		{ 0x7fc00000, 0x7fc0 }, /* NaN */
+		{ 0x7f800001, 0x7fc0 }, /* signalling NaN: made quiet */
+		{ 0xffa12345, 0xffe1 }, /* payload's top bits kept, quiet bit set */
+		{ 0x00008000, 0x0000 }, /* subnormal tie: even = 0 (no flush) */
+		{ 0x00018000, 0x0002 }, /* subnormal tie, odd rounds up */
+		{ 0x007fffff, 0x0080 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (quant_fp32_to_bf16(bits_float(cases[i].in)) != cases[i].out)
+			fail_msg("bf16(0x%08x) = 0x%04x, want 0x%04x", cases[i].in,
+				 quant_fp32_to_bf16(bits_float(cases[i].in)), cases[i].out);
+	assert_true(quant_bf16_to_fp32(0x3f80) == 1.0f);
+	assert_true(quant_bf16_to_fp32(0x0001) == bits_float(0x00010000));
+}
+
+/* The vectorised F16/BF16 rows against the scalar conversion on special values. */
+static void test_half_rows_simd(void **state)
+{
+	(void)state;
+	enum { N = 4096 + 7 };
+	float *x = alloc_floats(N);
+	rng = 5;
+	for (int i = 0; i < N; i++) {
+		uint32_t r = (uint32_t)next();
+		switch (i % 4) {
+		case 0: x[i] = bits_float(r); break; /* anything, NaNs included */
+		case 1: x[i] = bits_float((r & 0x807fffff) | 0x33000000); break; /* half subnormal range */
+		case 2: x[i] = bits_float((r & 0x80001fff) | 0x3f800000 | ((r & 1) << 12)); break;
+		default: x[i] = bits_float((r & 0x8000ffff) | 0x477f0000); break; /* near 65504 */
+		}
+	}
+	uint16_t *a = malloc(N * 2), *b = malloc(N * 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
+		if (!quant_isa_supported(simd_isas[ii]))
+			continue;
+		for (int half = 0; half < 2; half++) {
+			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
+			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, N), 0);
+			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
+			assert_memory_equal(a, b, N * 2);
+			for (int i = 0; i < N; i++)
+				assert_int_equal(a[i], half ? quant_fp32_to_bf16(x[i]) : quant_fp32_to_fp16(x[i]));
+		}
+	}
+	free(a);
+	free(b);
+	free(x);
+}
+
+/* ---- dequantize(quantize(x)) stays close to x ------------------------------------------------ */
+
+static void test_roundtrip_error(void **state)
+{
+	(void)state;
+	/* root-mean-square error relative to the standard deviation of Gaussian rows; each
+	 * bound is about 1.3x the value measured when the oracle tests passed */
+	static const struct { uint32_t type; double bound; } want[] = {
+		{ QUANT_F32, 0.0 },     { QUANT_F16, 0.0003 },  { QUANT_BF16, 0.0022 },
+		{ QUANT_Q8_0, 0.007 },  { QUANT_Q6_K, 0.023 },  { QUANT_Q5_1, 0.049 },
+		{ QUANT_Q5_0, 0.055 },  { QUANT_Q5_K, 0.047 },  { QUANT_Q4_1, 0.10 },
+		{ QUANT_Q4_0, 0.11 },   { QUANT_Q4_K, 0.092 },  { QUANT_Q3_K, 0.195 },
+		{ QUANT_Q2_K, 0.38 },
+	};
+	const int64_t n = 8192;
+	float *x = alloc_floats(n), *y = alloc_floats(n);
+	unsigned char *q = malloc((size_t)n * 4);
+	assert_non_null(q);
+	rng = 99;
+	for (int64_t i = 0; i < n; i++)
+		x[i] = gauss();
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(quant_rows(want[i].type, x, q, 1, n, 1), 0);
+		assert_int_equal(quant_validate_row(want[i].type, q, n), 0);
+		dequant_row(want[i].type, q, y, n);
+		double se = 0;
+		for (int64_t j = 0; j < n; j++)
+			se += ((double)x[j] - y[j]) * ((double)x[j] - y[j]);
+		double rmse = sqrt(se / (double)n);
+		if (rmse > want[i].bound)
+			fail_msg("%s: rmse %.5f above %.5f", quant_type_name(want[i].type), rmse,
+				 want[i].bound);
+	}
+	/* legacy symmetric types: every value within one step d of the block (Q8_0: half a
+	 * step plus rounding of d to fp16) */
+	for (int64_t b = 0; b < n / 32; b++) {
+		float amax = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+		assert_int_equal(quant_rows(QUANT_Q8_0, x + b * 32, q, 1, 32, 1), 0);
+		dequant_row(QUANT_Q8_0, q, y, 32);
+		for (int j = 0; j < 32; j++)
+			assert_true(fabsf(x[b * 32 + j] - y[j]) <= amax / 127 * 0.51f + amax * 1e-3f);
+		assert_int_equal(quant_rows(QUANT_Q4_0, x + b * 32, q, 1, 32, 1), 0);
+		dequant_row(QUANT_Q4_0, q, y, 32);
+		for (int j = 0; j < 32; j++)
+			assert_true(fabsf(x[b * 32 + j] - y[j]) <= amax / 8 * 1.01f);
+	}
+	free(q);
+	free(x);
+	free(y);
+}
+
+static void test_validate(void **state)
+{
+	(void)state;
+	unsigned char q[34] = { 0 };
+	assert_int_equal(quant_validate_row(QUANT_Q8_0, q, 32), 0);
+	q[1] = 0x7c; /* d = +inf */
+	assert_int_equal(quant_validate_row(QUANT_Q8_0, q, 32), MODL_EINVALID);
+	uint16_t h[2] = { 0x3c00, 0x7e00 };
+	assert_int_equal(quant_validate_row(QUANT_F16, h, 2), MODL_EINVALID);
+	assert_int_equal(quant_validate_row(QUANT_F16, h, 1), 0);
+	/* a huge value: fine as F32, an infinite scale once quantized */
+	float x[256];
+	for (int i = 0; i < 256; i++)
+		x[i] = i == 3 ? 1e30f : 0.5f;
+	unsigned char k[8 * 34];
+	assert_int_equal(quant_validate_row(QUANT_F32, x, 256), 0);
+	assert_int_equal(quant_rows(QUANT_Q8_0, x, k, 1, 256, 1), 0);
+	assert_int_equal(quant_validate_row(QUANT_Q8_0, k, 256), MODL_EINVALID);
+	assert_int_equal(quant_validate_row(QUANT_Q8_0, k + 34, 224), 0);
+}
+
+/* ---- bytes worked out by hand from gguf.md §5.2 ------------------------------------------- */
+
+/* Q8_0: amax = 127 makes d = 127/127 = 1 exactly (fp16 0x3C00) and id = 1, so each byte
+ * is roundf(x): halves go away from zero (2.5 -> 3, -2.5 -> -3), unlike nearest_int. */
+static void test_q8_0_known_block(void **state)
+{
+	(void)state;
+	const float x[32] = { 127, -127, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 0.49f,
+			      3.7f, -3.7f, 0, -0.0f, 100.25f, -99.5f, 64, 1 };
+	const int8_t qs[32] = { 127, -127, 1, -1, 2, 3, -3, 0, 4, -4, 0, 0, 100, -100, 64, 1 };
+	unsigned char want[34] = { 0x00, 0x3c };
+	memcpy(want + 2, qs, 32);
+	for (int isa = QUANT_ISA_SCALAR; isa <= QUANT_ISA_NEON; isa++) {
+		if (!quant_isa_supported((enum quant_isa)isa))
+			continue;
+		unsigned char got[34];
+		assert_int_equal(quant_row_isa((enum quant_isa)isa, QUANT_Q8_0, x, got, 32), 0);
+		assert_memory_equal(got, want, 34);
+	}
+	/* a zero block: d = 0, id = 0, all bytes zero */
+	const float z[32] = { 0 };
+	unsigned char got[34], zero[34] = { 0 };
+	quant_row(QUANT_Q8_0, z, got, 32);
+	assert_memory_equal(got, zero, 34);
+	float back[32];
+	dequant_row(QUANT_Q8_0, want, back, 32);
+	assert_true(back[5] == 3.0f && back[13] == -100.0f);
+}
+
+/* Q4_0: d = max / -8 where max is the signed value of largest magnitude (the first one on
+ * ties); q = MIN(15, (int8_t)(x * id + 8.5f)), a truncation; qs[j] = q[j] | q[j+16] << 4. */
+static void test_q4_0_known_blocks(void **state)
+{
+	(void)state;
+	/* block 1: max = -8 -> d = 1 (0x3C00), id = 1 */
+	float x[64] = { -8, 7.6f, 0, -0.5f, 0.49f, 0.5f, -7.9f, 3.25f,
+			-3.5f, 1, 2, 3, 4, 5, 6, 7 };
+	/* q: 0, 15 (16 clamped), 8, 8, 8, 9, 0, 11, 5, 9, 10, 11, 12, 13, 14, 15; the upper 16
+	 * values are 0 -> q = 8 */
+	static const uint8_t q1[16] = { 0, 15, 8, 8, 8, 9, 0, 11, 5, 9, 10, 11, 12, 13, 14, 15 };
+	/* block 2: 4 comes before -4, so max = 4 -> d = -0.5 (0xB800), id = -2:
+	 * 4 -> 0.5 -> 0; -4 -> 16.5 -> 15; 1 -> 6.5 -> 6; -1 -> 10.5 -> 10; 0 -> 8 */
+	x[32] = 4;
+	x[33] = -4;
+	x[34] = 1;
+	x[35] = -1;
+	x[48] = -4; /* pairs with x[32] in byte 0 */
+	unsigned char want[36] = { 0x00, 0x3c };
+	for (int j = 0; j < 16; j++)
+		want[2 + j] = (uint8_t)(q1[j] | 8 << 4);
+	want[18] = 0x00;
+	want[19] = 0xb8;
+	static const uint8_t q2lo[16] = { 0, 15, 6, 10, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8 };
+	for (int j = 0; j < 16; j++)
+		want[20 + j] = (uint8_t)(q2lo[j] | (j == 0 ? 15 : 8) << 4);
+	for (int isa = QUANT_ISA_SCALAR; isa <= QUANT_ISA_NEON; isa++) {
+		if (!quant_isa_supported((enum quant_isa)isa))
+			continue;
+		unsigned char got[36];
+		assert_int_equal(quant_row_isa((enum quant_isa)isa, QUANT_Q4_0, x, got, 64), 0);
+		assert_memory_equal(got, want, 36);
+	}
+	/* all zeros: max stays +0, d = 0 / -8 = -0 (fp16 0x8000), every q = 8 */
+	const float z[32] = { 0 };
+	unsigned char got[18];
+	quant_row(QUANT_Q4_0, z, got, 32);
+	assert_int_equal(got[0], 0x00);
+	assert_int_equal(got[1], 0x80);
+	for (int j = 2; j < 18; j++)
+		assert_int_equal(got[j], 0x88);
+	float back[64];
+	dequant_row(QUANT_Q4_0, want, back, 64);
+	assert_true(back[0] == -8.0f && back[1] == 7.0f && back[32] == 4.0f && back[33] == -3.5f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type_table),
+		cmocka_unit_test(test_simd_equals_scalar),
+		cmocka_unit_test(test_isa_selection),
+		cmocka_unit_test(test_threads_identical),
+		cmocka_unit_test(test_bad_row_length),
+		cmocka_unit_test(test_fp16_edges),
+		cmocka_unit_test(test_bf16_edges),
+		cmocka_unit_test(test_half_rows_simd),
+		cmocka_unit_test(test_roundtrip_error),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_q8_0_known_block),
+		cmocka_unit_test(test_q4_0_known_blocks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
