@@ -22,6 +22,7 @@ struct modl_command {
 
 extern const struct modl_command cmd_pull;
 extern const struct modl_command cmd_verify;
+extern const struct modl_command cmd_license;
 extern const struct modl_command cmd_cache;
 extern const struct modl_command cmd_info;
 extern const struct modl_command cmd_ls;

@@ -13,6 +13,7 @@
 static const struct modl_command *const commands[] = {
 	&cmd_pull,
 	&cmd_verify,
+	&cmd_license,
 	&cmd_cache,
 	&cmd_info,
 	&cmd_ls,

@@ -6,7 +6,7 @@ _modl()
 {
 	local cur prev cmd sub i j word
 	local globals="--help -h --version --quiet -q --verbose -v --json"
-	local commands="pull verify cache info ls login logout whoami env inspect help"
+	local commands="pull verify license cache info ls login logout whoami env inspect help"
 	local cache_commands="ls rm prune verify export import"
 	local repo_types="model dataset space"
 
@@ -58,7 +58,7 @@ _modl()
 	case $prev in
 	--repo-type)
 		case $cmd in
-		pull | verify | info | ls | cache)
+		pull | verify | license | info | ls | cache)
 			COMPREPLY=($(compgen -W "$repo_types" -- "$cur"))
 			return 0
 			;;
@@ -93,6 +93,14 @@ _modl()
 			return 0
 		fi
 		;;
+	--policy)
+		if [[ $cmd == license ]]; then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return 0
+		fi
+		;;
 	--token)
 		if [[ $cmd == login ]]; then
 			# A secret: nothing to offer but "-" (read it from standard input).
@@ -107,6 +115,7 @@ _modl()
 		case $cmd in
 		pull) opts+=" --include --exclude --repo-type --local-dir --jobs --connections --dry-run --force" ;;
 		verify | info | ls) opts+=" --repo-type" ;;
+		license) opts+=" --policy --remote --repo-type" ;;
 		login) opts+=" --token" ;;
 		inspect) opts+=" --tensors" ;;
 		cache)
@@ -138,7 +147,7 @@ _modl()
 	local nargs=0
 	for ((i = j + 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--repo-type | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o)
+		--repo-type | --policy | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o)
 			((i++))
 			[[ ${COMP_WORDS[i]} == "=" ]] && ((i++))
 			;;
@@ -150,6 +159,14 @@ _modl()
 	case $cmd in
 	help)
 		((nargs == 0)) && COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		;;
+	license)
+		# A repository id or a directory.
+		if ((nargs == 0)); then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -d -- "$cur"))
+		fi
 		;;
 	inspect)
 		# A safetensors or GGUF file (any file: the format is read from the content).

@@ -90,6 +90,7 @@ complete -c modl -l json -d 'Print one JSON document on stdout'
 # Commands.
 complete -c modl -n 'not __modl_command' -a pull -d 'Download a repository into the cache, verified'
 complete -c modl -n 'not __modl_command' -a verify -d "Re-hash a cached snapshot against the Hub's hashes"
+complete -c modl -n 'not __modl_command' -a license -d 'Audit the license terms a model ships with'
 complete -c modl -n 'not __modl_command' -a cache -d 'List, clean, verify, export and import the cache'
 complete -c modl -n 'not __modl_command' -a info -d "Show a repository's metadata"
 complete -c modl -n 'not __modl_command' -a ls -d "List a repository's files with size, kind and hash"
@@ -100,8 +101,8 @@ complete -c modl -n 'not __modl_command' -a env -d 'Show versions, endpoint, pat
 complete -c modl -n 'not __modl_command' -a inspect -d 'Show the header of a safetensors or GGUF file'
 complete -c modl -n 'not __modl_command' -a help -d 'Show the usage of a command'
 
-# pull, verify, info, ls
-complete -c modl -n '__modl_command_is pull verify info ls' -l repo-type -x -a 'model dataset space' -d 'Repository type'
+# pull, verify, license, info, ls
+complete -c modl -n '__modl_command_is pull verify license info ls' -l repo-type -x -a 'model dataset space' -d 'Repository type'
 
 # pull
 complete -c modl -n '__modl_command_is pull' -l include -x -d 'Take only matching paths (glob)'
@@ -111,6 +112,11 @@ complete -c modl -n '__modl_command_is pull' -l jobs -x -d 'Files at once (defau
 complete -c modl -n '__modl_command_is pull' -l connections -x -d 'Byte ranges at once per large file (default 8)'
 complete -c modl -n '__modl_command_is pull' -l dry-run -d 'Show what would be downloaded and what is cached'
 complete -c modl -n '__modl_command_is pull' -l force -d 'Download again even what is already there'
+
+# license
+complete -c modl -n '__modl_command_is license' -l policy -r -F -d 'JSON policy; exit 7 when the model breaks it'
+complete -c modl -n '__modl_command_is license' -l remote -d 'Read the repository from the Hub even when it is cached'
+complete -c modl -n '__modl_command_is license' -a '(__fish_complete_directories (commandline -ct))'
 
 # login
 complete -c modl -n '__modl_command_is login' -l token -x -a - -d 'Access token, or - for standard input'
@@ -135,4 +141,4 @@ complete -c modl -n '__modl_cache_sub_is export' -s o -l output -r -F -d 'The bu
 complete -c modl -n '__modl_cache_sub_is import; and __modl_cache_no_operand' -F
 
 # help COMMAND
-complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify info ls login logout whoami env inspect help'
+complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license info ls login logout whoami env inspect help'

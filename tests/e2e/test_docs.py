@@ -423,7 +423,7 @@ class BashCompletion(unittest.TestCase):
         self.assertEqual(got[2], REPO_TYPES)
         self.assertEqual(got[3], {c for c in listed_commands() + list(EXTRA_COMMANDS)
                                   if c.startswith("l")})
-        self.assertEqual(got[3], {"login", "logout", "ls"})
+        self.assertEqual(got[3], {"license", "login", "logout", "ls"})
 
     def test_commands(self):
         everything = set(listed_commands()) | set(EXTRA_COMMANDS)
@@ -614,7 +614,7 @@ class FishCompletion(unittest.TestCase):
         self.assertEqual(got[0], {"info", "inspect"})
         self.assertEqual(got[1], {"--repo-type"})
         self.assertEqual(got[2], REPO_TYPES)
-        self.assertEqual(got[3], {"login", "logout", "ls"})
+        self.assertEqual(got[3], {"license", "login", "logout", "ls"})
         self.assertEqual(got[4], everything)
         self.assertEqual(got[5], everything)
         self.assertEqual(got[6], {"--repo-type=dataset"})
