@@ -12,7 +12,7 @@
 static const char usage[] =
 	"usage: modl pull REPO[@REV] [FILE...] [--include GLOB]... [--exclude GLOB]...\n"
 	"                 [--repo-type model|dataset|space] [--local-dir DIR] [--jobs N]\n"
-	"                 [--connections N] [--dry-run] [--force] [--json]\n"
+	"                 [--connections N] [--dry-run] [--force] [--policy FILE] [--json]\n"
 	"\n"
 	"Download a snapshot (or the named files) into the Hugging Face cache. The revision\n"
 	"is resolved to a commit once and every file is fetched at that commit; large files\n"
@@ -29,6 +29,8 @@ static const char usage[] =
 	"  --connections N    byte ranges at once per large file (default 8)\n"
 	"  -n, --dry-run      show what would be downloaded and what is cached\n"
 	"  -f, --force        download again even what is already there\n"
+	"  --policy FILE      check the license against a policy (see modl help license)\n"
+	"                     before any weight is downloaded; exit 7 when it fails\n"
 	"  --json             print a JSON summary\n";
 
 static cJSON *result_to_json(const struct pull_options *o, const struct pull_result *r)
@@ -92,7 +94,7 @@ static void print_dry_run(const struct pull_result *r)
 
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
-	const char *type_name = "model", *local_dir = NULL;
+	const char *type_name = "model", *local_dir = NULL, *policy = NULL;
 	long jobs = 8, connections = 8;
 	int dry_run = 0, force = 0;
 	struct args_list include = { 0 }, exclude = { 0 };
@@ -105,6 +107,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ "connections", 0, ARGS_INT, &connections, 1, 64 },
 		{ "dry-run", 'n', ARGS_FLAG, &dry_run, 0, 0 },
 		{ "force", 'f', ARGS_FLAG, &force, 0, 0 },
+		{ "policy", 0, ARGS_STRING, &policy, 0, 0 },
 		{ 0 },
 	};
 	struct pull_options o = { 0 };
@@ -137,6 +140,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	o.connections = (unsigned)connections;
 	o.dry_run = dry_run;
 	o.force = force;
+	o.policy = policy;
 	o.progress = progress;
 	rc = pull_run(&ctx->settings, ctx->verbose, &o, &r);
 	progress_finish(progress);

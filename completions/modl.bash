@@ -94,7 +94,7 @@ _modl()
 		fi
 		;;
 	--policy)
-		if [[ $cmd == license ]]; then
+		if [[ $cmd == license || $cmd == pull ]]; then
 			compopt -o filenames 2>/dev/null
 			local IFS=$'\n'
 			COMPREPLY=($(compgen -f -- "$cur"))
@@ -113,7 +113,7 @@ _modl()
 	if [[ $cur == -* ]]; then
 		local opts=$globals
 		case $cmd in
-		pull) opts+=" --include --exclude --repo-type --local-dir --jobs --connections --dry-run --force" ;;
+		pull) opts+=" --include --exclude --repo-type --local-dir --jobs --connections --dry-run --force --policy" ;;
 		verify | info | ls) opts+=" --repo-type" ;;
 		license) opts+=" --policy --remote --repo-type" ;;
 		login) opts+=" --token" ;;

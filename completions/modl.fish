@@ -110,6 +110,7 @@ complete -c modl -n '__modl_command_is pull' -l exclude -x -d 'Leave matching pa
 complete -c modl -n '__modl_command_is pull' -l local-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Write plain files to DIR instead of the cache'
 complete -c modl -n '__modl_command_is pull' -l jobs -x -d 'Files at once (default 8)'
 complete -c modl -n '__modl_command_is pull' -l connections -x -d 'Byte ranges at once per large file (default 8)'
+complete -c modl -n '__modl_command_is pull' -l policy -r -F -d 'Check the license against a JSON policy first; exit 7 when it fails'
 complete -c modl -n '__modl_command_is pull' -l dry-run -d 'Show what would be downloaded and what is cached'
 complete -c modl -n '__modl_command_is pull' -l force -d 'Download again even what is already there'
 

@@ -1,4 +1,5 @@
 #include "pull.h"
+#include "license/license.h"
 #include "repo_info.h"
 #include "cache.h"
 #include "download.h"
@@ -246,6 +247,15 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 	 * commits if the branch moves meanwhile. */
 	if ((rc = hub_list_tree(hub, &o->repo, r->commit, NULL, 1, &tree)))
 		goto out;
+	/* The license policy sees the card and license files only, before any weight. */
+	if (o->policy) {
+		struct license_report report;
+		rc = license_check_remote(hub, &o->repo, r->commit, &tree, o->policy, &report);
+		license_report_free(&report);
+		if (rc)
+			goto out;
+		progress_note(o->progress, "license policy %s: pass", o->policy);
+	}
 	if ((rc = select_files(o, &tree, r, o->local_dir || o->dry_run ? NULL : cache)))
 		goto out;
 	if ((rc = result_path(o, cache, r)))
@@ -304,6 +314,9 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 	int rc = 0;
 	r->offline = 1;
 	r->gated = "false";
+	if (o->policy)
+		return modl_error_set(MODL_EUSAGE, "offline mode (HF_HUB_OFFLINE): --policy needs the Hub; audit "
+				      "the cached snapshot with 'modl license %s'", o->repo.id);
 	if (hub_is_commit(ref_name(o)))
 		memcpy(r->commit, ref_name(o), 41);
 	else if ((rc = cache_read_ref(cache, ref_name(o), r->commit)))

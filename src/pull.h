@@ -19,6 +19,7 @@ struct pull_options {
 	const char *local_dir;         /* NULL: the cache */
 	unsigned jobs, connections;
 	int dry_run, force;
+	const char *policy;            /* a license policy checked before any weight is fetched */
 	struct progress *progress;
 };
 

@@ -565,3 +565,51 @@ class Progress(PullCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(err, "")
         self.assertEqual(out, self.snapshot() + "\n")
+
+
+class Policy(PullCase):
+    """pull --policy: the license is checked from the card and license files before any
+    weight is fetched; a failing policy stops the pull with exit 7."""
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(self.tmp, "deny-mit.json"), "w") as f:
+            json.dump({"deny": ["mit"]}, f)
+        with open(os.path.join(self.tmp, "allow-mit.json"), "w") as f:
+            json.dump({"allow": ["mit", "apache-2.0"], "require_commercial_use": True}, f)
+
+    def weight_requests(self):
+        return [e for e in self.hub.log()
+                if e["server"] == "cdn" or ("/resolve/" in e["path"] and e["path"].endswith((".bin", ".safetensors")))]
+
+    def test_failing_policy_fetches_no_weight(self):
+        r = self.pull("--policy", os.path.join(self.tmp, "deny-mit.json"))
+        self.assertExit(r, 7)
+        self.assertOneLineError(r, "deny-mit.json", "mit")
+        self.assertEqual(self.weight_requests(), [])
+        # only cards (this one's and its base model's) and the license file were read
+        got = {e["path"].split("?")[0].rsplit("/", 1)[-1] for e in self.hub.log()
+               if e["method"] in ("GET", "HEAD") and "resolve" in e["path"]}
+        self.assertEqual(got, {"LICENSE", "README.md"})
+        self.assertFalse(os.path.exists(os.path.join(self.folder, "snapshots")) and
+                         os.listdir(os.path.join(self.folder, "snapshots")))
+
+    def test_passing_policy_pulls(self):
+        r = self.pull("--policy", os.path.join(self.tmp, "allow-mit.json"))
+        self.assertExit(r, 0)
+        self.assertIn("license policy", r.err)
+        self.assertSnapshotComplete()
+
+    def test_malformed_policy_is_exit_8_before_any_request(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write("{not json")
+        r = self.pull("--policy", bad)
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, "bad.json")
+        self.assertEqual(self.weight_requests(), [])
+
+    def test_offline_refuses_a_policy(self):
+        self.assertExit(self.pull(), 0)
+        r = self.pull("--policy", os.path.join(self.tmp, "allow-mit.json"), HF_HUB_OFFLINE="1")
+        self.assertExit(r, 2)
