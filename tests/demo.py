@@ -25,11 +25,14 @@ def main():
             with open(os.path.join(src, name), "rb") as f:
                 files[name] = f.read()
         make_repo(os.path.join(tmp, "hub"), "models", REPO, files)
+        # the base model its card names, so that the license chain can be followed
+        make_repo(os.path.join(tmp, "hub"), "models", "karpathy/tinyllamas",
+                  {"README.md": "---\nlicense: mit\n---\n# tinyllamas\n", "LICENSE": files["LICENSE"]})
         with Hub(os.path.join(tmp, "hub")) as hub:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
             env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=os.path.join(tmp, "hf"))
             print("local hub: %s (files from the CDN host %s)\n" % (hub.endpoint, hub.cdn))
-            for args in (["info", REPO], ["ls", REPO], ["pull", REPO], ["verify", REPO]):
+            for args in (["info", REPO], ["ls", REPO], ["pull", REPO], ["verify", REPO], ["license", REPO, "--remote"]):
                 print("$ modl " + " ".join(args), flush=True)
                 rc = subprocess.call([modl] + args, env=env)
                 print(flush=True)
