@@ -6,7 +6,8 @@ _modl()
 {
 	local cur prev cmd sub i j word
 	local globals="--help -h --version --quiet -q --verbose -v --json"
-	local commands="pull verify license cache info ls login logout whoami env inspect help"
+	local commands="pull verify license cache quantize info ls login logout whoami env inspect help"
+	local quant_types="F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K"
 	local cache_commands="ls rm prune verify export import"
 	local repo_types="model dataset space"
 
@@ -118,6 +119,7 @@ _modl()
 		license) opts+=" --policy --remote --repo-type" ;;
 		login) opts+=" --token" ;;
 		inspect) opts+=" --tensors" ;;
+		quantize) opts+=" --threads -t --allow-requantize" ;;
 		cache)
 			case $sub in
 			ls) opts+=" --revisions --sort" ;;
@@ -147,7 +149,7 @@ _modl()
 	local nargs=0
 	for ((i = j + 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--repo-type | --policy | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o)
+		--repo-type | --policy | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o | --threads | -t)
 			((i++))
 			[[ ${COMP_WORDS[i]} == "=" ]] && ((i++))
 			;;
@@ -166,6 +168,16 @@ _modl()
 			compopt -o filenames 2>/dev/null
 			local IFS=$'\n'
 			COMPREPLY=($(compgen -d -- "$cur"))
+		fi
+		;;
+	quantize)
+		# IN.gguf OUT.gguf TYPE
+		if ((nargs < 2)); then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -f -- "$cur"))
+		elif ((nargs == 2)); then
+			COMPREPLY=($(compgen -W "$quant_types" -- "$cur"))
 		fi
 		;;
 	inspect)

@@ -92,6 +92,7 @@ complete -c modl -n 'not __modl_command' -a pull -d 'Download a repository into 
 complete -c modl -n 'not __modl_command' -a verify -d "Re-hash a cached snapshot against the Hub's hashes"
 complete -c modl -n 'not __modl_command' -a license -d 'Audit the license terms a model ships with'
 complete -c modl -n 'not __modl_command' -a cache -d 'List, clean, verify, export and import the cache'
+complete -c modl -n 'not __modl_command' -a quantize -d "Quantize a GGUF model (llama.cpp's types)"
 complete -c modl -n 'not __modl_command' -a info -d "Show a repository's metadata"
 complete -c modl -n 'not __modl_command' -a ls -d "List a repository's files with size, kind and hash"
 complete -c modl -n 'not __modl_command' -a login -d 'Check a token with the Hub and save it'
@@ -122,6 +123,12 @@ complete -c modl -n '__modl_command_is license' -a '(__fish_complete_directories
 # login
 complete -c modl -n '__modl_command_is login' -l token -x -a - -d 'Access token, or - for standard input'
 
+# quantize IN.gguf OUT.gguf TYPE
+complete -c modl -n '__modl_command_is quantize' -s t -l threads -x -d 'Worker threads (default: every core)'
+complete -c modl -n '__modl_command_is quantize' -l allow-requantize -d 'Accept already-quantized tensors as input'
+complete -c modl -n '__modl_command_is quantize' -F
+complete -c modl -n '__modl_command_is quantize' -a 'F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K' -d 'Type'
+
 # inspect
 complete -c modl -n '__modl_command_is inspect' -l tensors -d 'List every tensor'
 complete -c modl -n '__modl_command_is inspect' -F
@@ -142,4 +149,4 @@ complete -c modl -n '__modl_cache_sub_is export' -s o -l output -r -F -d 'The bu
 complete -c modl -n '__modl_cache_sub_is import; and __modl_cache_no_operand' -F
 
 # help COMMAND
-complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license info ls login logout whoami env inspect help'
+complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license quantize info ls login logout whoami env inspect help'
