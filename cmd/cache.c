@@ -324,8 +324,8 @@ static int run_rm_or_prune(const struct modl_ctx *ctx, int argc, char **argv, in
 	}
 	if (prune)
 		rc = cache_plan_prune(&scan, &plan);
-	for (int i = 0; !rc && !prune && i < n; i++)
-		rc = cache_plan_rm(&scan, &repos[i], &plan);
+	if (!rc && !prune)
+		rc = cache_plan_rm(&scan, repos, (size_t)n, &plan);
 	if (!rc)
 		rc = carry_out(ctx, &plan, dry_run, yes);
 	cache_plan_free(&plan);

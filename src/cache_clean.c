@@ -182,39 +182,81 @@ static const struct cache_entry *find_entry(const struct cache_scan *scan, const
 	return NULL;
 }
 
-int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, struct cache_plan *p)
+/* The whole repo folder and its lock files, unless a running pull holds one of its blobs. */
+static int plan_repo(const struct cache_scan *scan, const struct cache_entry *e, struct cache_plan *p)
 {
-	const struct cache_entry *e = find_entry(scan, repo);
-	struct strbuf path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
+	unsigned long long bytes = 0;
+	if (any_lock_held(scan, e))
+		return plan_skip(p, e->id);
+	for (size_t i = 0; i < e->blob_count; i++)
+		bytes += e->blobs[i].size;
+	int rc = plan_add(p, ACTION_REPO, e->folder, e->id, bytes);
+	if (!rc && !(rc = strbuf_addf(&path, "%s/.locks/%s", scan->root, e->folder_name)) &&
+	    !(rc = strbuf_addf(&label, "%s lock files", e->id)))
+		rc = plan_add(p, ACTION_META, path.buf, label.buf, 0);
+	strbuf_free(&path);
+	strbuf_free(&label);
+	return rc;
+}
+
+/* Revisions marked in gone, or the whole repo when none would be left (an empty repo
+ * folder would still be listed as a repo by every scanner). */
+static int plan_gone(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
+		     struct cache_plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->revision_count; i++)
+		n += gone[i] != 0;
+	if (n == 0)
+		return 0;
+	if (n == e->revision_count)
+		return plan_repo(scan, e, p);
+	return plan_revisions(scan, e, gone, p);
+}
+
+int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, size_t count, struct cache_plan *p)
+{
 	int rc = 0;
-	if (!e)
-		return modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache", hub_repo_type_name(repo->type),
-				      repo->id);
-	if (!repo->revision[0]) {
-		if (any_lock_held(scan, e))
-			return plan_skip(p, e->id);
-		unsigned long long bytes = 0;
-		for (size_t i = 0; i < e->blob_count; i++)
-			bytes += e->blobs[i].size;
-		rc = plan_add(p, ACTION_REPO, e->folder, e->id, bytes);
-		struct strbuf label = STRBUF_INIT;
-		if (!rc && !(rc = strbuf_addf(&path, "%s/.locks/%s", scan->root, e->folder_name)) &&
-		    !(rc = strbuf_addf(&label, "%s lock files", e->id)))
-			rc = plan_add(p, ACTION_META, path.buf, label.buf, 0);
-		strbuf_free(&label);
-		strbuf_free(&path);
-		return rc;
-	}
-	const struct cache_revision *r = cache_entry_revision(e, repo->revision);
-	if (!r)
-		return modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache", repo->revision,
-				      repo->id);
-	unsigned char *gone = calloc(e->revision_count + 1, 1);
-	if (!gone)
+	/* Each repo is planned once with every revision named for it, so that blobs shared
+	 * only by revisions that all go are removed too. */
+	unsigned char *done = calloc(count + 1, 1);
+	if (!done)
 		return modl_error_set(MODL_EFAIL, "out of memory");
-	gone[r - e->revisions] = 1;
-	rc = plan_revisions(scan, e, gone, p);
-	free(gone);
+	for (size_t i = 0; !rc && i < count; i++) {
+		if (done[i])
+			continue;
+		const struct cache_entry *e = find_entry(scan, &repos[i]);
+		if (!e) {
+			rc = modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache", hub_repo_type_name(repos[i].type),
+					    repos[i].id);
+			break;
+		}
+		unsigned char *gone = calloc(e->revision_count + 1, 1);
+		if (!gone) {
+			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			break;
+		}
+		for (size_t k = i; !rc && k < count; k++) {
+			if (done[k] || find_entry(scan, &repos[k]) != e)
+				continue;
+			done[k] = 1;
+			if (!repos[k].revision[0]) {
+				memset(gone, 1, e->revision_count);
+				continue;
+			}
+			const struct cache_revision *r = cache_entry_revision(e, repos[k].revision);
+			if (!r)
+				rc = modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache",
+						    repos[k].revision, repos[k].id);
+			else
+				gone[r - e->revisions] = 1;
+		}
+		if (!rc)
+			rc = e->revision_count == 0 ? plan_repo(scan, e, p) : plan_gone(scan, e, gone, p);
+		free(gone);
+	}
+	free(done);
 	return rc;
 }
 
@@ -229,8 +271,15 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 			return modl_error_set(MODL_EFAIL, "out of memory");
 		for (size_t k = 0; k < e->revision_count; k++)
 			gone[k] = e->revisions[k].ref_count == 0;
-		rc = plan_revisions(scan, e, gone, p);
+		size_t detached = 0;
+		for (size_t k = 0; k < e->revision_count; k++)
+			detached += gone[k];
+		/* A repo with no revision left (or none at all: a pull that died before its
+		 * first file) goes whole, unless a running pull holds one of its blobs. */
+		rc = e->revision_count ? plan_gone(scan, e, gone, p) : plan_repo(scan, e, p);
 		free(gone);
+		if (detached == e->revision_count)
+			continue;
 		/* Blobs no snapshot links, and partials no running pull holds. */
 		for (size_t b = 0; !rc && b < e->blob_count; b++) {
 			const struct cache_blob *blob = &e->blobs[b];

@@ -25,8 +25,11 @@ struct cache_plan {
 	size_t skipped_count;
 };
 
-/* REPO or REPO@REV (a commit or a ref name) of scan. MODL_ENOTFOUND when absent. */
-int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repo, struct cache_plan *plan);
+/* REPO or REPO@REV (a commit or a ref name) for each of repos; the revisions named for
+ * one repo are planned together, and a repo left without revisions goes whole.
+ * MODL_ENOTFOUND when one is absent. */
+int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, size_t count,
+		  struct cache_plan *plan);
 int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *plan);
 /* Carries the plan out, in an order that never leaves a link to a missing blob. Each blob
  * is removed while its lock is held, so a pull that started since the plan was made is

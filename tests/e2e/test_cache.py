@@ -147,6 +147,13 @@ class Rm(CacheCase):
         self.assertExit(r, 0)
         self.assertEqual(os.listdir(os.path.join(self.folder(), "refs")), ["dev"])
 
+    def test_rm_every_revision_in_one_command(self):
+        r = self.run_modl("cache", "rm", "acme/two@" + self.commit("main"), "acme/two@dev", "-y")
+        self.assertExit(r, 0)
+        # no revision left: the repo folder goes whole, shared blobs included
+        self.assertFalse(os.path.exists(self.folder()))
+        self.assertEqual([x["id"] for x in self.ls()["repos"]], ["acme/big", "acme/data"])
+
     def test_rm_unknown(self):
         r = self.run_modl("cache", "rm", "acme/none", "-y")
         self.assertExit(r, 4)

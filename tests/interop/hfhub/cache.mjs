@@ -9,6 +9,12 @@
 //   node cache.mjs download <hubUrl> <repo> <cacheDir> [revision]
 //       runs snapshotDownload into cacheDir against the hub at hubUrl and prints
 //       {"snapshot": "<dir>"}
+//   node cache.mjs scan-count <cacheDir>
+//       runs scanCacheDir(cacheDir) once and prints only its totals, for bench/cache.py
+//       (which times this process against `modl cache ls`):
+//       {"repos", "revisions", "files", "filesCount", "size", "warnings", "scan_ms"}
+//       files: snapshot files seen (summed over revisions); filesCount: distinct blobs
+//       (summed over repos); scan_ms: the scanCacheDir call alone, measured in-process.
 //
 // Exits 2 on usage errors, 1 when the library throws (message on stderr).
 import { basename } from "node:path";
@@ -17,7 +23,8 @@ import { scanCacheDir, snapshotDownload } from "@huggingface/hub";
 function usage() {
 	process.stderr.write(
 		"usage: node cache.mjs scan <cacheDir>\n" +
-			"       node cache.mjs download <hubUrl> <repo> <cacheDir> [revision]\n",
+			"       node cache.mjs download <hubUrl> <repo> <cacheDir> [revision]\n" +
+			"       node cache.mjs scan-count <cacheDir>\n",
 	);
 	process.exit(2);
 }
@@ -45,6 +52,31 @@ async function scan(cacheDir) {
 	};
 }
 
+async function scanCount(cacheDir) {
+	const t0 = performance.now();
+	const info = await scanCacheDir(cacheDir);
+	const scanMs = performance.now() - t0;
+	let revisions = 0;
+	let files = 0;
+	let filesCount = 0;
+	for (const r of info.repos) {
+		revisions += r.revisions.length;
+		filesCount += r.filesCount;
+		for (const v of r.revisions) {
+			files += v.files.length;
+		}
+	}
+	return {
+		repos: info.repos.length,
+		revisions,
+		files,
+		filesCount,
+		size: info.size,
+		warnings: info.warnings.length,
+		scan_ms: scanMs,
+	};
+}
+
 async function download(hubUrl, repo, cacheDir, revision) {
 	// The library logs "Downloading X to Y" through console.debug; keep stdout for the JSON.
 	console.debug = (...a) => process.stderr.write(a.join(" ") + "\n");
@@ -69,6 +101,8 @@ let result;
 try {
 	if (cmd === "scan" && args.length === 1) {
 		result = await scan(args[0]);
+	} else if (cmd === "scan-count" && args.length === 1) {
+		result = await scanCount(args[0]);
 	} else if (cmd === "download" && (args.length === 3 || args.length === 4)) {
 		result = await download(args[0], args[1], args[2], args[3]);
 	} else {
