@@ -24,6 +24,7 @@ extern const struct modl_command cmd_pull;
 extern const struct modl_command cmd_verify;
 extern const struct modl_command cmd_license;
 extern const struct modl_command cmd_cache;
+extern const struct modl_command cmd_convert;
 extern const struct modl_command cmd_quantize;
 extern const struct modl_command cmd_info;
 extern const struct modl_command cmd_ls;

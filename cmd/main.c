@@ -15,6 +15,7 @@ static const struct modl_command *const commands[] = {
 	&cmd_verify,
 	&cmd_license,
 	&cmd_cache,
+	&cmd_convert,
 	&cmd_quantize,
 	&cmd_info,
 	&cmd_ls,

@@ -6,8 +6,9 @@ _modl()
 {
 	local cur prev cmd sub i j word
 	local globals="--help -h --version --quiet -q --verbose -v --json"
-	local commands="pull verify license cache quantize info ls login logout whoami env inspect help"
+	local commands="pull verify license cache convert quantize info ls login logout whoami env inspect help"
 	local quant_types="F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K"
+	local pre_names="llama-bpe smaug-bpe qwen2 tekken smollm gpt-2 default"
 	local cache_commands="ls rm prune verify export import"
 	local repo_types="model dataset space"
 
@@ -72,11 +73,31 @@ _modl()
 		fi
 		;;
 	-o | --output)
-		if [[ $cmd == cache ]]; then
-			# The bundle: FILE.tar, FILE.tar.gz, FILE.tar.zst, or - for standard output.
+		# cache: the bundle (FILE.tar, FILE.tar.gz, FILE.tar.zst, or - for standard output);
+		# convert: the GGUF file, or a directory for the default name.
+		if [[ $cmd == cache || $cmd == convert ]]; then
 			compopt -o filenames 2>/dev/null
 			local IFS=$'\n'
 			COMPREPLY=($(compgen -f -- "$cur"))
+			return 0
+		fi
+		;;
+	--type)
+		if [[ $cmd == convert ]]; then
+			COMPREPLY=($(compgen -W "$quant_types" -- "$cur"))
+			return 0
+		fi
+		;;
+	--pre)
+		if [[ $cmd == convert ]]; then
+			# The pre-tokenizers modl recognises; any type llama.cpp knows is accepted.
+			COMPREPLY=($(compgen -W "$pre_names" -- "$cur"))
+			return 0
+		fi
+		;;
+	-t | --threads | --name)
+		# A number or a name: nothing to offer.
+		if [[ $cmd == convert || $cmd == quantize ]]; then
 			return 0
 		fi
 		;;
@@ -119,6 +140,7 @@ _modl()
 		license) opts+=" --policy --remote --repo-type" ;;
 		login) opts+=" --token" ;;
 		inspect) opts+=" --tensors" ;;
+		convert) opts+=" -o --output --type --threads -t --name --pre" ;;
 		quantize) opts+=" --threads -t --allow-requantize" ;;
 		cache)
 			case $sub in
@@ -149,7 +171,7 @@ _modl()
 	local nargs=0
 	for ((i = j + 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--repo-type | --policy | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o | --threads | -t)
+		--repo-type | --policy | --token | --include | --exclude | --local-dir | --jobs | --connections | -j | --sort | --output | -o | --threads | -t | --type | --name | --pre)
 			((i++))
 			[[ ${COMP_WORDS[i]} == "=" ]] && ((i++))
 			;;
@@ -164,6 +186,14 @@ _modl()
 		;;
 	license)
 		# A repository id or a directory.
+		if ((nargs == 0)); then
+			compopt -o filenames 2>/dev/null
+			local IFS=$'\n'
+			COMPREPLY=($(compgen -d -- "$cur"))
+		fi
+		;;
+	convert)
+		# SRC: a checkpoint directory, or a repository id in the cache.
 		if ((nargs == 0)); then
 			compopt -o filenames 2>/dev/null
 			local IFS=$'\n'

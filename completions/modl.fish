@@ -78,6 +78,27 @@ function __modl_no_operand
     test $seen -le 1
 end
 
+# True when no operand follows "convert" yet (option values are not operands).
+function __modl_convert_no_operand
+    set -l seen 0
+    set -l skip 0
+    for word in (commandline -opc)[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $word
+            case -o --output --type -t --threads --name --pre
+                set skip 1
+            case '-*'
+                continue
+            case '*'
+                set seen (math $seen + 1)
+        end
+    end
+    test $seen -le 1
+end
+
 complete -c modl -f
 
 # Global options, before or after the command.
@@ -92,6 +113,7 @@ complete -c modl -n 'not __modl_command' -a pull -d 'Download a repository into 
 complete -c modl -n 'not __modl_command' -a verify -d "Re-hash a cached snapshot against the Hub's hashes"
 complete -c modl -n 'not __modl_command' -a license -d 'Audit the license terms a model ships with'
 complete -c modl -n 'not __modl_command' -a cache -d 'List, clean, verify, export and import the cache'
+complete -c modl -n 'not __modl_command' -a convert -d 'Convert a Hugging Face checkpoint to a (quantized) GGUF'
 complete -c modl -n 'not __modl_command' -a quantize -d "Quantize a GGUF model (llama.cpp's types)"
 complete -c modl -n 'not __modl_command' -a info -d "Show a repository's metadata"
 complete -c modl -n 'not __modl_command' -a ls -d "List a repository's files with size, kind and hash"
@@ -123,6 +145,14 @@ complete -c modl -n '__modl_command_is license' -a '(__fish_complete_directories
 # login
 complete -c modl -n '__modl_command_is login' -l token -x -a - -d 'Access token, or - for standard input'
 
+# convert SRC
+complete -c modl -n '__modl_command_is convert' -s o -l output -r -F -d 'The GGUF file, or a directory for the default name'
+complete -c modl -n '__modl_command_is convert' -l type -x -a 'F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K' -d 'Output type'
+complete -c modl -n '__modl_command_is convert' -s t -l threads -x -d 'Worker threads (default: every core)'
+complete -c modl -n '__modl_command_is convert' -l name -x -d 'general.name (default: from the model card, config or folder)'
+complete -c modl -n '__modl_command_is convert' -l pre -x -a 'llama-bpe smaug-bpe qwen2 tekken smollm gpt-2 default' -d 'tokenizer.ggml.pre for a BPE tokenizer not in the table'
+complete -c modl -n '__modl_command_is convert; and __modl_convert_no_operand' -a '(__fish_complete_directories (commandline -ct))'
+
 # quantize IN.gguf OUT.gguf TYPE
 complete -c modl -n '__modl_command_is quantize' -s t -l threads -x -d 'Worker threads (default: every core)'
 complete -c modl -n '__modl_command_is quantize' -l allow-requantize -d 'Accept already-quantized tensors as input'
@@ -149,4 +179,4 @@ complete -c modl -n '__modl_cache_sub_is export' -s o -l output -r -F -d 'The bu
 complete -c modl -n '__modl_cache_sub_is import; and __modl_cache_no_operand' -F
 
 # help COMMAND
-complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license quantize info ls login logout whoami env inspect help'
+complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license cache convert quantize info ls login logout whoami env inspect help'
