@@ -10,55 +10,22 @@
  *   4. write the header: the input's metadata in its order without general.file_type
  *      and general.quantization_version, then those two, as llama.cpp's gguf_set_val
  *      does (it removes a key and appends it);
- *   5. stream each tensor through the worker pool (below) into a temporary file next to
- *      the output, then fsync and rename it.
- *
- * Streaming one tensor (tensor_job): the rows are cut into chunks of about
- * CHUNK_ELEMENTS values. Workers take chunks in order, convert each row to F32 in a
- * private one-row buffer, check it is finite, quantize it into a slot of a small ring and
- * check the result as ggml_validate_row_data would. Whichever worker completes the chunk
- * the file needs next writes every consecutive completed chunk while the others go on
- * computing, so the disk and the cores work at the same time and the bytes leave in file
- * order whatever the thread count. A chunk cannot start until its ring slot has been
- * written, which bounds memory to RING_PER_THREAD chunks per thread. Input pages are
- * released once their chunk is written, so the resident size does not grow with the
- * model either. */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* sync_file_range */
-#endif
-
+ *   5. stream each tensor (src/tensor_stream.h: chunks of rows converted to F32, checked
+ *      finite, quantized and checked as ggml_validate_row_data would on the worker pool,
+ *      written in file order) into a temporary file next to the output, then fsync and
+ *      rename it. */
 #include "quantize.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "error.h"
-#include "fs.h"
 #include "pool.h"
 #include "quant/mix.h"
 #include "quant/quant.h"
-#include "strbuf.h"
-
-/* Values per chunk: large enough that the lock is rare, small enough that a slot stays
- * about 1 MiB even for F32 output. */
-#define CHUNK_ELEMENTS ((int64_t)1 << 18)
-#define RING_PER_THREAD 4
-/* Dirty output beyond this is handed to the disk at once (sync_file_range), so that the
- * final fsync waits for the tail only. */
-#define WRITEBACK_BYTES ((off_t)32 << 20)
-/* Input pages are dropped from the process in batches of this size (see flush_locked). */
-#define RELEASE_BYTES ((ptrdiff_t)16 << 20)
+#include "tensor_stream.h"
 
 struct plan {
 	size_t index;      /* in the input */
@@ -76,12 +43,7 @@ struct run {
 	struct fmt_error err;
 	struct plan *plan;
 	size_t n;
-	unsigned threads;
-	int fd;
-	struct strbuf tmp;
-	struct gguf_writer *writer;
-	off_t synced; /* output bytes handed to sync_file_range so far */
-	long page;
+	struct tensor_stream out;
 };
 
 static int read_input(struct run *run);
@@ -89,9 +51,6 @@ static int make_plan(struct run *run);
 static int open_output(struct run *run);
 static int write_header(struct run *run);
 static int write_tensors(struct run *run);
-static int close_output(struct run *run);
-static void signals_arm(const char *path);
-static void signals_disarm(void);
 
 static double now_seconds(void)
 {
@@ -103,36 +62,28 @@ static double now_seconds(void)
 int quantize_file(const char *in_path, const char *out_path, const struct quantize_options *o,
 		  struct quantize_result *result)
 {
-	struct run run = { .in_path = in_path, .out_path = out_path, .o = o, .r = result,
-			   .fd = -1, .tmp = STRBUF_INIT };
+	struct run run = { .in_path = in_path, .out_path = out_path, .o = o, .r = result };
 	double started = now_seconds();
 	int rc;
 	memset(result, 0, sizeof(*result));
 	result->ftype = o->ftype;
 	if (!quant_ftype_name(o->ftype))
 		return modl_error_set(MODL_EUSAGE, "file type %u is not supported", o->ftype);
-	run.threads = o->threads ? o->threads : pool_default_threads();
-	result->threads = run.threads;
-	run.page = sysconf(_SC_PAGESIZE);
-	if (run.page <= 0)
-		run.page = 4096;
+	tensor_stream_init(&run.out, out_path, o->threads ? o->threads : pool_default_threads(),
+			   o->progress);
+	run.out.source = in_path;
+	result->threads = run.out.threads;
 
 	if ((rc = read_input(&run)) || (rc = make_plan(&run)) || (rc = open_output(&run)))
 		goto out;
-	if ((rc = write_header(&run)) || (rc = write_tensors(&run)) || (rc = close_output(&run)))
+	if ((rc = write_header(&run)) || (rc = write_tensors(&run)) ||
+	    (rc = tensor_stream_close(&run.out, &result->file_out)))
 		goto out;
 	result->seconds = now_seconds() - started;
 out:
-	if (run.fd >= 0)
-		close(run.fd);
-	if (rc && run.tmp.len)
-		unlink(run.tmp.buf);
-	if (run.tmp.len)
-		signals_disarm();
-	gguf_writer_free(run.writer);
+	tensor_stream_end(&run.out, rc);
 	gguf_read_close(run.reader);
 	free(run.plan);
-	strbuf_free(&run.tmp);
 	return rc;
 }
 
@@ -299,29 +250,11 @@ static int make_plan(struct run *run)
 static int open_output(struct run *run)
 {
 	int rc;
-	if ((rc = strbuf_addf(&run->tmp, "%s.tmp.XXXXXX", run->out_path)))
+	if ((rc = tensor_stream_open(&run->out)))
 		return rc;
-	run->fd = mkstemp(run->tmp.buf);
-	if (run->fd < 0) {
-		int e = errno;
-		strbuf_reset(&run->tmp);
-		return modl_error_errno(MODL_EFAIL, e, "cannot create a file next to %s", run->out_path);
-	}
-	signals_arm(run->tmp.buf);
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(run->fd, 0666 & ~mask) != 0)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot chmod %s", run->tmp.buf);
-	if ((rc = gguf_writer_begin(&run->writer, run->fd, &run->err)))
-		return fmt_failure(rc, run->out_path, &run->err);
+	if ((rc = gguf_writer_begin(&run->out.writer, run->out.fd, &run->out.err)))
+		return fmt_failure(rc, run->out_path, &run->out.err);
 	return 0;
-}
-
-static int writer_failure(struct run *run, int rc)
-{
-	if (rc == FMT_EIO || rc == FMT_ENOMEM)
-		return modl_error_set(MODL_EFAIL, "cannot write %s: %s", run->out_path, run->err.message);
-	return modl_error_set(MODL_EINVALID, "%s: %s", run->in_path, run->err.message);
 }
 
 static int is_dropped_key(const char *key)
@@ -333,117 +266,35 @@ static int is_dropped_key(const char *key)
 
 static int write_header(struct run *run)
 {
+	struct gguf_writer *w = run->out.writer;
 	int rc = 0;
 	for (size_t i = 0; !rc && i < gguf_read_kv_count(run->reader); i++) {
 		const struct gguf_kv *kv = gguf_read_kv(run->reader, i);
 		if (!is_dropped_key(kv->key))
-			rc = gguf_writer_copy_kv(run->writer, kv);
+			rc = gguf_writer_copy_kv(w, kv);
 	}
 	if (!rc)
-		rc = gguf_writer_add_u32(run->writer, "general.quantization_version", 2);
+		rc = gguf_writer_add_u32(w, "general.quantization_version", 2);
 	if (!rc)
-		rc = gguf_writer_add_u32(run->writer, "general.file_type", run->o->ftype);
+		rc = gguf_writer_add_u32(w, "general.file_type", run->o->ftype);
 	for (size_t i = 0; !rc && i < run->n; i++) {
 		const struct plan *p = &run->plan[i];
-		rc = gguf_writer_add_tensor(run->writer, p->name, p->type, p->n_dims,
+		rc = gguf_writer_add_tensor(w, p->name, p->type, p->n_dims,
 					    gguf_read_tensor(run->reader, p->index)->ne);
 	}
-	return rc ? writer_failure(run, rc) : 0;
-}
-
-static int close_output(struct run *run)
-{
-	struct strbuf dir = STRBUF_INIT;
-	struct stat st;
-	int rc = gguf_writer_finish(run->writer);
-	if (rc)
-		return writer_failure(run, rc);
-	if (fsync(run->fd) != 0)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot sync %s", run->tmp.buf);
-	if (fstat(run->fd, &st) == 0)
-		run->r->file_out = (uint64_t)st.st_size;
-	if (close(run->fd) != 0) {
-		run->fd = -1;
-		return modl_error_errno(MODL_EFAIL, errno, "cannot write %s", run->tmp.buf);
-	}
-	run->fd = -1;
-	if (rename(run->tmp.buf, run->out_path) != 0)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s", run->tmp.buf,
-					run->out_path);
-	signals_disarm();
-	strbuf_reset(&run->tmp); /* nothing left to remove */
-	if (!(rc = fs_parent_dir(run->out_path, &dir)))
-		rc = fs_sync_dir(dir.buf);
-	strbuf_free(&dir);
-	return rc;
-}
-
-/* A signal during the run removes the temporary file before the default action, so an
- * interrupted quantize leaves nothing behind. SIGXFSZ is ignored so that a file-size
- * limit makes write() fail with EFBIG (reported, file removed) instead of killing us. */
-static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
-#define N_CLEANUP_SIGNALS (sizeof(cleanup_signals) / sizeof(cleanup_signals[0]))
-static char signal_path[PATH_MAX];
-static struct sigaction saved_actions[N_CLEANUP_SIGNALS], saved_xfsz;
-
-static void on_signal(int sig)
-{
-	if (signal_path[0])
-		unlink(signal_path);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void signals_arm(const char *path)
-{
-	struct sigaction sa;
-	snprintf(signal_path, sizeof(signal_path), "%s", path);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	for (size_t i = 0; i < N_CLEANUP_SIGNALS; i++)
-		sigaction(cleanup_signals[i], &sa, &saved_actions[i]);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGXFSZ, &sa, &saved_xfsz);
-}
-
-static void signals_disarm(void)
-{
-	if (!signal_path[0])
-		return;
-	for (size_t i = 0; i < N_CLEANUP_SIGNALS; i++)
-		sigaction(cleanup_signals[i], &saved_actions[i], NULL);
-	sigaction(SIGXFSZ, &saved_xfsz, NULL);
-	signal_path[0] = '\0';
+	return rc ? tensor_stream_failure(&run->out, rc) : 0;
 }
 
 /* ---- streaming the tensors ---------------------------------------------------------------- */
 
-struct slot {
-	unsigned char *buf; /* chunk_rows output rows; NULL when copying */
-	const void *data;   /* what goes to the file */
-	size_t len;
-	int ready;
-};
-
 struct tensor_job {
-	struct run *run;
+	const struct run *run;
 	const char *name;
 	const unsigned char *src;
 	uint32_t src_type, dst_type;
 	size_t src_row, dst_row;
-	int64_t n_per_row, nrows, chunk_rows, n_chunks;
+	int64_t n_per_row;
 	int convert;
-	unsigned nslots;
-	struct slot *slots;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int64_t next_chunk, next_write; /* under lock */
-	int writing;                    /* a worker is writing; under lock */
-	const unsigned char *released;  /* input before this is dropped; the writer's */
-	int rc;                         /* the first failure; under lock */
-	char message[1024];
 };
 
 static int write_tensor(struct run *run, const struct plan *p);
@@ -461,67 +312,6 @@ static int write_tensors(struct run *run)
 	return rc;
 }
 
-/* Drops the pages wholly inside [p, p + len) from this process (they stay in the page
- * cache): the mapping is read once, front to back, and must not pile up in memory. */
-static void release_input(const struct run *run, const void *p, size_t len)
-{
-	uintptr_t page = (uintptr_t)run->page;
-	uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t end = ((uintptr_t)p + len) & ~(page - 1);
-	if (end > start)
-		madvise((void *)start, end - start, MADV_DONTNEED);
-}
-
-/* Starts the disk on what has been written since the last call, without waiting. */
-static void start_writeback(struct run *run)
-{
-#if defined(__linux__)
-	off_t pos = lseek(run->fd, 0, SEEK_CUR);
-	if (pos > 0 && pos - run->synced >= WRITEBACK_BYTES) {
-		sync_file_range(run->fd, run->synced, pos - run->synced, SYNC_FILE_RANGE_WRITE);
-		run->synced = pos;
-	}
-#else
-	(void)run;
-#endif
-}
-
-static void job_fail_locked(struct tensor_job *j, int rc)
-{
-	if (!j->rc) {
-		j->rc = rc;
-		snprintf(j->message, sizeof(j->message), "%s", modl_error_message());
-	}
-	pthread_cond_broadcast(&j->cond);
-}
-
-/* Index of the first NaN or infinity in x, or -1. Fixed blocks of 64 with no branch
- * inside, so that the compiler vectorizes the common (all finite) case at -O2. */
-static int64_t first_nonfinite(const float *x, int64_t n)
-{
-	uint32_t bad = 0;
-	int64_t i = 0;
-	for (; i + 64 <= n; i += 64) {
-		uint32_t u[64], block = 0;
-		memcpy(u, x + i, sizeof(u));
-		for (int k = 0; k < 64; k++)
-			block |= (u[k] & 0x7f800000u) == 0x7f800000u;
-		bad |= block;
-	}
-	for (; i < n; i++) {
-		uint32_t u;
-		memcpy(&u, x + i, 4);
-		bad |= (u & 0x7f800000u) == 0x7f800000u;
-	}
-	for (i = 0; bad && i < n; i++) {
-		uint32_t u;
-		memcpy(&u, x + i, 4);
-		if ((u & 0x7f800000u) == 0x7f800000u)
-			return i;
-	}
-	return -1;
-}
-
 /* The validator's message (about the block) with the file, tensor and row in front. */
 static int row_failure(const struct tensor_job *j, int64_t row, const char *what)
 {
@@ -531,12 +321,11 @@ static int row_failure(const struct tensor_job *j, int64_t row, const char *what
 			      j->name, what, (long long)row, why);
 }
 
-/* Converts and quantizes chunk k into its slot, or checks it when the tensor is copied. */
-static int chunk_run(struct tensor_job *j, int64_t k, struct slot *s, float *row)
+/* Converts and quantizes rows [first, last) into the slot, or checks them when the
+ * tensor is copied. */
+static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot *s, float *row)
 {
-	int64_t first = k * j->chunk_rows, last = first + j->chunk_rows;
-	if (last > j->nrows)
-		last = j->nrows;
+	const struct tensor_job *j = ctx;
 	const unsigned char *in = j->src + (size_t)first * j->src_row;
 	if (!j->convert) {
 		s->data = in;
@@ -553,7 +342,7 @@ static int chunk_run(struct tensor_job *j, int64_t k, struct slot *s, float *row
 			x = (const float *)(const void *)in;
 		else
 			dequant_row(j->src_type, in, row, j->n_per_row);
-		int64_t bad = first_nonfinite(x, j->n_per_row);
+		int64_t bad = tensor_first_nonfinite(x, j->n_per_row);
 		if (bad >= 0)
 			return modl_error_set(MODL_EINVALID,
 					      "%s: tensor '%s' has a NaN or infinite value (row %lld, column %lld)",
@@ -567,150 +356,25 @@ static int chunk_run(struct tensor_job *j, int64_t k, struct slot *s, float *row
 	return 0;
 }
 
-/* Writes every consecutive completed chunk, if no other worker is writing. Called and
- * returns with the lock held; the lock is released while writing. */
-static void flush_locked(struct tensor_job *j)
-{
-	while (!j->writing && !j->rc) {
-		int64_t first = j->next_write, last = first;
-		while (last < j->n_chunks && last - first < (int64_t)j->nslots &&
-		       j->slots[last % j->nslots].ready)
-			last++;
-		if (last == first)
-			return;
-		j->writing = 1;
-		pthread_mutex_unlock(&j->lock);
-		int rc = 0;
-		unsigned long long consumed = 0;
-		for (int64_t k = first; k < last && !rc; k++) {
-			struct slot *s = &j->slots[k % j->nslots];
-			rc = gguf_writer_write_tensor_data(j->run->writer, s->data, s->len);
-			int64_t rows = k == j->n_chunks - 1 ? j->nrows - k * j->chunk_rows : j->chunk_rows;
-			consumed += (size_t)rows * j->src_row;
-		}
-		/* input pages go in batches: each madvise interrupts the other threads' CPUs to
-		 * flush their TLBs, which costs more than the memory it saves when done per chunk */
-		const unsigned char *done = j->src + (size_t)(last * j->chunk_rows < j->nrows
-								     ? last * j->chunk_rows
-								     : j->nrows) * j->src_row;
-		if (done - j->released >= RELEASE_BYTES || last == j->n_chunks) {
-			release_input(j->run, j->released, (size_t)(done - j->released));
-			j->released = done;
-		}
-		if (rc)
-			rc = writer_failure(j->run, rc);
-		else
-			start_writeback(j->run);
-		if (j->run->o->progress)
-			progress_add_bytes(j->run->o->progress, consumed);
-		pthread_mutex_lock(&j->lock);
-		for (int64_t k = first; k < last; k++)
-			j->slots[k % j->nslots].ready = 0;
-		j->next_write = last;
-		j->writing = 0;
-		if (rc)
-			job_fail_locked(j, rc);
-		pthread_cond_broadcast(&j->cond);
-	}
-}
-
-static void tensor_worker(void *ctx, unsigned index)
-{
-	struct tensor_job *j = ctx;
-	float *row = NULL;
-	(void)index;
-	if (j->convert && !(row = malloc((size_t)j->n_per_row * sizeof(float)))) {
-		pthread_mutex_lock(&j->lock);
-		job_fail_locked(j, modl_error_set(MODL_EFAIL, "out of memory"));
-		pthread_mutex_unlock(&j->lock);
-		return;
-	}
-	pthread_mutex_lock(&j->lock);
-	while (!j->rc && j->next_chunk < j->n_chunks) {
-		int64_t k = j->next_chunk++;
-		struct slot *s = &j->slots[k % j->nslots];
-		/* the slot still holds chunk k - nslots until that one is written */
-		while (!j->rc && k - j->next_write >= (int64_t)j->nslots)
-			pthread_cond_wait(&j->cond, &j->lock);
-		if (j->rc)
-			break;
-		pthread_mutex_unlock(&j->lock);
-		int rc = chunk_run(j, k, s, row);
-		pthread_mutex_lock(&j->lock);
-		if (rc) {
-			job_fail_locked(j, rc);
-			break;
-		}
-		s->ready = 1;
-		flush_locked(j);
-	}
-	/* the last worker out may find completed chunks nobody has written yet */
-	flush_locked(j);
-	pthread_mutex_unlock(&j->lock);
-	free(row);
-}
-
-static int job_setup(struct tensor_job *j, struct run *run, const struct plan *p)
-{
-	const struct gguf_tensor_info *t = gguf_read_tensor(run->reader, p->index);
-	memset(j, 0, sizeof(*j));
-	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	j->run = run;
-	j->name = t->name;
-	j->src = gguf_read_tensor_data(run->reader, p->index);
-	j->released = j->src;
-	j->src_type = t->type;
-	j->dst_type = p->type;
-	j->convert = t->type != p->type;
-	j->n_per_row = (int64_t)t->ne[0];
-	j->nrows = j->n_per_row ? (int64_t)(t->n_elements / t->ne[0]) : 0;
-	j->src_row = j->nrows ? (size_t)(t->size / (uint64_t)j->nrows) : 0;
-	j->dst_row = j->nrows ? (size_t)(p->size_out / (uint64_t)j->nrows) : 0;
-	j->chunk_rows = j->n_per_row >= CHUNK_ELEMENTS ? 1 : CHUNK_ELEMENTS / (j->n_per_row ? j->n_per_row : 1);
-	j->n_chunks = j->nrows ? (j->nrows + j->chunk_rows - 1) / j->chunk_rows : 0;
-	unsigned threads = run->threads;
-	if ((int64_t)threads > j->n_chunks)
-		threads = j->n_chunks > 0 ? (unsigned)j->n_chunks : 1;
-	j->nslots = threads * RING_PER_THREAD;
-	if (!(j->slots = calloc(j->nslots, sizeof(*j->slots))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
-	for (unsigned i = 0; j->convert && i < j->nslots; i++)
-		if (!(j->slots[i].buf = malloc((size_t)j->chunk_rows * j->dst_row)))
-			return modl_error_set(MODL_EFAIL, "out of memory");
-	return 0;
-}
-
-static void job_free(struct tensor_job *j)
-{
-	for (unsigned i = 0; j->slots && i < j->nslots; i++)
-		free(j->slots[i].buf);
-	free(j->slots);
-	pthread_mutex_destroy(&j->lock);
-	pthread_cond_destroy(&j->cond);
-}
-
 static int write_tensor(struct run *run, const struct plan *p)
 {
 	const struct gguf_tensor_info *t = gguf_read_tensor(run->reader, p->index);
-	struct progress *progress = run->o->progress;
-	struct tensor_job j;
-	int rc;
-	if (progress)
-		progress_file_start(progress, t->name);
-	if ((rc = job_setup(&j, run, p)))
-		goto out;
-	if (t->size && j.src)
-		madvise((void *)((uintptr_t)j.src & ~((uintptr_t)run->page - 1)),
-			t->size + ((uintptr_t)j.src & ((uintptr_t)run->page - 1)), MADV_WILLNEED);
-	if (j.n_chunks) {
-		unsigned threads = j.nslots / RING_PER_THREAD;
-		rc = threads > 1 ? pool_run(threads, tensor_worker, &j) : (tensor_worker(&j, 0), 0);
-		if (!rc && j.rc)
-			rc = modl_error_set(j.rc, "%s", j.message);
-	}
-out:
-	job_free(&j);
+	int64_t n_per_row = (int64_t)t->ne[0];
+	int64_t nrows = n_per_row ? (int64_t)(t->n_elements / t->ne[0]) : 0;
+	struct tensor_job j = {
+		.run = run, .name = t->name, .src = gguf_read_tensor_data(run->reader, p->index),
+		.src_type = t->type, .dst_type = p->type, .n_per_row = n_per_row,
+		.src_row = nrows ? (size_t)(t->size / (uint64_t)nrows) : 0,
+		.dst_row = nrows ? (size_t)(p->size_out / (uint64_t)nrows) : 0,
+		.convert = t->type != p->type,
+	};
+	struct tensor_chunks c = {
+		.name = t->name, .size_out = p->size_out, .src = j.src, .src_row = j.src_row,
+		.dst_row = j.dst_row, .n_per_row = n_per_row, .nrows = nrows, .buffered = j.convert,
+		.scratch_floats = j.convert ? (size_t)n_per_row : 0,
+		.release = TENSOR_RELEASE_BATCHES, .chunk = chunk_run, .ctx = &j,
+	};
+	int rc = tensor_stream_write(&run->out, &c);
 	if (rc)
 		return rc;
 	struct quantize_result *r = run->r;
@@ -724,7 +388,5 @@ out:
 		r->count_by_type[p->type]++;
 		r->bytes_by_type[p->type] += p->size_out;
 	}
-	if (progress)
-		progress_file_done(progress, t->name, p->size_out, 0);
 	return 0;
 }
