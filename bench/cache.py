@@ -34,44 +34,24 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import benchlib
+from benchlib import MiB, ROOT, human
+
+PROG = "bench/cache"
 HFHUB = os.path.join(ROOT, "tests", "interop", "hfhub")
 SCAN_SCRIPT = os.path.join(HFHUB, "cache.mjs")
-MiB = 1 << 20
 
 # Goals (bench/README.md)
 GOAL_VERIFY_X = 1.6   # cache verify at least 1.6x the throughput of openssl dgst -sha256
 GOAL_LS_X = 5.0       # cache ls at least 5x faster than scanCacheDir (node start-up taken off)
 
-# Variables that would make the run depend on the user's setup (as tests/e2e/modltest.py).
-_SCRUB = ("HF_", "HUGGING", "TRANSFORMERS_OFFLINE", "XDG_CACHE_HOME", "MODL_",
-          "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-          "NO_PROXY", "no_proxy", "CURL_HOME")
-
 
 def env_int(name, default, minimum=1):
-    v = os.environ.get(name, "")
-    try:
-        n = int(v) if v else default
-    except ValueError:
-        sys.exit("bench/cache: %s=%r is not an integer" % (name, v))
-    if n < minimum:
-        sys.exit("bench/cache: %s must be at least %d" % (name, minimum))
-    return n
+    return benchlib.env_int(PROG, name, default, minimum)
 
 
 def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-    env.update(extra)
-    return env
-
-
-def human(n, digits=1):
-    for unit, div in (("GiB", 1 << 30), ("MiB", MiB), ("KiB", 1024)):
-        if n >= div:
-            return "%.*f %s" % (digits, n / div, unit) if n % div else "%d %s" % (n // div, unit)
-    return "%d B" % n
+    return benchlib.clean_env(benchlib.SCRUB_NET, **extra)
 
 
 def timed(argv, env, cwd, capture=False):
@@ -139,24 +119,16 @@ def make_verify_cache(cache, total, count):
     commit = fake_commit("verify")
     each = total // count
     paths = []
-    block = 16 * MiB
     for i in range(count):
         size = each if i < count - 1 else total - each * (count - 1)
-        h = hashlib.sha256()
         tmp = os.path.join(repo, "blobs", "tmp.%d" % i)
         os.makedirs(os.path.dirname(tmp), exist_ok=True)
-        with open(tmp, "wb") as f:
-            left = size
-            while left:
-                b = os.urandom(min(block, left))
-                h.update(b)
-                f.write(b)
-                left -= len(b)
-        blob = os.path.join(repo, "blobs", h.hexdigest())
+        sha = benchlib.write_random(tmp, size)
+        blob = os.path.join(repo, "blobs", sha)
         os.rename(tmp, blob)
         paths.append(blob)
         name = "model-%05d-of-%05d.safetensors" % (i + 1, count)
-        link(os.path.join(repo, "snapshots", commit, name), "../../blobs/" + h.hexdigest())
+        link(os.path.join(repo, "snapshots", commit, name), "../../blobs/" + sha)
     write(os.path.join(repo, "refs", "main"), commit.encode())
     os.sync()
     return paths
@@ -427,11 +399,8 @@ def run_ls(work, modl_bin, runs):
 
 def main():
     runs = env_int("BENCH_CACHE_RUNS", 3)
-    modl_bin = os.path.abspath(os.path.join(ROOT, os.environ.get("MODL_BIN", "modl")))
-    if not os.access(modl_bin, os.X_OK):
-        sys.exit("bench/cache: %s is not built (make modl)" % modl_bin)
-    base = os.environ.get("BENCH_TMPDIR") or None
-    work = tempfile.mkdtemp(prefix="modl-bench-cache-", dir=base)
+    modl_bin = benchlib.modl_bin(PROG)
+    work = benchlib.work_dir("cache")
     goals = []
     try:
         print("bench/cache: temp dir %s, best of %d runs after one warm-up run each, %s"
@@ -441,11 +410,7 @@ def main():
         goals += run_ls(work, modl_bin, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("goals:")
-    for text, verdict, detail in goals:
-        print("  %-4s %s (%s)" % (verdict, text, detail))
-    misses = sum(1 for g in goals if g[1] != "PASS")
-    print("bench/cache: %d of %d goals met" % (len(goals) - misses, len(goals)))
+    benchlib.print_goals(PROG, goals)
     return 0
 
 

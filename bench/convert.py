@@ -26,93 +26,37 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import benchlib
+from benchlib import MiB, ROOT, tail
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 from quantize_tools import (FTYPES, build_llama_quantizer, install_llama,  # noqa: E402
                             llama_quantize_argv, tensor_bytes)
 import convert_checkpoints as ck  # noqa: E402
 
-MiB = 1 << 20
+PROG = "bench/convert"
 
 # Goals (bench/README.md)
 GOAL_TIME_RATIO = 0.6   # one pass at most 0.6 x the two-step wall time
 GOAL_DISK_RATIO = 0.5   # and at most half the bytes written
 GOAL_RSS_FACTOR = 2.0   # peak RSS under 2 x the largest tensor in F32 (+ the pool's buffers)
 
-_SCRUB = ("HF_", "HUGGING", "MODL_", "OMP_", "GGML_", "LLAMA_")
-
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        return int(v) if v else default
-    except ValueError:
-        sys.exit("bench/convert: %s=%r is not an integer" % (name, v))
-
-
-def clean_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-
-
-# One command's wall time, CPU time, wait4's ru_maxrss and ru_oublock (512-byte blocks the
-# file systems wrote for it), from a fresh small interpreter (as bench/quantize.py: a child's
-# ru_maxrss starts from the high-water mark of the process it was forked from).
-_HELPER = r"""
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-secs = time.monotonic() - t0
-with open(out, "w") as f:
-    f.write("%d %.6f %d %.6f %d\n" % (status, secs, ru.ru_maxrss, ru.ru_utime + ru.ru_stime, ru.ru_oublock))
-"""
+    return benchlib.env_int(PROG, name, default)
 
 
 def timed(argv, work, log_path, timeout=3600):
-    os.sync()  # the previous run's dirty pages are not this run's cost
-    res_path = log_path + ".rusage"
-    with open(log_path, "wb") as log:
-        p = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, res_path, *argv],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             env=clean_env(), cwd=work, start_new_session=True)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            p.wait()
-            return {"rc": "timeout", "secs": float(timeout), "rss": 0, "cpu": 0.0, "written": 0}
-    try:
-        with open(res_path) as f:
-            status, secs, rss, cpu, blocks = f.read().split()
-        os.unlink(res_path)
-    except (OSError, ValueError):
-        return {"rc": "helper exit %s" % p.returncode, "secs": 0.0, "rss": 0, "cpu": 0.0, "written": 0}
-    status = int(status)
-    rc = ("signal %d" % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return {"rc": rc, "secs": float(secs), "rss": int(rss) * 1024, "cpu": float(cpu),
-            "written": int(blocks) * 512}
-
-
-def tail(path, n=5):
-    try:
-        with open(path, "rb") as f:
-            return " | ".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    """One command's wall time, CPU time, peak RSS and bytes the file systems wrote for it
+    (benchlib.timed_rusage), as a dict."""
+    rc, secs, rss, cpu, written = benchlib.timed_rusage(argv, benchlib.clean_env(benchlib.SCRUB_COMPUTE),
+                                                        work, log_path, timeout)
+    return {"rc": rc, "secs": secs, "rss": rss * 1024, "cpu": cpu, "written": written}
 
 
 # ---- the checkpoint ------------------------------------------------------------------------
@@ -181,9 +125,7 @@ def make_checkpoint(d, layers):
 def warm(d):
     """Reads the checkpoint once so that every run starts from the page cache."""
     for f in os.listdir(d):
-        with open(os.path.join(d, f), "rb") as fh:
-            while fh.read(64 * MiB):
-                pass
+        benchlib.read_through(os.path.join(d, f))
 
 
 # ---- the runs --------------------------------------------------------------------------------
@@ -193,12 +135,10 @@ def main():
     runs = max(1, env_int("BENCH_CONVERT_RUNS", 2))
     threads = env_int("BENCH_THREADS", os.cpu_count() or 1)
     type_name = os.environ.get("BENCH_CONVERT_TYPE", "Q4_K_M").upper()
-    modl = os.path.abspath(os.path.join(ROOT, os.environ.get("MODL_BIN", "modl")))
     if type_name not in FTYPES:
         sys.exit("bench/convert: unknown BENCH_CONVERT_TYPE %s" % type_name)
-    if not os.access(modl, os.X_OK):
-        sys.exit("bench/convert: %s is not built" % modl)
-    work = tempfile.mkdtemp(prefix="modl-bench-convert-", dir=os.environ.get("BENCH_TMPDIR"))
+    modl = benchlib.modl_bin(PROG)
+    work = benchlib.work_dir("convert")
     try:
         install_llama()
         quantizer = build_llama_quantizer(work)

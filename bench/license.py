@@ -20,25 +20,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import benchlib
+from benchlib import ROOT
+
+PROG = "bench/license"
 DATA = os.path.join(ROOT, "src", "license", "data")
-MODL = os.path.abspath(os.path.join(ROOT, os.environ.get("MODL_BIN", "modl")))
 
 GOAL_MS = 50.0  # the goal for one audit of a repo with five license files
 
 _SCRUB = ("HF_", "HUGGING", "TRANSFORMERS_OFFLINE", "XDG_CACHE_HOME", "MODL_")
-
-
-def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        return int(v) if v else default
-    except ValueError:
-        sys.exit("bench/license: %s=%r is not an integer" % (name, v))
 
 
 def text(name):
@@ -47,10 +39,9 @@ def text(name):
 
 
 def main():
-    if not os.access(MODL, os.X_OK):
-        sys.exit("bench/license: %s is not built; run 'make modl'" % MODL)
-    runs = max(1, env_int("BENCH_LICENSE_RUNS", 30))
-    tmp = tempfile.mkdtemp(prefix="modl-bench-license-", dir=os.environ.get("BENCH_TMPDIR"))
+    modl = benchlib.modl_bin(PROG)
+    runs = max(1, benchlib.env_int(PROG, "BENCH_LICENSE_RUNS", 30))
+    tmp = benchlib.work_dir("license")
     try:
         repo = os.path.join(tmp, "repo")
         files = {
@@ -67,9 +58,8 @@ def main():
             os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "w", encoding="utf-8") as f:
                 f.write(data)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-        env["HF_HOME"] = os.path.join(tmp, "hf")  # an empty cache: no base model card
-        argv = [MODL, "license", repo, "--json"]
+        env = benchlib.clean_env(_SCRUB, HF_HOME=os.path.join(tmp, "hf"))  # an empty cache: no base model card
+        argv = [modl, "license", repo, "--json"]
         first = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if first.returncode != 0:
             sys.exit("bench/license: modl license failed (%d): %s" % (first.returncode,

@@ -20,19 +20,18 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import benchlib
+from benchlib import MiB, ROOT, human, tail
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from hubfixture import Hub, make_repo  # noqa: E402
 
+PROG = "bench/pull"
 REPO = "bench/pull"
 FILE = "model.safetensors"
-MiB = 1 << 20
 JOBS = CONNECTIONS = 8
 
 # Goals (bench/README.md)
@@ -40,41 +39,13 @@ GOAL_CURL_SPEEDUP = 6.0     # throttled: modl at least 6x faster than one curl c
 GOAL_ARIA2_SLACK = 1.10     # modl within 10% of aria2c -x8 -s8
 GOAL_RSS_MIB = 64           # peak RSS of modl pull
 
-# Variables that would make the run depend on the user's setup (as tests/e2e/modltest.py).
-_SCRUB = ("HF_", "HUGGING", "TRANSFORMERS_OFFLINE", "XDG_CACHE_HOME", "MODL_",
-          "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-          "NO_PROXY", "no_proxy", "CURL_HOME")
-
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        return int(v) if v else default
-    except ValueError:
-        sys.exit("bench/pull: %s=%r is not an integer" % (name, v))
+    return benchlib.env_int(PROG, name, default)
 
 
 def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-    env.update(extra)
-    return env
-
-
-def make_big_file(path, size):
-    """size random bytes at path; returns their sha256. Synced so that no dirty page of it
-    is written back while a tool is being timed."""
-    h = hashlib.sha256()
-    block = 16 * MiB
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            b = os.urandom(min(block, left))
-            h.update(b)
-            f.write(b)
-            left -= len(b)
-        f.flush()
-        os.fsync(f.fileno())
-    return h.hexdigest()
+    return benchlib.clean_env(benchlib.SCRUB_NET, **extra)
 
 
 def file_sha256(path):
@@ -88,71 +59,14 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-# Runs one command and reports its wall time and wait4's ru_maxrss. It runs in a fresh, small
-# interpreter: Linux carries the high-water RSS of the process that forks into the child's
-# ru_maxrss (vfork/exec keeps the parent's mark), so measuring from this bigger process would
-# report its size, not the tool's. What is left is this helper's own size (a floor below
-# which no figure can read), printed with the report.
-_HELPER = r"""
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-secs = time.monotonic() - t0
-with open(out, "w") as f:
-    f.write("%d %.6f %d %.6f\n" % (status, secs, ru.ru_maxrss, ru.ru_utime + ru.ru_stime))
-"""
-
-
 def timed(argv, env, cwd, log_path, timeout):
-    """Runs argv; returns (rc, wall seconds, peak RSS in KiB, CPU seconds user + system), the
-    last two of that one child from wait4. stdout and stderr go to log_path."""
-    os.sync()  # earlier runs' dirty pages are not this run's cost
-    res_path = log_path + ".rusage"
-    with open(log_path, "wb") as log:
-        p = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, res_path, *argv],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             env=env, cwd=cwd, start_new_session=True)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            p.wait()
-            return "timeout after %d s" % timeout, float(timeout), 0, 0.0
-    try:
-        with open(res_path) as f:
-            status, secs, rss, cpu = f.read().split()
-        os.unlink(res_path)
-    except (OSError, ValueError):
-        return "helper exit %s" % p.returncode, 0.0, 0, 0.0
-    status = int(status)
-    if os.WIFSIGNALED(status):
-        rc = "signal %d" % os.WTERMSIG(status)
-    else:
-        rc = os.WEXITSTATUS(status)
-        if rc == 127:
-            rc = "127 (cannot run %s)" % argv[0]
-    return rc, float(secs), int(rss), float(cpu)
-
-
-def rss_floor(work):
-    """ru_maxrss the helper reports for `true`: no figure can read below it."""
-    rc, _, rss, _ = timed(["true"], clean_env(), work, os.path.join(work, "floor.log"), 60)
-    return rss if rc == 0 else 0
-
-
-def tail(path, n=15):
-    try:
-        with open(path, "rb") as f:
-            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    """Runs argv (benchlib.timed_rusage); returns (rc, wall seconds, peak RSS in KiB, CPU
+    seconds user + system), the last two of that one child from wait4. stdout and stderr go
+    to log_path."""
+    rc, secs, rss, cpu, _ = benchlib.timed_rusage(argv, env, cwd, log_path, timeout)
+    if rc == 127:
+        rc = "127 (cannot run %s)" % argv[0]
+    return rc, secs, rss, cpu
 
 
 class Tool:
@@ -185,7 +99,7 @@ def run_tool(tool, hub, url, work, size, sha, modl_bin, timeout):
     rc, secs, rss, cpu = timed(argv, env, out_dir, log, timeout)
     res = {"seconds": secs, "rss_kib": rss, "cpu": cpu, "valid": False, "note": ""}
     if rc != 0:
-        res["note"] = "exit %s: %s" % (rc, tail(log).replace("\n", " | ")[-300:])
+        res["note"] = "exit %s: %s" % (rc, tail(log, 15)[-300:])
     elif not os.path.isfile(written):
         res["note"] = "wrote no %s" % written
     elif os.path.getsize(written) != size:
@@ -222,9 +136,7 @@ def main():
     size = env_int("BENCH_PULL_BYTES", 2 << 30)
     runs = max(1, env_int("BENCH_PULL_RUNS", 3))
     throttle = env_int("BENCH_PULL_THROTTLE", 100_000_000)
-    modl_bin = os.path.abspath(os.path.join(ROOT, os.environ.get("MODL_BIN", "modl")))
-    if not os.access(modl_bin, os.X_OK):
-        sys.exit("bench/pull: %s is not built (make modl)" % modl_bin)
+    modl_bin = benchlib.modl_bin(PROG)
     tools = [Tool("modl"),
              Tool("curl", shutil.which("curl") is not None, "curl not installed"),
              Tool("aria2c", shutil.which("aria2c") is not None,
@@ -232,19 +144,18 @@ def main():
     # A generous limit: curl alone on the throttled hub needs size/throttle seconds.
     timeout = 120 + 4 * size / max(1, min(throttle, 50 * MiB))
 
-    base = os.environ.get("BENCH_TMPDIR") or None
-    work = tempfile.mkdtemp(prefix="modl-bench-pull-", dir=base)
+    work = benchlib.work_dir("pull")
     hubs = [("throttled", throttle), ("unthrottled", 0)]
     results = {}  # (hub, tool) -> [result of each run]
     floor = 0
     try:
         print("bench/pull: %s of random bytes (one LFS file), %d run(s) per tool, temp dir %s"
               % (human(size), runs, work), flush=True)
-        floor = rss_floor(work)
+        floor = benchlib.rss_floor(clean_env(), work)
         hub_root = os.path.join(work, "hub")
         repo_dir = make_repo(hub_root, "models", REPO, {"config.json": b'{"model_type": "bench"}\n'})
         t0 = time.monotonic()
-        sha = make_big_file(os.path.join(repo_dir, FILE), size)
+        sha = benchlib.write_random(os.path.join(repo_dir, FILE), size, fsync=True)
         print("  wrote %s in %.1f s, sha256 %s" % (FILE, time.monotonic() - t0, sha), flush=True)
         for hub_name, bps in hubs:
             with Hub(hub_root, throttle=bps) as hub:
@@ -262,12 +173,7 @@ def main():
                         results.setdefault((hub_name, tool.name), []).append(res)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    best = {}
-    for key, rs in results.items():
-        valid = [r for r in rs if r["valid"]]
-        b = dict(min(valid, key=lambda r: r["seconds"]) if valid else rs[-1])
-        b["rss_kib"] = max(r["rss_kib"] for r in rs)
-        best[key] = b
+    best = {key: benchlib.best_run(rs) for key, rs in results.items()}
     report(best, tools, hubs, size, throttle, floor)
     return 0
 
@@ -279,13 +185,6 @@ def cdn_url(hub):
     if st not in (301, 302, 303, 307, 308) or "location" not in headers:
         raise RuntimeError("HEAD resolve: HTTP %d, no redirect to the CDN (%r)" % (st, headers))
     return headers["location"]
-
-
-def human(n, digits=1):
-    for unit, div in (("GiB", 1 << 30), ("MiB", MiB), ("KiB", 1024)):
-        if n >= div:
-            return "%.*f %s" % (digits, n / div, unit) if n % div else "%d %s" % (n // div, unit)
-    return "%d B" % n
 
 
 def report(results, tools, hubs, size, throttle, floor):
@@ -343,11 +242,7 @@ def report(results, tools, hubs, size, throttle, floor):
                       "%.1f MiB" % peak))
     else:
         goals.append(("modl peak RSS < %d MiB" % GOAL_RSS_MIB, "MISS", "no modl run"))
-    print("goals:")
-    for text, verdict, detail in goals:
-        print("  %-4s %s (%s)" % (verdict, text, detail))
-    misses = sum(1 for g in goals if g[1] != "PASS")
-    print("bench/pull: %d of %d goals met" % (len(goals) - misses, len(goals)))
+    benchlib.print_goals(PROG, goals)
 
 
 if __name__ == "__main__":

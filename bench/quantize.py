@@ -23,86 +23,30 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import benchlib
+from benchlib import MiB, ROOT, tail
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 from quantize_tools import (build_llama_quantizer, build_model_tool, install_llama,  # noqa: E402
                             llama_quantize_argv, make_model)
 
-MiB = 1 << 20
+PROG = "bench/quantize"
 
 # Goals (bench/README.md): modl's wall time as a fraction of llama.cpp's, same threads.
 GOAL_RATIO = {"Q4_K_M": 0.3, "Q6_K": 0.3, "Q8_0": 0.5, "Q4_0": 0.5}
 GOAL_RATIO_DEFAULT = 0.5
 
-_SCRUB = ("HF_", "HUGGING", "MODL_", "OMP_", "GGML_", "LLAMA_")
-
 
 def env_int(name, default):
-    v = os.environ.get(name, "")
-    try:
-        return int(v) if v else default
-    except ValueError:
-        sys.exit("bench/quantize: %s=%r is not an integer" % (name, v))
-
-
-def clean_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-
-
-# Runs one command and reports its wall time, CPU time and wait4's ru_maxrss, from a fresh
-# small interpreter (as bench/pull.py: a child's ru_maxrss starts from the high-water mark
-# of the process it was forked from, so this script's own size must not be the parent).
-_HELPER = r"""
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-secs = time.monotonic() - t0
-with open(out, "w") as f:
-    f.write("%d %.6f %d %.6f\n" % (status, secs, ru.ru_maxrss, ru.ru_utime + ru.ru_stime))
-"""
+    return benchlib.env_int(PROG, name, default)
 
 
 def timed(argv, work, log_path, timeout):
-    os.sync()  # the previous run's dirty pages are not this run's cost
-    res_path = log_path + ".rusage"
-    with open(log_path, "wb") as log:
-        p = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, res_path, *argv],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             env=clean_env(), cwd=work, start_new_session=True)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            p.wait()
-            return "timeout after %d s" % timeout, float(timeout), 0, 0.0
-    try:
-        with open(res_path) as f:
-            status, secs, rss, cpu = f.read().split()
-        os.unlink(res_path)
-    except (OSError, ValueError):
-        return "helper exit %s" % p.returncode, 0.0, 0, 0.0
-    status = int(status)
-    rc = ("signal %d" % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return rc, float(secs), int(rss), float(cpu)
-
-
-def tail(path, n=5):
-    try:
-        with open(path, "rb") as f:
-            return " | ".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    """(rc, wall seconds, peak RSS in KiB, CPU seconds) of argv (benchlib.timed_rusage)."""
+    env = benchlib.clean_env(benchlib.SCRUB_COMPUTE)
+    return benchlib.timed_rusage(argv, env, work, log_path, timeout)[:4]
 
 
 def same_files(a, b):
@@ -115,23 +59,14 @@ def same_files(a, b):
                 return True
 
 
-def warm(path):
-    """Reads the input once so that both tools start from the page cache."""
-    with open(path, "rb") as f:
-        while f.read(64 * MiB):
-            pass
-
-
 def main():
     layers = env_int("BENCH_QUANTIZE_LAYERS", 16)
     runs = max(1, env_int("BENCH_QUANTIZE_RUNS", 2))
     threads = env_int("BENCH_THREADS", os.cpu_count() or 1)
     types = [t.strip() for t in os.environ.get("BENCH_QUANTIZE_TYPES",
                                                 "Q8_0,Q4_0,Q4_K_M,Q6_K").split(",") if t.strip()]
-    modl_bin = os.path.abspath(os.path.join(ROOT, os.environ.get("MODL_BIN", "modl")))
-    if not os.access(modl_bin, os.X_OK):
-        sys.exit("bench/quantize: %s is not built (make modl)" % modl_bin)
-    work = tempfile.mkdtemp(prefix="modl-bench-quantize-", dir=os.environ.get("BENCH_TMPDIR") or None)
+    modl_bin = benchlib.modl_bin(PROG)
+    work = benchlib.work_dir("quantize")
     results = {}  # (tool, type, threads) -> [run]
     try:
         llama = None
@@ -153,7 +88,7 @@ def main():
               " vocab 32000: %.2f GB (written in %.1f s); %d thread(s), %d run(s), temp dir %s"
               % (layers, size / 1e9, time.monotonic() - t0, threads, runs, work), flush=True)
         floor = timed(["true"], work, os.path.join(work, "floor.log"), 60)[2]
-        warm(model)
+        benchlib.read_through(model)  # both tools start from the page cache
         plan = []
         for r in range(runs):
             for t in types:
@@ -190,16 +125,6 @@ def main():
     return 0
 
 
-def best(results, key):
-    rs = results.get(key)
-    if not rs:
-        return None
-    valid = [r for r in rs if r["valid"]]
-    b = dict(min(valid, key=lambda r: r["seconds"]) if valid else rs[-1])
-    b["rss_kib"] = max(r["rss_kib"] for r in rs)
-    return b
-
-
 def report(results, types, threads, have_llama, why, floor):
     print()
     print("load average: %.2f %.2f %.2f (2-core VM shared with other work: compare ratios)"
@@ -210,9 +135,9 @@ def report(results, types, threads, have_llama, why, floor):
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     goals = []
     for t in types:
-        l = best(results, ("llama.cpp", t, threads))
-        m = best(results, ("modl", t, threads))
-        m1 = best(results, ("modl", t, 1)) if threads > 1 else m
+        l = benchlib.best_run(results.get(("llama.cpp", t, threads)))
+        m = benchlib.best_run(results.get(("modl", t, threads)))
+        m1 = benchlib.best_run(results.get(("modl", t, 1))) if threads > 1 else m
         ratio = m["seconds"] / l["seconds"] if l and m and l["valid"] and m["valid"] else None
         scaling = m1["seconds"] / m["seconds"] if m1 and m and m["valid"] and m1["valid"] else None
         print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (

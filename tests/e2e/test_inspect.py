@@ -1,6 +1,6 @@
 """End-to-end tests of `modl inspect`: GGUF and safetensors files built here byte by byte
-(the expected values are what the test wrote, or what the file's bytes say, read by the
-small independent parsers below), the real files of ../shared/data, every malformed-input
+(the expected values are what the test wrote, or what the file's bytes say, read by a
+small independent parser, gguf_py.py), the real files of ../shared/data, every malformed-input
 check (exit 8 with one line `modl: FILE: <what, where>`), and a time that does not
 depend on the file's size."""
 import json
@@ -8,6 +8,7 @@ import os
 import struct
 import time
 
+from gguf_py import parse_gguf
 from modltest import ModlTestCase, ROOT
 
 SHARED = os.path.join(ROOT, "..", "shared", "data")
@@ -30,7 +31,7 @@ def need(path):
     return path
 
 
-# ---- a GGUF builder and reader, independent of modl ------------------------------------
+# ---- a GGUF builder, independent of modl (the reader: gguf_py.py) -----------------------
 
 def gstr(s):
     b = s.encode() if isinstance(s, str) else s
@@ -72,51 +73,6 @@ def raw_tensor_info(name, ne, type_id):
     out = b"GGUF" + struct.pack("<IQQ", 3, 1, 0) + gstr(name) + struct.pack("<I", len(ne))
     out += b"".join(struct.pack("<Q", n) for n in ne) + struct.pack("<IQ", type_id, 0)
     return out + b"\0" * ((-len(out)) % 32) + bytes(256)
-
-
-def parse_gguf(b):
-    """The metadata and tensor infos of a little-endian GGUF, as (kvs, tensors)."""
-    pos = 8
-    n_tensors, n_kv = struct.unpack_from("<QQ", b, pos)
-    pos += 16
-
-    def string():
-        nonlocal pos
-        (n,) = struct.unpack_from("<Q", b, pos)
-        s = b[pos + 8:pos + 8 + n]
-        pos += 8 + n
-        return s.decode("utf-8", "replace")
-
-    def value(t):
-        nonlocal pos
-        if t == 8:
-            return string()
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", b, pos)
-            pos += 12
-            return [value(et) for _ in range(n)]
-        fmt = "<" + SCALAR_FORMATS[t]
-        (v,) = struct.unpack_from(fmt, b, pos)
-        pos += struct.calcsize(fmt)
-        return v
-
-    kvs = {}
-    for _ in range(n_kv):
-        k = string()
-        (t,) = struct.unpack_from("<I", b, pos)
-        pos += 4
-        elem = struct.unpack_from("<I", b, pos)[0] if t == 9 else None
-        kvs[k] = (t, elem, value(t))
-    tensors = []
-    for _ in range(n_tensors):
-        name = string()
-        (n_dims,) = struct.unpack_from("<I", b, pos)
-        ne = list(struct.unpack_from("<%dQ" % n_dims, b, pos + 4))
-        pos += 4 + 8 * n_dims
-        t, offset = struct.unpack_from("<IQ", b, pos)
-        pos += 12
-        tensors.append((name, ne, t, offset))
-    return kvs, tensors
 
 
 # ---- a safetensors builder -------------------------------------------------------------
@@ -244,7 +200,7 @@ class InspectGguf(InspectCase):
     def test_real_file_matches_its_bytes(self):
         with open(need(TINY_GGUF), "rb") as f:
             raw = f.read()
-        kvs, tensors = parse_gguf(raw)
+        kvs, tensors, _ = parse_gguf(raw, errors="replace")
         doc = self.inspect_json(TINY_GGUF, "--tensors")
         self.assertEqual(list(doc["metadata"]), list(kvs))
         for key, (t, elem, value) in kvs.items():

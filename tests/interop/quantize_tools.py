@@ -1,15 +1,19 @@
 """Shared by the quantize tests and benchmark (tests/e2e/test_quantize.py,
 tests/interop/test_quantize_llama.py, bench/quantize.py): building the model generator
 (quantize_model.c) and llama.cpp's quantizer as a command (quantize_llama.c), the
-node-llama-cpp install they come from, and a small GGUF parser independent of modl.
+node-llama-cpp install they come from, and (from tests/e2e/gguf_py.py) a small GGUF parser
+independent of modl.
 
 Not a test module (no test_ prefix): importing it runs nothing."""
 import os
-import struct
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+if os.path.join(ROOT, "tests", "e2e") not in sys.path:  # the benchmarks import this module too
+    sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from gguf_py import parse_gguf  # noqa: E402,F401  (re-exported: quantize_tools.parse_gguf)
 LLAMA = os.path.join(HERE, "llama")
 TINY_VOCAB = os.path.join(ROOT, "..", "shared", "data", "llama-2-tiny-random-gguf",
                           "llama-2-tiny-random.gguf")
@@ -120,59 +124,7 @@ def llama_quantize_argv(tool, src, dst, type_name, threads, allow_requantize=Fal
     return argv
 
 
-# ---- a GGUF parser independent of modl -------------------------------------------------
-
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q",
-            12: "d"}
-
-
-def parse_gguf(b):
-    """{key: (type, element type, value)} in file order (a dict keeps it), the tensor infos
-    [(name, ne, type, offset)], and the absolute data offset."""
-    assert b[:4] == b"GGUF", "not a GGUF file"
-    pos = 8
-    n_tensors, n_kv = struct.unpack_from("<QQ", b, pos)
-    pos += 16
-
-    def string():
-        nonlocal pos
-        (n,) = struct.unpack_from("<Q", b, pos)
-        s = b[pos + 8:pos + 8 + n]
-        pos += 8 + n
-        return s.decode("utf-8", "surrogateescape")
-
-    def value(t):
-        nonlocal pos
-        if t == 8:
-            return string()
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", b, pos)
-            pos += 12
-            return [value(et) for _ in range(n)]
-        fmt = "<" + _SCALARS[t]
-        (v,) = struct.unpack_from(fmt, b, pos)
-        pos += struct.calcsize(fmt)
-        return v
-
-    kvs = {}
-    for _ in range(n_kv):
-        k = string()
-        (t,) = struct.unpack_from("<I", b, pos)
-        pos += 4
-        elem = struct.unpack_from("<I", b, pos)[0] if t == 9 else None
-        kvs[k] = (t, elem, value(t))
-    tensors = []
-    for _ in range(n_tensors):
-        name = string()
-        (n_dims,) = struct.unpack_from("<I", b, pos)
-        ne = list(struct.unpack_from("<%dQ" % n_dims, b, pos + 4))
-        pos += 4 + 8 * n_dims
-        t, offset = struct.unpack_from("<IQ", b, pos)
-        pos += 12
-        tensors.append((name, ne, t, offset))
-    align = kvs.get("general.alignment", (4, None, 32))[2]
-    return kvs, tensors, pos + (-pos) % align
-
+# ---- the GGUF parser independent of modl: tests/e2e/gguf_py.py ---------------------------
 
 def tensor_nbytes(ne, t):
     _, block, size = TENSOR_TYPES[t]

@@ -28,12 +28,11 @@ agree exactly; this test builds a cache with both and asserts the exact relation
 """
 import json
 import os
-import subprocess
 
 from modltest import ModlTestCase, make_repo, git_blob_sha1, sha256
 
 # Reuse the install and node driver of test_hub_cache (same package, same script).
-from test_hub_cache import ensure_npm, SCRIPT, HFHUB
+from test_hub_cache import NodeDriver
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".gguf")  # make_repo's default LFS patterns
 
@@ -109,13 +108,10 @@ class Expect:
         return out
 
 
-class CacheInterop(ModlTestCase):
+class CacheInterop(NodeDriver, ModlTestCase):
 
     def setUp(self):
-        super().setUp()
-        err = ensure_npm()
-        if err:
-            self.fail("installing @huggingface/hub: " + err)
+        super().setUp()  # NodeDriver: @huggingface/hub is installed
         for repo_id, branches in REPOS.items():
             for branch, files in branches.items():
                 make_repo(self.hub_root, "models", repo_id, files, branch=branch)
@@ -136,16 +132,6 @@ class CacheInterop(ModlTestCase):
         self.assertNotEqual(*self.state["acme/alpha"].keys())
 
     # ---- drivers ----
-    def node(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-        env["HOME"] = self.tmp  # nothing of the user's ~/.cache/huggingface
-        p = subprocess.run(["node", SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=env, cwd=HFHUB, timeout=120)
-        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-        self.assertEqual(p.returncode, 0, "node cache.mjs %s\nstdout:\n%s\nstderr:\n%s"
-                         % (" ".join(args), out[-3000:], err[-3000:]))
-        return json.loads(out)
-
     def js_download(self, cache):
         """snapshotDownload of every repo and branch into cache."""
         for repo_id, branches in REPOS.items():

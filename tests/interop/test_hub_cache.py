@@ -72,24 +72,19 @@ def ensure_npm():
     return err
 
 
-def etag(path, data):
-    return sha256(data) if path in LFS else git_blob_sha1(data)
-
-
-class HubCacheInterop(ModlTestCase):
+class NodeDriver:
+    """node(*args): runs tests/interop/hfhub/cache.mjs with args in HFHUB, without HF_* and
+    HUGGING* and with HOME the test's temp dir; asserts it exits 0 and returns its JSON
+    output. Its setUp installs the npm packages first (ensure_npm); a failed install fails
+    the test. A mixin for ModlTestCase classes (needs self.tmp), listed before ModlTestCase:
+    here and in test_cache_interop.py."""
 
     def setUp(self):
         super().setUp()
         err = ensure_npm()
         if err:
             self.fail("installing @huggingface/hub: " + err)
-        make_repo(self.hub_root, "models", REPO, FILES)
-        self.start_hub()
-        self.all_files = dict(FILES)
-        with open(os.path.join(self.hub_root, "models", "acme", "interop", ".gitattributes"), "rb") as f:
-            self.all_files[".gitattributes"] = f.read()
 
-    # ---- helpers ----
     def node(self, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
         env["HOME"] = self.tmp  # nothing of the user's ~/.cache/huggingface
@@ -100,6 +95,22 @@ class HubCacheInterop(ModlTestCase):
                          % (" ".join(args), out[-3000:], err[-3000:]))
         return json.loads(out)
 
+
+def etag(path, data):
+    return sha256(data) if path in LFS else git_blob_sha1(data)
+
+
+class HubCacheInterop(NodeDriver, ModlTestCase):
+
+    def setUp(self):
+        super().setUp()  # NodeDriver: @huggingface/hub is installed
+        make_repo(self.hub_root, "models", REPO, FILES)
+        self.start_hub()
+        self.all_files = dict(FILES)
+        with open(os.path.join(self.hub_root, "models", "acme", "interop", ".gitattributes"), "rb") as f:
+            self.all_files[".gitattributes"] = f.read()
+
+    # ---- helpers ----
     def scan(self, cache):
         res = self.node("scan", cache)
         self.assertEqual(res["warnings"], [], res)
