@@ -125,3 +125,14 @@ int inspect_to_text(const struct inspect_report *r, int tensors, struct strbuf *
 	int rc = r->gguf ? inspect_gguf_text(r, tensors, out) : inspect_safetensors_text(r, tensors, out);
 	return rc ? modl_error_set(MODL_EFAIL, "out of memory") : 0;
 }
+
+cJSON *inspect_total_json(const struct inspect_total *k)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddItemToObject(o, "tensors", inspect_json_u64(k->tensors));
+		cJSON_AddItemToObject(o, "parameters", inspect_json_u64(k->parameters));
+		cJSON_AddItemToObject(o, "bytes", inspect_json_u64(k->bytes));
+	}
+	return o;
+}

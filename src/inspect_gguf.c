@@ -10,18 +10,14 @@
 #define TEXT_STRING_BYTES 120  /* bytes of a string shown in text mode */
 #define TEXT_ELEMENT_BYTES 40  /* bytes of each string element shown */
 
-struct type_total {
-	uint64_t tensors, bytes, parameters;
-};
-
-static void totals(const struct gguf_reader *g, struct type_total by_type[GGUF_TENSOR_COUNT],
-		   struct type_total *all)
+static void totals(const struct gguf_reader *g, struct inspect_total by_type[GGUF_TENSOR_COUNT],
+		   struct inspect_total *all)
 {
 	memset(by_type, 0, GGUF_TENSOR_COUNT * sizeof(*by_type));
 	memset(all, 0, sizeof(*all));
 	for (size_t i = 0; i < gguf_read_tensor_count(g); i++) {
 		const struct gguf_tensor_info *t = gguf_read_tensor(g, i);
-		struct type_total *k = &by_type[t->type];
+		struct inspect_total *k = &by_type[t->type];
 		k->tensors++;
 		k->bytes += t->size;
 		k->parameters += t->n_elements;
@@ -102,21 +98,10 @@ static cJSON *tensor_json(const struct gguf_tensor_info *t)
 	return o;
 }
 
-static cJSON *totals_json(const struct type_total *k)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (o) {
-		cJSON_AddItemToObject(o, "tensors", inspect_json_u64(k->tensors));
-		cJSON_AddItemToObject(o, "parameters", inspect_json_u64(k->parameters));
-		cJSON_AddItemToObject(o, "bytes", inspect_json_u64(k->bytes));
-	}
-	return o;
-}
-
 cJSON *inspect_gguf_json(const struct inspect_report *r, int tensors)
 {
 	const struct gguf_reader *g = r->gguf;
-	struct type_total by_type[GGUF_TENSOR_COUNT], all;
+	struct inspect_total by_type[GGUF_TENSOR_COUNT], all;
 	cJSON *doc = cJSON_CreateObject(), *meta, *types, *list;
 	int ok = doc != NULL;
 	if (!ok)
@@ -146,7 +131,7 @@ cJSON *inspect_gguf_json(const struct inspect_report *r, int tensors)
 	if (ok && (ok = (types = cJSON_AddObjectToObject(doc, "tensor_types")) != NULL))
 		for (uint32_t t = 0; t < GGUF_TENSOR_COUNT; t++)
 			if (by_type[t].tensors)
-				cJSON_AddItemToObject(types, gguf_tensor_type_name(t), totals_json(&by_type[t]));
+				cJSON_AddItemToObject(types, gguf_tensor_type_name(t), inspect_total_json(&by_type[t]));
 	if (ok && tensors && (ok = (list = cJSON_AddArrayToObject(doc, "tensors")) != NULL))
 		for (size_t i = 0; ok && i < gguf_read_tensor_count(g); i++) {
 			cJSON *t = tensor_json(gguf_read_tensor(g, i));
@@ -251,7 +236,7 @@ static int tensors_text(struct strbuf *sb, const struct gguf_reader *g)
 int inspect_gguf_text(const struct inspect_report *r, int tensors, struct strbuf *sb)
 {
 	const struct gguf_reader *g = r->gguf;
-	struct type_total by_type[GGUF_TENSOR_COUNT], all;
+	struct inspect_total by_type[GGUF_TENSOR_COUNT], all;
 	int width = 0, rc;
 	totals(g, by_type, &all);
 	for (size_t i = 0; i < gguf_read_kv_count(g); i++) {

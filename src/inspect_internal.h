@@ -26,6 +26,12 @@ int inspect_add_json_string(struct strbuf *sb, const char *s, size_t len);
 /* The same as a raw cJSON item, and exact integers (a double loses them above 2^53). */
 cJSON *inspect_json_string(const char *s, size_t len);
 cJSON *inspect_json_u64(uint64_t v);
+
+/* Tensor count, parameters and bytes of one tensor type (or of all), for both formats. */
+struct inspect_total {
+	uint64_t tensors, bytes, parameters;
+};
+cJSON *inspect_total_json(const struct inspect_total *total);
 cJSON *inspect_json_i64(int64_t v);
 /* A number that reads back as exactly v (cJSON prints 15 digits when they come close);
  * "NaN", "Infinity" or "-Infinity" as strings, which JSON has no numbers for. */

@@ -6,18 +6,14 @@
 
 #define U64(x) ((unsigned long long)(x))
 
-struct dtype_total {
-	uint64_t tensors, bytes, parameters;
-};
-
-static void totals(const struct safetensors *st, struct dtype_total by_dtype[SAFETENSORS_DTYPE_COUNT],
-		   struct dtype_total *all)
+static void totals(const struct safetensors *st, struct inspect_total by_dtype[SAFETENSORS_DTYPE_COUNT],
+		   struct inspect_total *all)
 {
 	memset(by_dtype, 0, SAFETENSORS_DTYPE_COUNT * sizeof(*by_dtype));
 	memset(all, 0, sizeof(*all));
 	for (size_t i = 0; i < safetensors_tensor_count(st); i++) {
 		const struct safetensors_tensor *t = safetensors_tensor(st, i);
-		struct dtype_total *k = &by_dtype[t->dtype];
+		struct inspect_total *k = &by_dtype[t->dtype];
 		uint64_t bytes = t->end - t->begin;
 		k->tensors++;
 		k->bytes += bytes; /* the bytes are in the files, so the sums cannot overflow */
@@ -123,21 +119,10 @@ static cJSON *tensor_json(const struct safetensors *st, const struct safetensors
 	return o;
 }
 
-static cJSON *totals_json(const struct dtype_total *k)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (o) {
-		cJSON_AddItemToObject(o, "tensors", inspect_json_u64(k->tensors));
-		cJSON_AddItemToObject(o, "parameters", inspect_json_u64(k->parameters));
-		cJSON_AddItemToObject(o, "bytes", inspect_json_u64(k->bytes));
-	}
-	return o;
-}
-
 cJSON *inspect_safetensors_json(const struct inspect_report *r, int tensors)
 {
 	const struct safetensors *st = r->safetensors;
-	struct dtype_total by_dtype[SAFETENSORS_DTYPE_COUNT], all;
+	struct inspect_total by_dtype[SAFETENSORS_DTYPE_COUNT], all;
 	const char *index = safetensors_index_path(st);
 	uint64_t total_size;
 	cJSON *doc = cJSON_CreateObject(), *files, *dtypes, *list, *meta;
@@ -162,7 +147,7 @@ cJSON *inspect_safetensors_json(const struct inspect_report *r, int tensors)
 	if (ok && (ok = (dtypes = cJSON_AddObjectToObject(doc, "dtypes")) != NULL))
 		for (int d = 0; d < SAFETENSORS_DTYPE_COUNT; d++)
 			if (by_dtype[d].tensors)
-				cJSON_AddItemToObject(dtypes, safetensors_dtype_name(d), totals_json(&by_dtype[d]));
+				cJSON_AddItemToObject(dtypes, safetensors_dtype_name(d), inspect_total_json(&by_dtype[d]));
 	if (ok && tensors && (ok = (list = cJSON_AddArrayToObject(doc, "tensors")) != NULL))
 		for (size_t i = 0; ok && i < safetensors_tensor_count(st); i++) {
 			cJSON *t = tensor_json(st, safetensors_tensor(st, i));
@@ -236,7 +221,7 @@ static int tensors_text(struct strbuf *sb, const struct safetensors *st)
 int inspect_safetensors_text(const struct inspect_report *r, int tensors, struct strbuf *sb)
 {
 	const struct safetensors *st = r->safetensors;
-	struct dtype_total by_dtype[SAFETENSORS_DTYPE_COUNT], all;
+	struct inspect_total by_dtype[SAFETENSORS_DTYPE_COUNT], all;
 	const char *index = safetensors_index_path(st);
 	size_t files = safetensors_file_count(st);
 	uint64_t total_size;
