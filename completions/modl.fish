@@ -51,7 +51,11 @@ function __modl_cache_sub_is
 end
 
 # True when no operand follows the cache sub-command yet.
-function __modl_cache_no_operand
+# True when at most $argv[1] words (default 1: the command itself) that are not options
+# follow "modl" yet.
+function __modl_operands_at_most
+    set -l limit 1
+    test (count $argv) -gt 0; and set limit $argv[1]
     set -l seen 0
     for word in (commandline -opc)[2..-1]
         switch $word
@@ -61,21 +65,7 @@ function __modl_cache_no_operand
                 set seen (math $seen + 1)
         end
     end
-    test $seen -le 2
-end
-
-# True when no operand follows the command yet.
-function __modl_no_operand
-    set -l seen 0
-    for word in (commandline -opc)[2..-1]
-        switch $word
-            case '-*'
-                continue
-            case '*'
-                set seen (math $seen + 1)
-        end
-    end
-    test $seen -le 1
+    test $seen -le $limit
 end
 
 # True when no operand follows "convert" yet (option values are not operands).
@@ -176,7 +166,7 @@ complete -c modl -n '__modl_cache_sub_is rm prune' -s n -l dry-run -d 'Show what
 complete -c modl -n '__modl_cache_sub_is rm prune' -s y -l yes -d 'Do not ask for confirmation'
 complete -c modl -n '__modl_cache_sub_is rm verify export' -l repo-type -x -a 'model dataset space' -d 'Repository type'
 complete -c modl -n '__modl_cache_sub_is export' -s o -l output -r -F -d 'The bundle (.tar, .tar.gz, .tar.zst, or - for stdout)'
-complete -c modl -n '__modl_cache_sub_is import; and __modl_cache_no_operand' -F
+complete -c modl -n '__modl_cache_sub_is import; and __modl_operands_at_most 2' -F
 
 # help COMMAND
-complete -c modl -n '__modl_command_is help; and __modl_no_operand' -a 'pull verify license cache convert quantize info ls login logout whoami env inspect help'
+complete -c modl -n '__modl_command_is help; and __modl_operands_at_most' -a 'pull verify license cache convert quantize info ls login logout whoami env inspect help'

@@ -1,4 +1,5 @@
 #include "progress.h"
+#include "clock.h"
 #include "strbuf.h"
 
 #include <pthread.h>
@@ -34,13 +35,6 @@ enum progress_mode progress_choose(int quiet, int json, int no_progress_env)
 	return !no_progress_env && isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void clear_line_locked(struct progress *p)
 {
 	if (p->drawn) {
@@ -52,7 +46,7 @@ static void clear_line_locked(struct progress *p)
 static void draw_locked(struct progress *p)
 {
 	struct strbuf line = STRBUF_INIT, a = STRBUF_INIT, b = STRBUF_INIT;
-	double elapsed = now_seconds() - p->started;
+	double elapsed = clock_seconds() - p->started;
 	double rate = elapsed > 0.2 ? (double)p->done_bytes / elapsed : 0;
 	double frac = p->total_bytes ? (double)p->done_bytes / (double)p->total_bytes : 0;
 	if (frac > 1)
@@ -112,7 +106,7 @@ int progress_new(struct progress **out, enum progress_mode mode, const char *ver
 	snprintf(p->verb, sizeof(p->verb), "%s", verb);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
-	p->started = now_seconds();
+	p->started = clock_seconds();
 	if (mode == PROGRESS_BAR)
 		p->thread_running = pthread_create(&p->thread, NULL, progress_thread, p) == 0;
 	if (mode == PROGRESS_BAR && !p->thread_running)
@@ -150,7 +144,7 @@ void progress_set_total(struct progress *p, unsigned long long bytes, unsigned f
 	pthread_mutex_lock(&p->lock);
 	p->total_bytes = bytes;
 	p->total_files = files;
-	p->started = now_seconds();
+	p->started = clock_seconds();
 	pthread_mutex_unlock(&p->lock);
 }
 

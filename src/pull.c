@@ -1,4 +1,5 @@
 #include "pull.h"
+#include "clock.h"
 #include "license/license.h"
 #include "repo_info.h"
 #include "cache.h"
@@ -15,13 +16,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *ref_name(const struct pull_options *o)
 {
@@ -278,10 +272,10 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 		.hub = hub, .repo = &o->repo, .commit = r->commit, .items = items, .count = r->count,
 		.jobs = o->jobs, .connections = o->connections, .force = o->force, .progress = o->progress,
 	};
-	double t0 = now_seconds();
+	double t0 = clock_seconds();
 	rc = download_run(&job);
 	progress_finish(o->progress);
-	r->seconds = now_seconds() - t0;
+	r->seconds = clock_seconds() - t0;
 	/* Publish what succeeded even when something failed: a later pull resumes the rest. */
 	int prc = publish(o, cache, r, items);
 	if (!rc)

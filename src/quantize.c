@@ -15,6 +15,7 @@
  *      written in file order) into a temporary file next to the output, then fsync and
  *      rename it. */
 #include "quantize.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,18 +53,11 @@ static int open_output(struct run *run);
 static int write_header(struct run *run);
 static int write_tensors(struct run *run);
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int quantize_file(const char *in_path, const char *out_path, const struct quantize_options *o,
 		  struct quantize_result *result)
 {
 	struct run run = { .in_path = in_path, .out_path = out_path, .o = o, .r = result };
-	double started = now_seconds();
+	double started = clock_seconds();
 	int rc;
 	memset(result, 0, sizeof(*result));
 	result->ftype = o->ftype;
@@ -79,7 +73,7 @@ int quantize_file(const char *in_path, const char *out_path, const struct quanti
 	if ((rc = write_header(&run)) || (rc = write_tensors(&run)) ||
 	    (rc = tensor_stream_close(&run.out, &result->file_out)))
 		goto out;
-	result->seconds = now_seconds() - started;
+	result->seconds = clock_seconds() - started;
 out:
 	tensor_stream_end(&run.out, rc);
 	gguf_read_close(run.reader);

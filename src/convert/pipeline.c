@@ -20,6 +20,7 @@
  * order), checked finite, quantized and checked as ggml_validate_row_data does, and the
  * chunks written in file order; the mapped input is released as it is consumed. */
 #include "convert_internal.h"
+#include "../clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,13 +58,6 @@ static int open_output(struct run *run);
 static int write_header(struct run *run);
 static int write_tensors(struct run *run);
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int fill_result(struct run *run)
 {
 	struct convert_result *r = run->r;
@@ -86,7 +80,7 @@ static int fill_result(struct run *run)
 int convert_run(const struct convert_options *o, struct convert_result *result)
 {
 	struct run run = { .o = o, .r = result };
-	double started = now_seconds();
+	double started = clock_seconds();
 	int rc;
 	memset(result, 0, sizeof(*result));
 	tensor_stream_init(&run.out, NULL, o->threads ? o->threads : pool_default_threads(), o->progress);
@@ -121,7 +115,7 @@ int convert_run(const struct convert_options *o, struct convert_result *result)
 	if ((rc = write_header(&run)) || (rc = write_tensors(&run)) ||
 	    (rc = tensor_stream_close(&run.out, &result->file_out)))
 		goto out;
-	result->seconds = now_seconds() - started;
+	result->seconds = clock_seconds() - started;
 out:
 	tensor_stream_end(&run.out, rc);
 	if (run.have_naming)
