@@ -45,6 +45,8 @@ all: modl
 help:
 	@echo "make [all]    build ./modl"
 	@echo "make check    install missing packages (as root), build, run every test"
+	@echo "make unit [T=test_name]   the unit tests under ASan+UBSan (or one program)"
+	@echo "make e2e [K=expr]         the end-to-end and interop tests (or those whose id has expr)"
 	@echo "make demo     run the main job against the bundled local hub"
 	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS ($(FUZZ_SECONDS))"
 	@echo "make bench    run the benchmarks under bench/"
@@ -56,20 +58,23 @@ modl: $(REL)/libmodl.a $(CMD_SRCS:%.c=$(REL)/%.o)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $(CMD_SRCS:%.c=$(REL)/%.o) $(REL)/libmodl.a $(PKG_LIBS) -lm
 
-$(REL)/%.o: %.c $(HEADERS) Makefile
+# -MMD -MP: each object depends on the headers it includes (the .d files), not on all of them.
+DEP_FLAGS  := -MMD -MP
+
+$(REL)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(CFLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(CFLAGS) $(DEP_FLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
 
 $(REL)/libmodl.a: $(REL_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
 # The sanitizer build: the unit tests and the end-to-end tests run this binary.
-$(ASAN)/%.o: %.c $(HEADERS) Makefile
+$(ASAN)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC-ASAN $<")
-	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(ASAN_FLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(ASAN_FLAGS) $(DEP_FLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
 
 $(ASAN)/libmodl.a: $(ASAN_OBJS)
 	@rm -f $@
@@ -89,11 +94,15 @@ $(ASAN)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN)/libmodl.a
 check: deps modl $(ASAN)/modl $(UNIT_BINS)
 	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl bash tests/run $(UNIT_BINS)
 
-unit: $(UNIT_BINS)
-	@PYTHON=$(PYTHON) bash tests/run --unit-only $(UNIT_BINS)
+# `make unit T=test_gguf` runs one unit test program; `make e2e K=test_pull` the end-to-end
+# tests whose id contains K.
+UNIT_PICK  = $(if $(T),$(filter %/$(T),$(UNIT_BINS)),$(UNIT_BINS))
 
-e2e: $(ASAN)/modl
-	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl bash tests/run --e2e-only
+unit: $(UNIT_PICK)
+	@PYTHON=$(PYTHON) bash tests/run --unit-only $(UNIT_PICK)
+
+e2e: modl $(ASAN)/modl
+	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl K="$(K)" bash tests/run --e2e-only
 
 demo: deps modl
 	@$(PYTHON) tests/demo.py
@@ -119,6 +128,8 @@ fuzz: deps $(FUZZ_BINS)
 
 bench: modl
 	@bash bench/run $(BENCH)
+
+-include $(wildcard $(REL)/*.d $(REL)/*/*.d $(REL)/*/*/*.d $(ASAN)/*.d $(ASAN)/*/*.d $(ASAN)/*/*/*.d)
 
 # ---- install ---------------------------------------------------------------------------
 install: modl
