@@ -29,15 +29,18 @@ HEADERS    := $(wildcard src/*.h src/*/*.h formats/*.h cmd/*.h)
 
 REL        := build/release
 ASAN       := build/asan
+TSAN       := build/tsan
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 REL_OBJS   := $(LIB_SRCS:%.c=$(REL)/%.o)
 ASAN_OBJS  := $(LIB_SRCS:%.c=$(ASAN)/%.o)
+TSAN_OBJS  := $(LIB_SRCS:%.c=$(TSAN)/%.o) $(CMD_SRCS:%.c=$(TSAN)/%.o)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(ASAN)/tests/%)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 # Quiet by default; `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check unit e2e demo install clean deps fuzz fuzz-build bench help
+.PHONY: all check unit e2e tsan demo install clean deps fuzz fuzz-build bench help
 .DELETE_ON_ERROR:
 
 all: modl
@@ -47,6 +50,7 @@ help:
 	@echo "make check    install missing packages (as root), build, run every test"
 	@echo "make unit [T=test_name]   the unit tests under ASan+UBSan (or one program)"
 	@echo "make e2e [K=expr]         the end-to-end and interop tests (or those whose id has expr)"
+	@echo "make tsan     the threaded download, cache and quantize tests under ThreadSanitizer"
 	@echo "make demo     run the main job against the bundled local hub"
 	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS ($(FUZZ_SECONDS))"
 	@echo "make bench    run the benchmarks under bench/"
@@ -84,6 +88,16 @@ $(ASAN)/modl: $(ASAN)/libmodl.a $(CMD_SRCS:%.c=$(ASAN)/%.o)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ASAN_FLAGS) -pthread -o $@ $(CMD_SRCS:%.c=$(ASAN)/%.o) $(ASAN)/libmodl.a $(PKG_LIBS) -lm
 
+# The ThreadSanitizer build, for the tests whose work runs on the pool (make tsan).
+$(TSAN)/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-TSAN $<")
+	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(TSAN_FLAGS) $(DEP_FLAGS) -pthread $(PKG_CFLAGS) -c -o $@ $<
+
+$(TSAN)/modl: $(TSAN_OBJS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(TSAN_FLAGS) -pthread -o $@ $(TSAN_OBJS) $(PKG_LIBS) -lm
+
 $(ASAN)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN)/libmodl.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
@@ -103,6 +117,15 @@ unit: $(UNIT_PICK)
 
 e2e: modl $(ASAN)/modl
 	@PYTHON=$(PYTHON) MODL_BIN=$(ASAN)/modl K="$(K)" bash tests/run --e2e-only
+
+# The threaded paths under ThreadSanitizer: parallel and concurrent pulls, cache verify over
+# the pool, quantization with several threads. A race report fails the test (halt_on_error).
+TSAN_TESTS := test_pull.Basics test_pull.Faults test_pull.ResumeAndConcurrency test_cache.Verify \
+              test_cache.Rm test_cache.Prune test_quantize.QuantizeOutput
+
+tsan: modl $(TSAN)/modl
+	@PYTHON=$(PYTHON) MODL_BIN=$(TSAN)/modl TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+		K="$(TSAN_TESTS)" bash tests/run --e2e-only
 
 demo: deps modl
 	@$(PYTHON) tests/demo.py
@@ -129,7 +152,7 @@ fuzz: deps $(FUZZ_BINS)
 bench: modl
 	@bash bench/run $(BENCH)
 
--include $(wildcard $(REL)/*.d $(REL)/*/*.d $(REL)/*/*/*.d $(ASAN)/*.d $(ASAN)/*/*.d $(ASAN)/*/*/*.d)
+-include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN),$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d))
 
 # ---- install ---------------------------------------------------------------------------
 install: modl

@@ -88,6 +88,7 @@ class ModlTestCase(unittest.TestCase):
         self.assertNotIn("ERROR: AddressSanitizer", r.err, r)
         self.assertNotIn("runtime error:", r.err, r)
         self.assertNotIn("ERROR: LeakSanitizer", r.err, r)
+        self.assertNotIn("WARNING: ThreadSanitizer", r.err, r)
         return r
 
     def assertExit(self, result, code):

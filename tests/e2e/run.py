@@ -42,7 +42,8 @@ class LineResult(unittest.TextTestResult):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--summary")
-    ap.add_argument("-k", dest="pattern", help="only tests whose id contains this")
+    ap.add_argument("-k", dest="pattern",
+                    help="only tests whose id contains one of these space-separated words")
     args = ap.parse_args()
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
@@ -58,7 +59,8 @@ def main():
                     yield from flat(t)
                 else:
                     yield t
-        suite = unittest.TestSuite(t for t in flat(suite) if args.pattern in t.id())
+        words = args.pattern.split()
+        suite = unittest.TestSuite(t for t in flat(suite) if any(w in t.id() for w in words))
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=LineResult)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors)
