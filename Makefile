@@ -16,12 +16,15 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-STD_FLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -DMODL_VERSION='"$(VERSION)"'
+STD_FLAGS  := -std=c11 -iquote src -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -DMODL_VERSION='"$(VERSION)"'
 WARN_FLAGS := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c formats/*.c))
+# Generated sources live in the build folder: the license knowledge base, from src/license/data/.
+GEN        := build/gen
+GEN_SRCS   := $(GEN)/license/embedded.c
+LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c formats/*.c)) $(GEN_SRCS)
 CMD_SRCS   := $(sort $(wildcard cmd/*.c))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -58,6 +61,11 @@ help:
 	@echo "make deps     install (as root) or print the missing Debian packages"
 
 # ---- build -----------------------------------------------------------------------------
+$(GEN)/license/embedded.c: src/license/data/generate.py $(wildcard src/license/data/*.txt) \
+		src/license/data/terms.json
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(PYTHON) src/license/data/generate.py $@
+
 modl: $(REL)/libmodl.a $(CMD_SRCS:%.c=$(REL)/%.o)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $(CMD_SRCS:%.c=$(REL)/%.o) $(REL)/libmodl.a $(PKG_LIBS) -lm
@@ -152,7 +160,7 @@ fuzz: deps $(FUZZ_BINS)
 bench: modl
 	@bash bench/run $(BENCH)
 
--include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN),$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d))
+-include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN),$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d $(b)/*/*/*/*.d))
 
 # ---- install ---------------------------------------------------------------------------
 install: modl

@@ -1,6 +1,6 @@
 /* The knowledge base compiled into the binary: the license texts and terms.json of
- * src/license/data/, turned into C literals by src/license/data/generate.py (embedded.c
- * is generated and committed; the build needs no extra step). */
+ * src/license/data/, turned into C literals by src/license/data/generate.py at build time
+ * (the Makefile writes build/gen/license/embedded.c; the data files are the source). */
 #ifndef MODL_LICENSE_EMBEDDED_H
 #define MODL_LICENSE_EMBEDDED_H
 

@@ -1,6 +1,7 @@
-/* The knowledge base compiled into modl (src/license/embedded.c) is the data of
- * src/license/data/, byte for byte: this test fails when generate.py was not run after a
- * change. And the terms read from it are the facts of the texts. Run from the work tree
+/* The knowledge base compiled into modl (generated into build/gen/license/embedded.c by
+ * src/license/data/generate.py) is the data of src/license/data/, byte for byte: this test
+ * fails when the generator drops, alters or adds a byte. And the terms read from it are the
+ * facts of the texts. Run from the work tree
  * root (tests/run does). */
 #include "unit.h"
 
@@ -42,11 +43,11 @@ static void test_embedded_texts_are_the_data_files(void **state)
 			if (!strcmp(license_embedded_texts[i].file, e->d_name))
 				t = &license_embedded_texts[i];
 		if (!t)
-			fail_msg("%s is not embedded: run python3 src/license/data/generate.py", e->d_name);
+			fail_msg("%s is not embedded: the generator lost it", e->d_name);
 		size_t len;
 		char *text = read_data(e->d_name, &len);
 		if (len != t->len || memcmp(text, t->text, len))
-			fail_msg("%s differs from its embedded copy: run python3 src/license/data/generate.py",
+			fail_msg("%s differs from its embedded copy: the generator lost it",
 				 e->d_name);
 		free(text);
 	}
@@ -62,7 +63,7 @@ static void test_embedded_terms_are_terms_json(void **state)
 	size_t len;
 	char *text = read_data("terms.json", &len);
 	if (len != license_embedded_terms_len || memcmp(text, license_embedded_terms, len))
-		fail_msg("terms.json differs from its embedded copy: run python3 src/license/data/generate.py");
+		fail_msg("terms.json differs from its embedded copy: the generator lost it");
 	free(text);
 }
 
