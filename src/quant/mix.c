@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../error.h"
+#include "../strbuf.h"
 #include "quant.h"
 
 struct quant_mix {
@@ -84,10 +85,23 @@ int quant_ftype_from_name(const char *name, uint32_t *ftype)
 			return 0;
 		}
 	}
-	return modl_error_set(MODL_EUSAGE,
-			      "unknown type '%s' (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K "
-			      "Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K)",
-			      name ? name : "");
+	struct strbuf names;
+	int rc;
+	strbuf_init(&names);
+	if (quant_ftype_names(&names))
+		rc = modl_error_set(MODL_EFAIL, "out of memory");
+	else
+		rc = modl_error_set(MODL_EUSAGE, "unknown type '%s' (%s)", name ? name : "", names.buf);
+	strbuf_free(&names);
+	return rc;
+}
+
+int quant_ftype_names(struct strbuf *sb)
+{
+	for (size_t i = 0; i < N_FTYPES; i++)
+		if (strbuf_addf(sb, "%s%s", i ? " " : "", ftypes[i].name))
+			return MODL_EFAIL;
+	return 0;
 }
 
 const char *quant_ftype_name(uint32_t ftype)

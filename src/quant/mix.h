@@ -31,6 +31,10 @@ enum quant_ftype {
 
 /* The TYPE names of cli.md, case-insensitive ("Q4_K_M", "bf16"). MODL_EUSAGE otherwise. */
 int quant_ftype_from_name(const char *name, uint32_t *ftype);
+/* Appends every TYPE name, space-separated, in the table's order: the one list that error
+ * messages print and that the help, man pages and completions are tested against. */
+struct strbuf;
+int quant_ftype_names(struct strbuf *sb);
 const char *quant_ftype_name(uint32_t ftype);
 /* The ggml type most tensors get (Q4_K for Q4_K_M...). */
 uint32_t quant_ftype_default_type(uint32_t ftype);

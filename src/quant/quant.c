@@ -7,31 +7,33 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "../../formats/gguf.h"
 #include "../error.h"
 #include "../pool.h"
 
+/* The types this core quantizes, with their scalar reference. Names, elements per block and
+ * bytes per block are GGUF's, read from the one table in formats/gguf_types.c (the block
+ * structs of quant_internal.h assert the same sizes at compile time, and test_quant checks
+ * that the two agree). */
 struct type_info {
 	uint32_t type;
-	const char *name;
-	uint32_t block;
-	uint32_t size;
 	quant_row_fn ref;
 };
 
 static const struct type_info types[] = {
-	{ QUANT_F32, "F32", 1, 4, NULL },
-	{ QUANT_F16, "F16", 1, 2, quant_ref_f16 },
-	{ QUANT_Q4_0, "Q4_0", 32, sizeof(block_q4_0), quant_ref_q4_0 },
-	{ QUANT_Q4_1, "Q4_1", 32, sizeof(block_q4_1), quant_ref_q4_1 },
-	{ QUANT_Q5_0, "Q5_0", 32, sizeof(block_q5_0), quant_ref_q5_0 },
-	{ QUANT_Q5_1, "Q5_1", 32, sizeof(block_q5_1), quant_ref_q5_1 },
-	{ QUANT_Q8_0, "Q8_0", 32, sizeof(block_q8_0), quant_ref_q8_0 },
-	{ QUANT_Q2_K, "Q2_K", QK_K, sizeof(block_q2_K), quant_ref_q2_K },
-	{ QUANT_Q3_K, "Q3_K", QK_K, sizeof(block_q3_K), quant_ref_q3_K },
-	{ QUANT_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), quant_ref_q4_K },
-	{ QUANT_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), quant_ref_q5_K },
-	{ QUANT_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), quant_ref_q6_K },
-	{ QUANT_BF16, "BF16", 1, 2, quant_ref_bf16 },
+	{ QUANT_F32, NULL },
+	{ QUANT_F16, quant_ref_f16 },
+	{ QUANT_Q4_0, quant_ref_q4_0 },
+	{ QUANT_Q4_1, quant_ref_q4_1 },
+	{ QUANT_Q5_0, quant_ref_q5_0 },
+	{ QUANT_Q5_1, quant_ref_q5_1 },
+	{ QUANT_Q8_0, quant_ref_q8_0 },
+	{ QUANT_Q2_K, quant_ref_q2_K },
+	{ QUANT_Q3_K, quant_ref_q3_K },
+	{ QUANT_Q4_K, quant_ref_q4_K },
+	{ QUANT_Q5_K, quant_ref_q5_K },
+	{ QUANT_Q6_K, quant_ref_q6_K },
+	{ QUANT_BF16, quant_ref_bf16 },
 };
 
 /* Rows per pool task: at least this many elements, so that small rows do not make the
@@ -53,28 +55,31 @@ int quant_type_known(uint32_t type)
 
 uint32_t quant_block_size(uint32_t type)
 {
-	const struct type_info *t = type_lookup(type);
-	return t ? t->block : 0;
+	uint32_t block = 0;
+	if (type_lookup(type))
+		gguf_tensor_type_traits(type, &block, NULL);
+	return block;
 }
 
 uint32_t quant_type_size(uint32_t type)
 {
-	const struct type_info *t = type_lookup(type);
-	return t ? t->size : 0;
+	uint32_t size = 0;
+	if (type_lookup(type))
+		gguf_tensor_type_traits(type, NULL, &size);
+	return size;
 }
 
 const char *quant_type_name(uint32_t type)
 {
-	const struct type_info *t = type_lookup(type);
-	return t ? t->name : NULL;
+	return type_lookup(type) ? gguf_tensor_type_name(type) : NULL;
 }
 
 size_t quant_row_size(uint32_t type, int64_t n)
 {
-	const struct type_info *t = type_lookup(type);
-	if (!t || n < 0)
+	uint32_t block = quant_block_size(type);
+	if (!block || n < 0)
 		return 0;
-	return (size_t)(n / t->block) * t->size;
+	return (size_t)(n / block) * quant_type_size(type);
 }
 
 /* ---- instruction sets ------------------------------------------------------------------ */
@@ -162,10 +167,10 @@ static int check_row(const struct type_info *t, uint32_t type, int64_t n)
 {
 	if (!t)
 		return modl_error_set(MODL_EINVALID, "tensor type %u cannot be quantized", type);
-	if (n < 0 || n % t->block != 0)
+	if (n < 0 || n % quant_block_size(t->type) != 0)
 		return modl_error_set(MODL_EINVALID,
 				      "row of %lld values is not a multiple of the %s block size %u",
-				      (long long)n, t->name, t->block);
+				      (long long)n, quant_type_name(t->type), quant_block_size(t->type));
 	return 0;
 }
 
@@ -302,8 +307,9 @@ int quant_validate_row(uint32_t type, const void *row, int64_t n)
 	if (rc != 0)
 		return rc;
 	const unsigned char *p = row;
-	int64_t nb = n / t->block;
-	for (int64_t i = 0; i < nb; i++, p += t->size) {
+	int64_t nb = n / quant_block_size(t->type);
+	size_t block_bytes = quant_type_size(t->type);
+	for (int64_t i = 0; i < nb; i++, p += block_bytes) {
 		uint16_t d = 0, m = 0;
 		int ok = 1;
 		switch (type) {
@@ -347,7 +353,7 @@ int quant_validate_row(uint32_t type, const void *row, int64_t n)
 		if (!ok)
 			return modl_error_set(MODL_EINVALID,
 					      "%s data has a NaN or infinite value in block %lld",
-					      t->name, (long long)i);
+					      quant_type_name(t->type), (long long)i);
 	}
 	return 0;
 }

@@ -7,20 +7,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../formats/gguf.h"
+
+/* The GGUF tensor type ids (formats/gguf.h), under the names this core uses. */
 enum quant_type {
-	QUANT_F32 = 0,
-	QUANT_F16 = 1,
-	QUANT_Q4_0 = 2,
-	QUANT_Q4_1 = 3,
-	QUANT_Q5_0 = 6,
-	QUANT_Q5_1 = 7,
-	QUANT_Q8_0 = 8,
-	QUANT_Q2_K = 10,
-	QUANT_Q3_K = 11,
-	QUANT_Q4_K = 12,
-	QUANT_Q5_K = 13,
-	QUANT_Q6_K = 14,
-	QUANT_BF16 = 30,
+	QUANT_F32 = GGUF_TENSOR_F32,
+	QUANT_F16 = GGUF_TENSOR_F16,
+	QUANT_Q4_0 = GGUF_TENSOR_Q4_0,
+	QUANT_Q4_1 = GGUF_TENSOR_Q4_1,
+	QUANT_Q5_0 = GGUF_TENSOR_Q5_0,
+	QUANT_Q5_1 = GGUF_TENSOR_Q5_1,
+	QUANT_Q8_0 = GGUF_TENSOR_Q8_0,
+	QUANT_Q2_K = GGUF_TENSOR_Q2_K,
+	QUANT_Q3_K = GGUF_TENSOR_Q3_K,
+	QUANT_Q4_K = GGUF_TENSOR_Q4_K,
+	QUANT_Q5_K = GGUF_TENSOR_Q5_K,
+	QUANT_Q6_K = GGUF_TENSOR_Q6_K,
+	QUANT_BF16 = GGUF_TENSOR_BF16,
 };
 
 /* Block size (elements) and bytes per block; 0 for a type this core does not know. */

@@ -668,3 +668,59 @@ class FishCompletion(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def binary_type_names():
+    """The TYPE names from the binary's one table, as its usage error lists them."""
+    r = subprocess.run([MODL, "quantize", "in.gguf", "out.gguf", "NO_SUCH_TYPE"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ROOT)
+    m = re.search(r"unknown type 'NO_SUCH_TYPE' \(([A-Z0-9_ ]+)\)", r.stderr.decode())
+    if r.returncode != 2 or not m:
+        raise AssertionError("no type list in: %r" % r.stderr)
+    return m.group(1).split()
+
+
+class TypeNames(unittest.TestCase):
+    """The TYPE names are written once, in the binary's table; everything that lists them for
+    people (help, man pages, completions) must list exactly those."""
+
+    def setUp(self):
+        self.names = binary_type_names()
+        self.assertIn("Q4_K_M", self.names)
+
+    def words_of(self, text):
+        return {w for w in re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\bF32\b|\bF16\b|\bBF16\b", text)}
+
+    def test_convert_reports_the_same_list(self):
+        r = subprocess.run([MODL, "convert", ROOT, "--type", "NO_SUCH_TYPE"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=clean_env(), cwd=ROOT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("(%s)" % " ".join(self.names), r.stderr.decode())
+
+    def test_help_lists_every_type(self):
+        for cmd in ("quantize", "convert"):
+            out = subprocess.run([MODL, "help", cmd], stdout=subprocess.PIPE, env=clean_env()).stdout.decode()
+            for name in self.names:
+                self.assertRegex(out, r"\b%s\b" % name, cmd)
+
+    def test_completions_offer_exactly_the_types(self):
+        with open(BASH_FILE) as f:
+            m = re.search(r'quant_types="([^"]+)"', f.read())
+        self.assertEqual(m.group(1).split(), self.names)
+        with open(ZSH_FILE) as f:
+            lists = re.findall(r":type:\(([^)]+)\)", f.read())
+        self.assertEqual(len(lists), 2)
+        for lst in lists:
+            self.assertEqual(lst.split(), self.names)
+        with open(FISH_FILE) as f:
+            lists = [m for m in re.findall(r"-a '([^']+)'", f.read()) if "Q4_K_M" in m]
+        self.assertEqual(len(lists), 2)
+        for lst in lists:
+            self.assertEqual(lst.split(), self.names)
+
+    def test_man_pages_list_every_type(self):
+        for page in ("modl-quantize.1", "modl-convert.1"):
+            with open(os.path.join(MAN, page)) as f:
+                text = f.read()
+            for name in self.names:
+                self.assertRegex(text, r"\b%s\b" % name, page)
