@@ -176,10 +176,11 @@ class InspectGguf(InspectCase):
             e["parameters"] += params
         self.assertEqual(doc["tensor_types"], by_type)
         self.assertEqual(doc["tensor_bytes"], sum(n for _, n in sizes))
-        # Without --tensors, no list; the global --json before the command works the same.
+        # cli.md: --json lists every tensor even without --tensors; the global --json
+        # before the command works the same.
         r = self.run_modl("--json", "inspect", path)
         self.assertExit(r, 0)
-        self.assertNotIn("tensors", r.json())
+        self.assertEqual(r.json()["tensors"], doc["tensors"])
         self.assertEqual(r.json()["metadata"], doc["metadata"])
 
     def test_text_shortens_long_arrays(self):
@@ -327,8 +328,10 @@ class InspectSafetensors(InspectCase):
                              (h["dtype"], h["shape"], h["data_offsets"]))
         total = sum(h["data_offsets"][1] - h["data_offsets"][0] for h in header.values())
         self.assertEqual(doc["tensor_bytes"], total)
-        # The directory opens the same checkpoint.
-        self.assertEqual(self.inspect_json(os.path.dirname(STORIES))["tensor_count"], len(header))
+        # The directory opens the same checkpoint; --json lists every tensor without --tensors.
+        bare = self.inspect_json(os.path.dirname(STORIES))
+        self.assertEqual(bare["tensor_count"], len(header))
+        self.assertEqual(sorted(t["name"] for t in bare["tensors"]), sorted(header))
 
     def test_sharded_checkpoint(self):
         d = os.path.join(self.tmp, "ckpt")
