@@ -5,6 +5,7 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,12 +121,16 @@ struct walk {
 	size_t *cap;
 };
 
-static int blob_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+static int blob_entry(void *ctx, struct fs_entry *ent)
 {
+	const char *path = ent->path, *name = ent->name;
 	struct walk *w = ctx;
 	struct cache_entry *e = w->e;
 	if (name[0] == '.')
 		return 0;
+	const struct stat *st = fs_entry_stat(ent);
+	if (!st)
+		return 0; /* gone meanwhile */
 	const char *partial = strstr(name, ".incomplete");
 	int incomplete = partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
 	if (!S_ISREG(st->st_mode) || strlen(name) >= sizeof(e->blobs->name) || (!incomplete && hash_kind_of(name) < 0))
@@ -162,11 +167,11 @@ static int scan_blobs(struct cache_scan *scan, struct cache_entry *e)
 }
 
 /* The blob a snapshot link points at: the last component of its target, when the target
- * lies in this repo's blobs/ folder. */
-static long link_blob(const struct cache_entry *e, const char *link_path)
+ * lies in this repo's blobs/ folder; -1 otherwise. */
+static long link_blob(const struct cache_entry *e, struct fs_entry *ent)
 {
 	char target[4096];
-	ssize_t n = readlink(link_path, target, sizeof(target) - 1);
+	ssize_t n = readlinkat(ent->dir_fd, ent->name, target, sizeof(target) - 1);
 	if (n <= 0)
 		return -1;
 	target[n] = '\0';
@@ -178,32 +183,58 @@ static long link_blob(const struct cache_entry *e, const char *link_path)
 	return b ? (long)(b - e->blobs) : -1;
 }
 
-static int snapshot_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+/* What a snapshot link leads to: taken from the blob table when it points at a complete
+ * blob of this repo (no second path resolution per file), else from stat(). Returns 0, or
+ * -1 when the link is dangling. */
+static int link_target(const struct cache_entry *e, struct fs_entry *ent, long *blob,
+		       unsigned long long *size, time_t *mtime)
 {
+	struct stat target;
+	*blob = link_blob(e, ent);
+	if (*blob >= 0 && !e->blobs[*blob].incomplete) {
+		*size = e->blobs[*blob].size;
+		*mtime = e->blobs[*blob].mtime;
+		return 0;
+	}
+	if (fstatat(ent->dir_fd, ent->name, &target, 0) != 0)
+		return -1;
+	*size = (unsigned long long)target.st_size;
+	*mtime = target.st_mtime;
+	return 0;
+}
+
+static int snapshot_entry(void *ctx, struct fs_entry *ent)
+{
+	const char *path = ent->path, *name = ent->name;
 	struct walk *w = ctx;
 	struct cache_revision *r = w->r;
 	struct strbuf rel = STRBUF_INIT;
-	struct stat target;
+	long blob = -1;
+	unsigned long long size = 0;
+	time_t mtime = 0;
 	int rc = strbuf_addf(&rel, "%s%s", w->prefix, name);
 	if (rc)
 		return rc;
-	if (S_ISDIR(st->st_mode)) {
+	if (S_ISDIR(ent->type)) {
 		struct walk sub = *w;
 		strbuf_adds(&rel, "/");
 		sub.prefix = rel.buf;
 		sub.depth++;
 		rc = sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", path)
 						: fs_for_each_entry(path, snapshot_entry, &sub);
-	} else if (S_ISLNK(st->st_mode) && stat(path, &target) != 0) {
+	} else if (S_ISLNK(ent->type) && link_target(w->e, ent, &blob, &size, &mtime) != 0) {
 		rc = warn(w->scan, "%s: dangling link", path);
 		if (!rc)
 			rc = push_string(&r->dangling, &r->dangling_count, rel.buf);
 	} else if (!(rc = grow((void **)&r->files, w->cap, r->file_count, sizeof(*r->files)))) {
 		struct cache_file *f = &r->files[r->file_count++];
-		int link = S_ISLNK(st->st_mode);
-		f->blob = link ? link_blob(w->e, path) : -1;
-		f->size = (unsigned long long)(link ? target.st_size : st->st_size);
-		time_t mtime = link ? target.st_mtime : st->st_mtime;
+		const struct stat *st = S_ISLNK(ent->type) ? NULL : fs_entry_stat(ent);
+		f->blob = st ? -1 : blob;
+		if (st) {
+			size = (unsigned long long)st->st_size;
+			mtime = st->st_mtime;
+		}
+		f->size = size;
 		if (mtime > r->last_modified)
 			r->last_modified = mtime;
 		f->path = strbuf_take(&rel);
@@ -214,11 +245,12 @@ static int snapshot_entry(void *ctx, const char *path, const char *name, const s
 	return rc;
 }
 
-static int revision_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+static int revision_entry(void *ctx, struct fs_entry *ent)
 {
+	const char *path = ent->path, *name = ent->name;
 	struct walk *w = ctx;
 	struct cache_entry *e = w->e;
-	if (!S_ISDIR(st->st_mode) || !hub_is_commit(name))
+	if (!S_ISDIR(ent->type) || !hub_is_commit(name))
 		return warn(w->scan, "%s: stray entry in snapshots/", path);
 	int rc = grow((void **)&e->revisions, w->cap, e->revision_count, sizeof(*e->revisions));
 	if (rc)
@@ -239,15 +271,16 @@ static int newest_first(const void *a, const void *b)
 	return strcmp(x->commit, y->commit);
 }
 
-static int ref_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+static int ref_entry(void *ctx, struct fs_entry *ent)
 {
+	const char *path = ent->path, *name = ent->name;
 	struct walk *w = ctx;
 	struct cache_entry *e = w->e;
 	struct strbuf rel = STRBUF_INIT;
 	int rc = strbuf_addf(&rel, "%s%s", w->prefix, name);
 	if (rc)
 		return rc;
-	if (S_ISDIR(st->st_mode)) {
+	if (S_ISDIR(ent->type)) {
 		struct walk sub = *w;
 		strbuf_adds(&rel, "/");
 		sub.prefix = rel.buf;
@@ -258,7 +291,7 @@ static int ref_entry(void *ctx, const char *path, const char *name, const struct
 		return rc;
 	}
 	char commit[64] = "";
-	FILE *f = S_ISREG(st->st_mode) ? fopen(path, "r") : NULL;
+	FILE *f = S_ISREG(ent->type) ? fopen(path, "r") : NULL;
 	size_t n = f ? fread(commit, 1, sizeof(commit) - 1, f) : 0;
 	if (f)
 		fclose(f);
@@ -371,11 +404,11 @@ static int scan_init(struct cache_scan *scan, const char *hub_cache)
 	return scan->root ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
 }
 
-static int root_entry(void *ctx, const char *path, const char *name, const struct stat *st)
+static int root_entry(void *ctx, struct fs_entry *ent)
 {
+	const char *path = ent->path, *name = ent->name;
 	struct cache_scan *scan = ctx;
 	struct hub_repo repo;
-	(void)st;
 	if (name[0] == '.' || !strcmp(name, "CACHEDIR.TAG"))
 		return 0;
 	if (cache_parse_folder(name, &repo) != 0)

@@ -206,6 +206,33 @@ int fs_lock_held(const char *path)
 	return held;
 }
 
+static mode_t dirent_type(unsigned char d_type)
+{
+	switch (d_type) {
+	case DT_REG: return S_IFREG;
+	case DT_DIR: return S_IFDIR;
+	case DT_LNK: return S_IFLNK;
+	case DT_FIFO: return S_IFIFO;
+	case DT_SOCK: return S_IFSOCK;
+	case DT_CHR: return S_IFCHR;
+	case DT_BLK: return S_IFBLK;
+	default: return 0;
+	}
+}
+
+const struct stat *fs_entry_stat(struct fs_entry *entry)
+{
+	if (!entry->have_st) {
+		/* Relative to the open directory: the kernel resolves one name, not the whole
+		 * path again for every entry. */
+		if (fstatat(entry->dir_fd, entry->name, &entry->st, AT_SYMLINK_NOFOLLOW) != 0)
+			return NULL;
+		entry->have_st = 1;
+		entry->type = entry->st.st_mode & S_IFMT;
+	}
+	return &entry->st;
+}
+
 int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx)
 {
 	DIR *d = opendir(dir);
@@ -215,15 +242,16 @@ int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx)
 	struct dirent *de;
 	int rc = 0;
 	while (!rc && (de = readdir(d))) {
-		struct stat st;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		struct fs_entry entry = { .dir_fd = dirfd(d), .name = de->d_name, .type = dirent_type(de->d_type) };
+		if (!entry.type && !fs_entry_stat(&entry))
+			continue; /* gone meanwhile */
 		strbuf_reset(&path);
 		if ((rc = strbuf_addf(&path, "%s/%s", dir, de->d_name)))
 			break;
-		if (lstat(path.buf, &st) != 0)
-			continue; /* gone meanwhile */
-		rc = fn(ctx, path.buf, de->d_name, &st);
+		entry.path = path.buf;
+		rc = fn(ctx, &entry);
 	}
 	closedir(d);
 	strbuf_free(&path);

@@ -36,10 +36,22 @@ int fs_remove_tree(const char *path);
 /* True when another process holds the flock of path (a running pull); never waits. */
 int fs_lock_held(const char *path);
 
-/* Calls fn for each entry of dir but "." and "..", with its path and lstat; a non-zero
- * return stops the walk and is returned. A missing dir: MODL_ENOTFOUND. */
-struct stat;
-typedef int (*fs_entry_fn)(void *ctx, const char *path, const char *name, const struct stat *st);
+/* Calls fn for each entry of dir but "." and "..", with its path, its file type and the
+ * open directory (for the *at calls, valid during the call only); a non-zero return stops
+ * the walk and is returned. A missing dir: MODL_ENOTFOUND. The full lstat costs a system
+ * call per entry, so it is made only when fn asks for it (fs_entry_stat). */
+#include <sys/stat.h>
+struct fs_entry {
+	int dir_fd;
+	const char *path; /* dir/name */
+	const char *name;
+	mode_t type;      /* S_IFMT bits, from the directory entry when the file system gives them */
+	int have_st;
+	struct stat st;
+};
+typedef int (*fs_entry_fn)(void *ctx, struct fs_entry *entry);
+/* The entry's lstat, made on first use; NULL when the entry is gone meanwhile. */
+const struct stat *fs_entry_stat(struct fs_entry *entry);
 int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx);
 
 /* The directory part of path ("." when there is none). */
