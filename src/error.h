@@ -29,6 +29,27 @@ int modl_error_errno(int code, int errno_value, const char *fmt, ...)
 /* Prefixes the current message with "prefix: " (adds context while unwinding). */
 void modl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The one out-of-memory failure: MODL_EFAIL, "out of memory". */
+int modl_error_oom(void);
+
+/* A failure reported by formats/ (an FMT_* status with its message) as the MODL_E* code
+ * of cli.md: FMT_ENOTFOUND is not found (exit 4), FMT_EINVALID and FMT_EUNSUPPORTED are
+ * invalid input (8), FMT_ENOMEM and FMT_EIO other failures (1). The message is
+ * "<path>: <message>". The one place that mapping is decided. */
+int modl_error_from_fmt(int fmt_status, const char *path, const char *message);
+
+/* The current failure, kept aside while cleanup code that may itself fail runs, so that
+ * the first error is the one reported:
+ *     struct modl_error_saved saved; modl_error_save(&saved);
+ *     cleanup();                      (may call modl_error_set)
+ *     return modl_error_restore(&saved);   (the saved code, its message back) */
+struct modl_error_saved {
+	int code;
+	char message[1024];
+};
+void modl_error_save(struct modl_error_saved *saved);
+int modl_error_restore(const struct modl_error_saved *saved);
+
 const char *modl_error_message(void);
 int modl_error_code(void);
 void modl_error_clear(void);

@@ -14,19 +14,6 @@
 
 static const char lfs_spec[] = "version https://git-lfs.github.com/spec/";
 
-static int fmt_failure(int rc, const char *path, const struct fmt_error *err)
-{
-	switch (rc) {
-	case FMT_ENOTFOUND:
-		return modl_error_set(MODL_ENOTFOUND, "%s: %s", path, err->message);
-	case FMT_EINVALID:
-	case FMT_EUNSUPPORTED:
-		return modl_error_set(MODL_EINVALID, "%s: %s", path, err->message);
-	default:
-		return modl_error_set(MODL_EFAIL, "%s: %s", path, err->message);
-	}
-}
-
 static int has_suffix(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -94,7 +81,7 @@ int inspect_open(struct inspect_report **out, const char *path)
 	else
 		rc = safetensors_open(&r->safetensors, path, &err);
 	if (rc)
-		rc = fmt_failure(rc, path, &err);
+		rc = modl_error_from_fmt(rc, path, err.message);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -83,16 +83,6 @@ out:
 
 /* ---- the input ------------------------------------------------------------------------- */
 
-static int fmt_failure(int rc, const char *path, const struct fmt_error *err)
-{
-	switch (rc) {
-	case FMT_ENOTFOUND: return modl_error_set(MODL_ENOTFOUND, "%s: %s", path, err->message);
-	case FMT_EINVALID:
-	case FMT_EUNSUPPORTED: return modl_error_set(MODL_EINVALID, "%s: %s", path, err->message);
-	default: return modl_error_set(MODL_EFAIL, "%s: %s", path, err->message);
-	}
-}
-
 /* An integer key (any integer type; for per-layer arrays, the first layer's value, which
  * is what llama.cpp's n_head() means). 0 when absent. */
 static uint32_t kv_count(const struct gguf_reader *r, const char *arch, const char *suffix)
@@ -128,7 +118,7 @@ static int read_input(struct run *run)
 {
 	int rc = gguf_read_open(&run->reader, run->in_path, &run->err);
 	if (rc)
-		return fmt_failure(rc, run->in_path, &run->err);
+		return modl_error_from_fmt(rc, run->in_path, run->err.message);
 	const struct gguf_kv *split = gguf_read_find_kv(run->reader, "split.count");
 	union gguf_scalar v;
 	if (split && split->type == GGUF_VALUE_UINT16 && !gguf_kv_scalar(split, &v) && v.u16 > 1)
@@ -247,7 +237,7 @@ static int open_output(struct run *run)
 	if ((rc = tensor_stream_open(&run->out)))
 		return rc;
 	if ((rc = gguf_writer_begin(&run->out.writer, run->out.fd, &run->out.err)))
-		return fmt_failure(rc, run->out_path, &run->out.err);
+		return modl_error_from_fmt(rc, run->out_path, run->out.err.message);
 	return 0;
 }
 
@@ -309,10 +299,8 @@ static int write_tensors(struct run *run)
 /* The validator's message (about the block) with the file, tensor and row in front. */
 static int row_failure(const struct tensor_job *j, int64_t row, const char *what)
 {
-	char why[512];
-	snprintf(why, sizeof(why), "%s", modl_error_message());
-	return modl_error_set(MODL_EINVALID, "%s: tensor '%s' %s (row %lld): %s", j->run->in_path,
-			      j->name, what, (long long)row, why);
+	modl_error_prefix("%s: tensor '%s' %s (row %lld)", j->run->in_path, j->name, what, (long long)row);
+	return MODL_EINVALID;
 }
 
 /* Converts and quantizes rows [first, last) into the slot, or checks them when the

@@ -172,7 +172,7 @@ struct job {
 	int writing;                    /* a worker is writing; under lock */
 	const unsigned char *released;  /* input before this is dropped; the writer's */
 	int rc;                         /* the first failure; under lock */
-	char message[1024];
+	struct modl_error_saved error;  /* its message, from the worker's thread */
 };
 
 /* Drops the pages wholly inside [p, p + len) from this process (they stay in the page
@@ -204,7 +204,8 @@ static void job_fail_locked(struct job *j, int rc)
 {
 	if (!j->rc) {
 		j->rc = rc;
-		snprintf(j->message, sizeof(j->message), "%s", modl_error_message());
+		modl_error_save(&j->error);
+		j->error.code = rc;
 	}
 	pthread_cond_broadcast(&j->cond);
 }
@@ -377,7 +378,7 @@ int tensor_stream_write(struct tensor_stream *s, const struct tensor_chunks *c)
 		unsigned threads = j.nslots / RING_PER_THREAD;
 		rc = threads > 1 ? pool_run(threads, worker, &j) : (worker(&j, 0), 0);
 		if (!rc && j.rc)
-			rc = modl_error_set(j.rc, "%s", j.message);
+			rc = modl_error_restore(&j.error);
 	}
 	/* rows read out of order: their pages go once the tensor is done */
 	if (!rc && c->release == TENSOR_RELEASE_AT_END)

@@ -154,9 +154,6 @@ static int open_checkpoint(struct run *run)
 	if (!rc)
 		return 0;
 	run->st = NULL;
-	/* A missing shard or no safetensors at all is a problem of the input (exit 8). */
-	if (rc == FMT_ENOTFOUND)
-		return modl_error_set(MODL_EINVALID, "%s: %s", run->dir, run->err.message);
 	return convert_fmt_failure(rc, run->dir, run->err.message);
 }
 

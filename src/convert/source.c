@@ -71,11 +71,9 @@ int convert_parse_json(const char *path, const char *text, size_t len, cJSON **o
 
 int convert_fmt_failure(int rc, const char *path, const char *message)
 {
-	switch (rc) {
-	case FMT_EIO: return modl_error_set(MODL_EFAIL, "%s: %s", path, message);
-	case FMT_ENOMEM: return modl_error_set(MODL_EFAIL, "out of memory");
-	default: return modl_error_set(MODL_EINVALID, "%s: %s", path, message);
-	}
+	/* A file missing from a checkpoint (a shard, config.json, the tokenizer) makes the
+	 * checkpoint invalid input (exit 8), not a "not found" of what the user named. */
+	return modl_error_from_fmt(rc == FMT_ENOTFOUND ? FMT_EINVALID : rc, path, message);
 }
 
 int convert_resolve_source(const struct convert_options *o, char **dir, char **repo_id)

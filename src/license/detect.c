@@ -584,10 +584,10 @@ struct known {
 static struct {
 	pthread_once_t once;
 	int rc;
-	char message[256];
+	struct modl_error_saved error; /* the loading thread's failure, for every caller */
 	struct known *items;
 	size_t count;
-} corpus = { PTHREAD_ONCE_INIT, 0, "", NULL, 0 };
+} corpus = { .once = PTHREAD_ONCE_INIT };
 
 /* The first position of phrase's words in t, or (size_t)-1. */
 static size_t find_words(const struct license_tokens *t, const char *phrase)
@@ -646,14 +646,15 @@ static void corpus_load(void)
 			rc = corpus_add(&kb[i], &corpus.items[corpus.count++]);
 	if (rc) {
 		corpus.rc = rc;
-		snprintf(corpus.message, sizeof(corpus.message), "%s", modl_error_message());
+		modl_error_save(&corpus.error);
+		corpus.error.code = rc;
 	}
 }
 
 static int corpus_get(void)
 {
 	pthread_once(&corpus.once, corpus_load);
-	return corpus.rc ? modl_error_set(corpus.rc, "%s", corpus.message) : 0;
+	return corpus.rc ? modl_error_restore(&corpus.error) : 0;
 }
 
 /* ==== alignment (patience diff over words) =============================================== */

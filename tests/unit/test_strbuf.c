@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../formats/fmt.h"
 #include "../../src/error.h"
 #include "../../src/strbuf.h"
 
@@ -81,6 +82,41 @@ static void test_error_facility(void **state)
 	assert_memory_equal(modl_error_message(), "p: aaa", 6);
 }
 
+/* Cleanup code that fails must not replace the error being unwound. */
+static void test_error_save_restore(void **state)
+{
+	(void)state;
+	struct modl_error_saved saved;
+	modl_error_set(MODL_EINTEGRITY, "blob x: sha256 mismatch");
+	modl_error_save(&saved);
+	modl_error_set(MODL_EFAIL, "cannot remove x.incomplete"); /* the cleanup failed too */
+	assert_int_equal(modl_error_restore(&saved), MODL_EINTEGRITY);
+	assert_int_equal(modl_error_code(), MODL_EINTEGRITY);
+	assert_string_equal(modl_error_message(), "blob x: sha256 mismatch");
+	assert_int_equal(modl_error_oom(), MODL_EFAIL);
+	assert_string_equal(modl_error_message(), "out of memory");
+	/* A prefix longer than the message still leaves a terminated, bounded message. */
+	char big[2000];
+	memset(big, 'p', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	modl_error_set(MODL_EFAIL, "m");
+	modl_error_prefix("%s", big);
+	assert_int_equal(strlen(modl_error_message()), 1023);
+}
+
+/* formats/ statuses become the exit codes of cli.md in one place. */
+static void test_error_from_fmt(void **state)
+{
+	(void)state;
+	assert_int_equal(modl_error_from_fmt(FMT_ENOTFOUND, "a.gguf", "no such file"), MODL_ENOTFOUND);
+	assert_string_equal(modl_error_message(), "a.gguf: no such file");
+	assert_int_equal(modl_error_from_fmt(FMT_EINVALID, "a.gguf", "bad magic"), MODL_EINVALID);
+	assert_int_equal(modl_error_from_fmt(FMT_EUNSUPPORTED, "a.gguf", "big-endian"), MODL_EINVALID);
+	assert_int_equal(modl_error_from_fmt(FMT_EIO, "a.gguf", "Input/output error"), MODL_EFAIL);
+	assert_int_equal(modl_error_from_fmt(FMT_ENOMEM, "a.gguf", "x"), MODL_EFAIL);
+	assert_string_equal(modl_error_message(), "out of memory");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -88,6 +124,8 @@ int main(void)
 		cmocka_unit_test(test_urlencode),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_error_facility),
+		cmocka_unit_test(test_error_save_restore),
+		cmocka_unit_test(test_error_from_fmt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
