@@ -314,9 +314,11 @@ class ManPages(unittest.TestCase):
         names = set(LIBCURL_ENV)
         pattern = re.compile(r"\b(?:getenv|env_nonempty|settings_env_true|env_uint)\(\s*\"([A-Z_]+)\"")
         for d in ("src", "cmd"):
-            for n in sorted(os.listdir(os.path.join(ROOT, d))):
-                if n.endswith(".c"):
-                    with open(os.path.join(ROOT, d, n), encoding="utf-8") as f:
+            for folder, _, files in sorted(os.walk(os.path.join(ROOT, d))):
+                for n in sorted(files):
+                    if not n.endswith(".c"):
+                        continue
+                    with open(os.path.join(folder, n), encoding="utf-8") as f:
                         text = f.read()
                     names.update(pattern.findall(text))
                     # Token variables are read from a table.
