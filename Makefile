@@ -12,7 +12,7 @@ PKGS       := libcurl libcrypto libarchive libcjson yaml-0.1
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev \
               libcjson-dev libyaml-dev libcmocka-dev python3 clang libclang-rt-14-dev \
               ca-certificates git groff-base zsh fish nodejs aria2 \
-              sentencepiece python3-sentencepiece python3-numpy
+              sentencepiece python3-sentencepiece python3-numpy zstd
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -10,11 +10,15 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define ARCHIVE_CHUNK (1u << 20)
@@ -33,7 +37,14 @@ static int ends_with(const char *s, const char *suffix)
 
 static int write_error(struct archive *a, const char *output)
 {
-	return modl_error_set(MODL_EFAIL, "%s: %s", output, archive_error_string(a));
+	const char *name = strcmp(output, "-") ? output : "standard output";
+	int e = archive_errno(a);
+	/* libarchive says only "Write error" when write(2) fails: the reason is its errno
+	 * (a full disk, a closed pipe). EILSEQ and EINVAL are its own codes for a format or
+	 * a usage problem (ARCHIVE_ERRNO_FILE_FORMAT, _PROGRAMMER), whose text says more. */
+	if (e > 0 && e != EILSEQ && e != EINVAL)
+		return modl_error_errno(MODL_EFAIL, e, "cannot write %s", name);
+	return modl_error_set(MODL_EFAIL, "%s: %s", name, archive_error_string(a));
 }
 
 static int add_entry(struct archive *a, const char *output, const char *path, mode_t type, mode_t perm,
@@ -288,17 +299,28 @@ struct manifest_file {
 	int seen;
 };
 
+struct manifest_ref {
+	const char *name, *commit;
+};
+
 struct import_state {
 	const char *input;
 	cJSON *doc;
 	struct hub_repo repo;
 	const char *folder;
+	/* Each sorted once (blobs by name, files by commit and path, refs by name), so that
+	 * every lookup is a binary search: n log n in the manifest whatever names a hostile
+	 * bundle picks. */
 	struct manifest_blob *blobs;
 	size_t blob_count;
 	struct manifest_file *files;
 	size_t file_count;
+	struct manifest_ref *refs;
+	size_t ref_count;
 	char *staging;        /* <cache>/.modl-import-XXXXXX/<folder> */
 	char *staging_root;
+	int lock_fd;          /* flock on staging_root for as long as this import lives */
+	int space_checked;
 };
 
 static int bad(const struct import_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -328,31 +350,108 @@ static int json_size(const cJSON *o, const char *key, unsigned long long *out)
 	return 0;
 }
 
+static int blob_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct manifest_blob *)a)->name, ((const struct manifest_blob *)b)->name);
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	const struct manifest_file *x = a, *y = b;
+	int c = strcmp(x->commit, y->commit);
+	return c ? c : strcmp(x->path, y->path);
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct manifest_ref *)a)->name, ((const struct manifest_ref *)b)->name);
+}
+
 static struct manifest_blob *find_blob(struct import_state *st, const char *name)
 {
-	for (size_t i = 0; i < st->blob_count; i++)
-		if (!strcmp(st->blobs[i].name, name))
-			return &st->blobs[i];
-	return NULL;
+	struct manifest_blob key = { .name = name };
+	return bsearch(&key, st->blobs, st->blob_count, sizeof(key), blob_cmp);
 }
 
 static struct manifest_file *find_file(struct import_state *st, const char *commit, const char *path)
 {
-	for (size_t i = 0; i < st->file_count; i++)
-		if (!strcmp(st->files[i].commit, commit) && !strcmp(st->files[i].path, path))
-			return &st->files[i];
-	return NULL;
+	struct manifest_file key = { .commit = commit, .path = path };
+	return bsearch(&key, st->files, st->file_count, sizeof(key), file_cmp);
 }
 
 /* The manifest decides the refs; a ref entry in the bundle must agree with it. */
 static const char *manifest_ref(const struct import_state *st, const char *name)
 {
-	const cJSON *rev, *ref;
-	cJSON_ArrayForEach(rev, cJSON_GetObjectItemCaseSensitive(st->doc, "revisions"))
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
-			if (cJSON_IsString(ref) && !strcmp(ref->valuestring, name))
-				return json_string(rev, "commit");
-	return NULL;
+	struct manifest_ref key = { .name = name };
+	const struct manifest_ref *r = bsearch(&key, st->refs, st->ref_count, sizeof(key), ref_cmp);
+	return r ? r->commit : NULL;
+}
+
+static int collect_blobs(struct import_state *st, const cJSON *blobs)
+{
+	const cJSON *b;
+	st->blobs = calloc((size_t)cJSON_GetArraySize(blobs) + 1, sizeof(*st->blobs));
+	if (!st->blobs)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	cJSON_ArrayForEach(b, blobs) {
+		struct manifest_blob *mb = &st->blobs[st->blob_count];
+		mb->name = json_string(b, "name");
+		if (!mb->name || hash_kind_of(mb->name) < 0 || json_size(b, "size", &mb->size))
+			return bad(st, "the manifest lists a blob without a valid name and size");
+		st->blob_count++;
+	}
+	qsort(st->blobs, st->blob_count, sizeof(*st->blobs), blob_cmp);
+	for (size_t i = 1; i < st->blob_count; i++)
+		if (!blob_cmp(&st->blobs[i - 1], &st->blobs[i]))
+			return bad(st, "the manifest lists blob %s twice", st->blobs[i].name);
+	return 0;
+}
+
+/* Every revision's refs and files; the blobs must be collected (and sorted) first. */
+static int collect_revisions(struct import_state *st, const cJSON *revs)
+{
+	const cJSON *rev, *f, *ref;
+	size_t nfiles = 0, nrefs = 0;
+	cJSON_ArrayForEach(rev, revs) {
+		nfiles += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rev, "files"));
+		nrefs += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rev, "refs"));
+	}
+	st->files = calloc(nfiles + 1, sizeof(*st->files));
+	st->refs = calloc(nrefs + 1, sizeof(*st->refs));
+	if (!st->files || !st->refs)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	cJSON_ArrayForEach(rev, revs) {
+		const char *commit = json_string(rev, "commit");
+		if (!commit || !hub_is_commit(commit))
+			return bad(st, "the manifest lists a revision without a commit id");
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs")) {
+			if (!cJSON_IsString(ref) || !hub_path_is_safe(ref->valuestring) || st->ref_count >= nrefs)
+				return bad(st, "the manifest lists an invalid ref");
+			st->refs[st->ref_count++] = (struct manifest_ref){ ref->valuestring, commit };
+		}
+		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rev, "files")) {
+			if (st->file_count >= nfiles)
+				return bad(st, "the manifest lists an invalid file");
+			struct manifest_file *mf = &st->files[st->file_count];
+			mf->commit = commit;
+			mf->path = json_string(f, "path");
+			mf->blob = json_string(f, "blob");
+			if (!mf->path || !hub_path_is_safe(mf->path))
+				return bad(st, "the manifest lists an unsafe path");
+			if (!mf->blob || !find_blob(st, mf->blob))
+				return bad(st, "%s: the manifest links it to an unlisted blob", mf->path);
+			st->file_count++;
+		}
+	}
+	qsort(st->refs, st->ref_count, sizeof(*st->refs), ref_cmp);
+	for (size_t i = 1; i < st->ref_count; i++)
+		if (!ref_cmp(&st->refs[i - 1], &st->refs[i]) && strcmp(st->refs[i - 1].commit, st->refs[i].commit))
+			return bad(st, "the manifest gives ref %s two commits", st->refs[i].name);
+	qsort(st->files, st->file_count, sizeof(*st->files), file_cmp);
+	for (size_t i = 1; i < st->file_count; i++)
+		if (!file_cmp(&st->files[i - 1], &st->files[i]))
+			return bad(st, "%s: listed twice", st->files[i].path);
+	return 0;
 }
 
 /* Everything the manifest claims is checked before it is believed. */
@@ -367,55 +466,12 @@ static int parse_manifest(struct import_state *st, const char *text, size_t len)
 		return bad(st, "not a modl cache bundle (manifest format)");
 	if (!st->folder || cache_parse_folder(st->folder, &st->repo) != 0)
 		return bad(st, "the manifest names no valid repository folder");
-	const cJSON *blobs = cJSON_GetObjectItemCaseSensitive(st->doc, "blobs"), *b;
-	const cJSON *revs = cJSON_GetObjectItemCaseSensitive(st->doc, "revisions"), *rev, *f;
+	const cJSON *blobs = cJSON_GetObjectItemCaseSensitive(st->doc, "blobs");
+	const cJSON *revs = cJSON_GetObjectItemCaseSensitive(st->doc, "revisions");
 	if (!cJSON_IsArray(blobs) || !cJSON_IsArray(revs) || cJSON_GetArraySize(revs) == 0)
 		return bad(st, "the manifest lacks its revisions or blobs");
-	st->blobs = calloc((size_t)cJSON_GetArraySize(blobs) + 1, sizeof(*st->blobs));
-	if (!st->blobs)
-		return modl_error_set(MODL_EFAIL, "out of memory");
-	cJSON_ArrayForEach(b, blobs) {
-		struct manifest_blob *mb = &st->blobs[st->blob_count];
-		mb->name = json_string(b, "name");
-		if (!mb->name || hash_kind_of(mb->name) < 0 || json_size(b, "size", &mb->size))
-			return bad(st, "the manifest lists a blob without a valid name and size");
-		if (find_blob(st, mb->name))
-			return bad(st, "the manifest lists blob %s twice", mb->name);
-		st->blob_count++;
-	}
-	size_t nfiles = 0;
-	cJSON_ArrayForEach(rev, revs)
-		nfiles += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rev, "files"));
-	st->files = calloc(nfiles + 1, sizeof(*st->files));
-	if (!st->files)
-		return modl_error_set(MODL_EFAIL, "out of memory");
-	cJSON_ArrayForEach(rev, revs) {
-		const char *commit = json_string(rev, "commit");
-		if (!commit || !hub_is_commit(commit))
-			return bad(st, "the manifest lists a revision without a commit id");
-		const cJSON *ref;
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs")) {
-			if (!cJSON_IsString(ref) || !hub_path_is_safe(ref->valuestring))
-				return bad(st, "the manifest lists an invalid ref");
-			const char *owner = manifest_ref(st, ref->valuestring);
-			if (owner && strcmp(owner, commit))
-				return bad(st, "the manifest gives ref %s two commits", ref->valuestring);
-		}
-		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rev, "files")) {
-			struct manifest_file *mf = &st->files[st->file_count];
-			mf->commit = commit;
-			mf->path = json_string(f, "path");
-			mf->blob = json_string(f, "blob");
-			if (!mf->path || !hub_path_is_safe(mf->path))
-				return bad(st, "the manifest lists an unsafe path");
-			if (!mf->blob || !find_blob(st, mf->blob))
-				return bad(st, "%s: the manifest links it to an unlisted blob", mf->path);
-			if (find_file(st, commit, mf->path))
-				return bad(st, "%s: listed twice", mf->path);
-			st->file_count++;
-		}
-	}
-	return 0;
+	int rc = collect_blobs(st, blobs);
+	return rc ? rc : collect_revisions(st, revs);
 }
 
 static int read_manifest(struct import_state *st, struct archive *a, struct archive_entry *e)
@@ -434,15 +490,47 @@ static int read_manifest(struct import_state *st, struct archive *a, struct arch
 	return rc;
 }
 
-/* Copies a blob's bytes into staging while hashing them. */
+/* Before the first blob is written: the blobs the manifest lists must fit on the cache's
+ * file system. A small bundle that unpacks to more than the disk holds fails here, with
+ * nothing written, instead of filling the disk before a hash check could fail. */
+static int check_space(const struct import_state *st)
+{
+	struct statvfs vfs;
+	unsigned long long need = 0;
+	for (size_t i = 0; i < st->blob_count; i++)
+		need = need > ULLONG_MAX - st->blobs[i].size ? ULLONG_MAX : need + st->blobs[i].size;
+	if (statvfs(st->staging, &vfs) != 0)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot check the free space of %s", st->staging);
+	unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	if (need <= avail)
+		return 0;
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	strbuf_add_size(&a, need);
+	strbuf_add_size(&b, avail);
+	int rc = modl_error_set(MODL_EFAIL, "%s: its blobs take %s and the cache's file system has %s free",
+				st->input, a.buf ? a.buf : "?", b.buf ? b.buf : "?");
+	strbuf_free(&a);
+	strbuf_free(&b);
+	return rc;
+}
+
+/* The signal that interrupted an import, or 0. A handler can only set a flag (removing
+ * a folder tree is no work for a handler): the import sees it between reads, removes its
+ * staging and lets the signal take its course. */
+static volatile sig_atomic_t import_signal;
+
+/* Copies a blob's bytes into staging while hashing them; never more than the manifest
+ * lists. */
 static int extract_blob(struct import_state *st, struct archive *a, struct manifest_blob *mb, la_int64_t size)
 {
 	struct strbuf path = STRBUF_INIT;
 	struct hasher *h = NULL;
 	char *buf = malloc(ARCHIVE_CHUNK), hex[65];
 	int fd = -1, rc = buf ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
-	if ((unsigned long long)size != mb->size)
+	if (!rc && (unsigned long long)size != mb->size)
 		rc = bad(st, "blob %.12s: %lld bytes, the manifest says %llu", mb->name, (long long)size, mb->size);
+	if (!rc && !st->space_checked && !(rc = check_space(st)))
+		st->space_checked = 1;
 	if (!rc)
 		rc = strbuf_addf(&path, "%s/blobs/%s", st->staging, mb->name);
 	if (!rc && (fd = open(path.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
@@ -450,8 +538,9 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 	if (!rc)
 		rc = hasher_new(&h, (enum hash_kind)hash_kind_of(mb->name), mb->size);
 	unsigned long long got = 0;
-	while (!rc) {
-		la_ssize_t n = archive_read_data(a, buf, ARCHIVE_CHUNK);
+	while (!rc && got < mb->size && !import_signal) {
+		unsigned long long left = mb->size - got;
+		la_ssize_t n = archive_read_data(a, buf, left < ARCHIVE_CHUNK ? (size_t)left : ARCHIVE_CHUNK);
 		if (n < 0) {
 			rc = bad(st, "blob %.12s: %s", mb->name, archive_error_string(a));
 			break;
@@ -459,10 +548,6 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 		if (n == 0)
 			break;
 		got += (unsigned long long)n;
-		if (got > mb->size) {
-			rc = bad(st, "blob %.12s: more bytes than claimed", mb->name);
-			break;
-		}
 		if ((rc = hasher_update(h, buf, (size_t)n)))
 			break;
 		for (la_ssize_t done = 0; !rc && done < n;) {
@@ -493,7 +578,6 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 	return rc;
 }
 
-/* A snapshot entry must be the link this manifest file needs, pointing inside blobs/. */
 static int accept_link(struct import_state *st, struct archive_entry *e, const char *rest)
 {
 	char commit[41];
@@ -569,6 +653,9 @@ static int import_entry(struct import_state *st, struct archive *a, struct archi
 			return bad(st, "%s: not listed in the manifest", name);
 		if (mb->seen)
 			return bad(st, "%s: appears twice", name);
+		/* A few KB of sparse map can claim a tebibyte of holes: nothing a cache needs. */
+		if (archive_entry_sparse_count(e) > 0)
+			return bad(st, "%s: sparse entries are not accepted", name);
 		return extract_blob(st, a, mb, archive_entry_size(e));
 	}
 	if (!strncmp(rest, "snapshots/", 10))
@@ -578,23 +665,153 @@ static int import_entry(struct import_state *st, struct archive *a, struct archi
 	return bad(st, "%s: not a refs/, blobs/ or snapshots/ entry", name);
 }
 
+struct import_source {
+	int fd;
+	char *buf;
+};
+
+/* Reads the bundle. Unlike libarchive's own file reader, it gives up when a signal
+ * interrupts a read, so that a stalled pipe cannot keep an interrupted import alive. */
+static la_ssize_t source_read(struct archive *a, void *data, const void **out)
+{
+	struct import_source *src = data;
+	for (;;) {
+		if (import_signal) {
+			archive_set_error(a, EINTR, "interrupted");
+			return -1;
+		}
+		ssize_t n = read(src->fd, src->buf, ARCHIVE_CHUNK);
+		if (n >= 0) {
+			*out = src->buf;
+			return n;
+		}
+		if (errno != EINTR) {
+			archive_set_error(a, errno, "%s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+static int source_close(struct archive *a, void *data)
+{
+	struct import_source *src = data;
+	(void)a;
+	if (src->fd != STDIN_FILENO)
+		close(src->fd);
+	free(src->buf);
+	free(src);
+	return ARCHIVE_OK;
+}
+
 static int open_reader(struct archive **out, const char *input)
 {
-	struct archive *a = archive_read_new();
-	if (!a)
+	struct import_source *src = calloc(1, sizeof(*src));
+	struct archive *a = src ? archive_read_new() : NULL;
+	if (src)
+		src->buf = malloc(ARCHIVE_CHUNK);
+	if (!a || !src->buf) {
+		if (src)
+			free(src->buf);
+		free(src);
+		if (a)
+			archive_read_free(a);
 		return modl_error_set(MODL_EFAIL, "out of memory");
+	}
+	src->fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (src->fd < 0) {
+		int e = errno;
+		free(src->buf);
+		free(src);
+		archive_read_free(a);
+		return modl_error_errno(e == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, e, "%s", input);
+	}
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, strcmp(input, "-") ? input : NULL, ARCHIVE_CHUNK) != ARCHIVE_OK) {
-		int rc = access(input, F_OK) != 0 && strcmp(input, "-")
-				 ? modl_error_errno(MODL_ENOTFOUND, errno, "%s", input)
-				 : modl_error_set(MODL_EINVALID, "%s: %s", input, archive_error_string(a));
+	/* On failure libarchive has called source_close already. */
+	if (archive_read_open(a, src, NULL, source_read, source_close) != ARCHIVE_OK) {
+		int rc = modl_error_set(MODL_EINVALID, "%s: %s", input, archive_error_string(a));
 		archive_read_free(a);
 		return rc;
 	}
 	*out = a;
 	return 0;
+}
+
+static void on_import_signal(int sig)
+{
+	import_signal = sig;
+}
+
+static const int import_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_IMPORT_SIGNALS (sizeof(import_signals) / sizeof(import_signals[0]))
+
+/* No SA_RESTART: a read blocked on a pipe returns EINTR and the import notices. A signal
+ * the caller ignores stays ignored. */
+static void signals_arm(struct sigaction saved[N_IMPORT_SIGNALS])
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_import_signal;
+	sigemptyset(&sa.sa_mask);
+	import_signal = 0;
+	for (size_t i = 0; i < N_IMPORT_SIGNALS; i++)
+		if (sigaction(import_signals[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN)
+			sigaction(import_signals[i], &sa, NULL);
+}
+
+/* Puts the caller's handlers back; a signal that arrived meanwhile is delivered now,
+ * after the cleanup, which (by default) ends the process as the signal would have. */
+static void signals_disarm(const struct sigaction saved[N_IMPORT_SIGNALS])
+{
+	for (size_t i = 0; i < N_IMPORT_SIGNALS; i++)
+		sigaction(import_signals[i], &saved[i], NULL);
+	if (import_signal)
+		raise(import_signal);
+}
+
+/* Staging lives in the cache (same file system, so the final moves are renames) under a
+ * dot-name that no reader of the cache takes for a repository. Its folder stays flock-ed
+ * while this import lives: `cache prune` removes one only when it can take that lock. A
+ * prune may take the lock between mkdtemp and flock and remove the folder: then it has
+ * no links left, and another is made. */
+static int make_staging(struct import_state *st, const char *hub_cache)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int rc = 0;
+	for (int tries = 0; !rc && st->lock_fd < 0; tries++) {
+		struct stat info;
+		strbuf_reset(&sb);
+		if ((rc = strbuf_addf(&sb, "%s/.modl-import-XXXXXX", hub_cache)))
+			break;
+		if (!mkdtemp(sb.buf)) {
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot create %s", sb.buf);
+			break;
+		}
+		int fd = open(sb.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0 || fstat(fd, &info) != 0) {
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot lock %s", sb.buf);
+			if (fd >= 0)
+				close(fd);
+			rmdir(sb.buf);
+		} else if (info.st_nlink == 0) {
+			close(fd);
+			if (tries >= 3)
+				rc = modl_error_set(MODL_EFAIL, "%s: removed as soon as made, again and again", sb.buf);
+		} else {
+			st->lock_fd = fd;
+			st->staging_root = strbuf_take(&sb);
+		}
+	}
+	if (!rc && !(rc = strbuf_addf(&sb, "%s/%s/blobs", st->staging_root, st->folder)))
+		rc = fs_mkdir_p(sb.buf, 0755);
+	if (!rc) {
+		strbuf_reset(&sb);
+		if (!(rc = strbuf_addf(&sb, "%s/%s", st->staging_root, st->folder)))
+			st->staging = strbuf_take(&sb);
+	}
+	strbuf_free(&sb);
+	return rc;
 }
 
 /* The refs the manifest gives, written into repo folder c. */
@@ -677,15 +894,31 @@ out:
 	return rc;
 }
 
+static int read_entries(struct import_state *st, struct archive *a)
+{
+	struct archive_entry *e;
+	int rc = 0;
+	while (!rc && !import_signal) {
+		int r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return bad(st, "%s", archive_error_string(a));
+		rc = import_entry(st, a, e);
+	}
+	return rc;
+}
+
 int archive_import(const char *hub_cache, const char *input, struct archive_summary *s)
 {
-	struct import_state st = { .input = input };
+	struct import_state st = { .input = input, .lock_fd = -1 };
 	struct archive *a = NULL;
 	struct archive_entry *e;
-	struct strbuf sb = STRBUF_INIT;
+	struct sigaction saved[N_IMPORT_SIGNALS];
 	memset(s, 0, sizeof(*s));
 	struct stat before;
 	int created_cache = stat(hub_cache, &before) != 0;
+	signals_arm(saved);
 	int rc = open_reader(&a, input);
 	if (!rc)
 		rc = fs_mkdir_p(hub_cache, 0755);
@@ -694,34 +927,13 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 		rc = r == ARCHIVE_OK ? read_manifest(&st, a, e) : bad(&st, "%s", r == ARCHIVE_EOF ? "empty bundle"
 											      : archive_error_string(a));
 	}
-	/* Staging lives in the cache (same file system, so the final moves are renames) under
-	 * a dot-name that no reader of the cache takes for a repository. */
-	if (!rc && !(rc = strbuf_addf(&sb, "%s/.modl-import-XXXXXX", hub_cache))) {
-		if (!mkdtemp(sb.buf))
-			rc = modl_error_errno(MODL_EFAIL, errno, "cannot create %s", sb.buf);
-		else
-			st.staging_root = strbuf_take(&sb);
-	}
-	if (!rc && !(rc = strbuf_addf(&sb, "%s/%s/blobs", st.staging_root, st.folder)))
-		rc = fs_mkdir_p(sb.buf, 0755);
-	if (!rc) {
-		strbuf_reset(&sb);
-		if (!(rc = strbuf_addf(&sb, "%s/%s", st.staging_root, st.folder)))
-			st.staging = strbuf_take(&sb);
-	}
-	while (!rc) {
-		int r = archive_read_next_header(a, &e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			rc = bad(&st, "%s", archive_error_string(a));
-			break;
-		}
-		rc = import_entry(&st, a, e);
-	}
 	if (!rc)
+		rc = make_staging(&st, hub_cache);
+	if (!rc)
+		rc = read_entries(&st, a);
+	if (!rc && !import_signal)
 		rc = stage(&st);
-	if (!rc) {
+	if (!rc && !import_signal) {
 		snprintf(s->repo, sizeof(s->repo), "%s", st.repo.id);
 		s->type = st.repo.type;
 		s->revisions = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st.doc, "revisions"));
@@ -731,8 +943,13 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 			s->bytes += st.blobs[i].size;
 		rc = publish(&st, hub_cache, s);
 	}
+	/* After publish, an interruption changes nothing: the import is complete. */
+	if (import_signal && (rc || !s->repo[0]))
+		rc = modl_error_set(MODL_EFAIL, "%s: interrupted by signal %d", input, (int)import_signal);
 	if (st.staging_root)
 		fs_remove_tree(st.staging_root);
+	if (st.lock_fd >= 0)
+		close(st.lock_fd);
 	if (rc && created_cache)
 		rmdir(hub_cache); /* only when still empty: the cache is as it was */
 	if (a)
@@ -740,8 +957,9 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 	cJSON_Delete(st.doc);
 	free(st.blobs);
 	free(st.files);
+	free(st.refs);
 	free(st.staging);
 	free(st.staging_root);
-	strbuf_free(&sb);
+	signals_disarm(saved);
 	return rc;
 }

@@ -13,7 +13,28 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STALE_IMPORT_SECONDS 3600
+/* cache import holds a flock on its staging folder (archive.c make_staging) for as long
+ * as it lives, whatever its age; a folder whose lock is free is a dead import's. */
+static int staging_in_use(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0;
+	if (fd >= 0)
+		close(fd);
+	return busy;
+}
+
+/* Removes a dead import's staging while holding its lock: an import that took it since
+ * the plan was made keeps it. */
+static int remove_staging(const struct cache_action *a)
+{
+	int fd = open(a->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone already */
+	int rc = flock(fd, LOCK_EX | LOCK_NB) == 0 ? fs_remove_tree(a->path) : 0;
+	close(fd);
+	return rc;
+}
 
 const char *cache_action_name(enum cache_action_kind kind)
 {
@@ -294,7 +315,7 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 				rc = plan_add_blob(p, scan, e, blob, label.buf);
 		}
 	}
-	/* Staging folders of imports that died (a live import finishes within the hour). */
+	/* Staging folders of imports that died: a live import holds its folder's flock. */
 	DIR *d = rc ? NULL : opendir(scan->root);
 	struct dirent *de;
 	while (d && !rc && (de = readdir(d))) {
@@ -303,8 +324,10 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", scan->root, de->d_name);
-		if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode) && time(NULL) - st.st_mtime > STALE_IMPORT_SECONDS)
-			rc = plan_add(p, ACTION_META, path.buf, "stale import staging", 0);
+		if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode) && !staging_in_use(path.buf) &&
+		    !(rc = plan_add(p, ACTION_META, path.buf, "stale import staging", 0)) &&
+		    !(p->actions[p->count - 1].lock = strdup(path.buf)))
+			rc = modl_error_set(MODL_EFAIL, "out of memory");
 	}
 	if (d)
 		closedir(d);
@@ -340,7 +363,8 @@ int cache_plan_run(struct cache_plan *p)
 			struct cache_action *a = &p->actions[i];
 			if (a->kind != order[o])
 				continue;
-			int rc = a->lock ? remove_blob(p, a)
+			int rc = a->lock && a->kind == ACTION_META ? remove_staging(a)
+				 : a->lock ? remove_blob(p, a)
 				 : a->kind == ACTION_REF ? fs_remove(a->path) : fs_remove_tree(a->path);
 			if (rc)
 				return rc;

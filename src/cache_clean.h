@@ -14,7 +14,8 @@ struct cache_action {
 	char *path;               /* what is removed */
 	char *label;              /* for people: "org/m@abc123 (main)", "blob 5f3e…" */
 	unsigned long long bytes; /* space it frees */
-	char *lock;               /* blobs and partials: the flock a running pull would hold */
+	char *lock;               /* blobs and partials: the flock a running pull would hold;
+	                           * import staging: its folder, which a live import holds */
 };
 
 struct cache_plan {

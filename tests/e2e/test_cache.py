@@ -187,6 +187,9 @@ class Prune(CacheCase):
         os.utime(staging, (time.time() - 7200, time.time() - 7200))
         fresh = os.path.join(self.cache, ".modl-import-live01")
         os.makedirs(fresh)
+        live = os.open(fresh, os.O_RDONLY)  # a live import holds its staging's flock
+        self.addCleanup(os.close, live)
+        fcntl.flock(live, fcntl.LOCK_EX)
         held = os.path.join(self.folder("models--acme--big"), "blobs", "b" * 64 + ".incomplete")
         with open(held, "wb") as f:
             f.write(b"in flight")
