@@ -14,7 +14,8 @@ struct cache_action {
 	char *path;               /* what is removed */
 	char *label;              /* for people: "org/m@abc123 (main)", "blob 5f3e…" */
 	unsigned long long bytes; /* space it frees */
-	char *lock;               /* blobs and partials: the flock a running pull would hold */
+	char *lock;               /* blobs, partials, revisions: the flock a running pull would hold */
+	int kept;                 /* left alone when carried out: a pull started meanwhile */
 };
 
 struct cache_plan {
@@ -23,6 +24,7 @@ struct cache_plan {
 	unsigned long long bytes;
 	char **skipped;           /* what a running pull holds, with why */
 	size_t skipped_count;
+	unsigned long steps;      /* removals carried out (the MODL_TEST_RM_STOP_AFTER hook) */
 };
 
 /* REPO or REPO@REV (a commit or a ref name) for each of repos; the revisions named for

@@ -1,8 +1,3 @@
-/* sync_file_range: start writing a finished chunk back while later chunks arrive, so
- * the fsync before the final rename finds little left to do. */
-#if defined(__linux__)
-#define _GNU_SOURCE
-#endif
 #include "download.h"
 #include "error.h"
 #include "fs.h"
@@ -50,6 +45,7 @@ struct dl_file {
 	struct hasher *hasher;
 	int verify_retried;
 	int failed;
+	unsigned fail_order;   /* 1 for the first file that failed, 2 for the next... */
 };
 
 struct engine {
@@ -59,6 +55,7 @@ struct engine {
 	pthread_cond_t changed;
 	size_t next_file;
 	unsigned active;
+	unsigned failures;
 	int abort;  /* an authorisation failure: the other files would fail the same way */
 };
 
@@ -90,6 +87,7 @@ static void file_fail(struct engine *e, struct dl_file *f, int code)
 		e->abort = 1;
 	if (!f->failed) {
 		f->failed = 1;
+		f->fail_order = ++e->failures;
 		f->item->error_code = code;
 		snprintf(f->item->error, sizeof(f->item->error), "%s", modl_error_message());
 		/* No new chunk is handed out; those in flight finish or fail on their own. */
@@ -185,13 +183,21 @@ out:
 	return rc;
 }
 
-static void chunk_map_mark(struct dl_file *f, size_t chunk)
+/* Records chunk as written. The chunk's bytes reach the disk first (fdatasync), so that
+ * the map never claims data a power loss would lose; the mark itself is not synced: a
+ * lost mark only costs a re-fetch of that chunk after a restart. The file's other dirty
+ * chunks are flushed by the same call, so a later mark finds less to wait for. */
+static int chunk_map_mark(struct dl_file *f, size_t chunk)
 {
-	/* Not fsynced: the map only has to survive the process (kill -9), not the machine;
-	 * after a power loss the final hash check still catches stale bytes. */
-	if (f->map_fd >= 0 && pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + chunk)) != 1) {
-		/* A lost mark only costs a re-fetch of that chunk after a restart. */
+	if (f->map_fd < 0)
+		return 0;
+	if (fdatasync(f->fd) != 0)
+		return modl_error_errno(MODL_EFAIL, errno, "%s: cannot sync %s", f->item->entry->path,
+					f->item->partial_path);
+	if (pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + chunk)) != 1) {
+		/* as a lost mark */
 	}
+	return 0;
 }
 
 static void chunk_map_remove(struct dl_file *f)
@@ -252,8 +258,8 @@ static int part_sink(void *ctx, const struct http_response *resp, const void *da
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return modl_error_errno(MODL_EFAIL, errno, "cannot write %s",
-						io->file->item->partial_path);
+			return modl_error_errno(MODL_EFAIL, errno, "%s: cannot write %s",
+						io->file->item->entry->path, io->file->item->partial_path);
 		done += (size_t)n;
 	}
 	if (io->stream_hasher && hasher_update(io->stream_hasher, data, len))
@@ -450,6 +456,8 @@ static void finish_ranged(struct engine *e, struct dl_file *f)
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
+	if (!rc && e->job->on_ready)
+		rc = e->job->on_ready(e->job->ready_ctx, f->item);
 	if (rc)
 		file_fail(e, f, rc);
 	else
@@ -561,6 +569,8 @@ static void run_whole(struct engine *e, struct dl_file *f)
 			break;
 		progress_note(e->job->progress, "modl: %s; downloading it again", modl_error_message());
 	}
+	if (!rc && e->job->on_ready)
+		rc = e->job->on_ready(e->job->ready_ctx, f->item);
 	if (rc)
 		file_fail(e, f, rc);
 	else
@@ -580,11 +590,14 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 		rc = fs_mkdir_p(lock_dir.buf, 0755);
 	strbuf_free(&lock_dir);
 	if (!rc)
-		rc = fs_lock(f->item->lock_path, &f->lock_fd);
+		rc = fs_lock_reader(f->item->lock_path, 0, &f->lock_fd);
 	memset(&meta, 0, sizeof(meta));
 	progress_file_start(e->job->progress, f->item->entry->path);
 	/* Another process may have finished it while we waited for the lock. */
 	if (!rc && !e->job->force && final_present(f)) {
+		rc = e->job->on_ready ? e->job->on_ready(e->job->ready_ctx, f->item) : 0;
+		if (rc)
+			file_fail(e, f, rc);
 		pthread_mutex_lock(&e->lock);
 		progress_file_done(e->job->progress, f->item->entry->path, f->item->entry->size, 1);
 		file_release_locked(e, f, DOWNLOAD_PRESENT);
@@ -646,6 +659,8 @@ static void run_chunk(struct engine *e, struct dl_file *f, size_t i)
 	if (start + length > f->item->entry->size)
 		length = f->item->entry->size - start;
 	int rc = fetch_part(e, f, start, length, 1, NULL);
+	if (!rc)
+		rc = chunk_map_mark(f, i);
 	if (rc) {
 		file_fail(e, f, rc);
 		pthread_mutex_lock(&e->lock);
@@ -657,10 +672,6 @@ static void run_chunk(struct engine *e, struct dl_file *f, size_t i)
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
-	chunk_map_mark(f, i);
-#if defined(__linux__)
-	sync_file_range(f->fd, (off_t)start, (off_t)length, SYNC_FILE_RANGE_WRITE);
-#endif
 	pthread_mutex_lock(&e->lock);
 	f->chunks[i] = CHUNK_DONE;
 	f->inflight--;
@@ -698,7 +709,7 @@ static int pick_task(struct engine *e, struct task *t)
 	}
 	while (!e->abort && e->next_file < job->count && e->active < job->jobs) {
 		struct dl_file *f = &e->files[e->next_file++];
-		if (f->item->present) {
+		if (f->item->present && !job->on_ready) {
 			f->state = FILE_FINISHED;
 			f->item->status = DOWNLOAD_PRESENT;
 			progress_file_done(job->progress, f->item->entry->path, f->item->entry->size, 1);
@@ -769,7 +780,9 @@ int download_run(struct download_job *job)
 	for (size_t i = 0; i < job->count; i++) {
 		free(e.files[i].url);
 		free(e.files[i].chunks);
-		if (job->items[i].status == DOWNLOAD_FAILED && failed++ == 0)
+		if (job->items[i].status != DOWNLOAD_FAILED)
+			continue;
+		if (failed++ == 0 || (e.files[i].fail_order && e.files[i].fail_order < e.files[first].fail_order))
 			first = i;
 	}
 	pthread_mutex_destroy(&e.lock);

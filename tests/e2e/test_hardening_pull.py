@@ -1,0 +1,171 @@
+"""Issue 11: pull and cache hardening. A prune or rm while a pull runs, a read-only cache,
+the state a kill -9 during `cache rm` leaves, a full disk. Some tests mount (a read-only
+bind mount, a small tmpfs) and so need root; they say so when they skip."""
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+
+from modltest import MODL
+from test_pull import PullCase, REPO, big_bytes
+
+
+def can_mount():
+    return os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+class HardeningPull(PullCase):
+    def wait_for(self, cond, timeout=20, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            time.sleep(0.02)
+        self.fail("timed out waiting for " + what)
+
+    def committed_blobs(self):
+        try:
+            names = os.listdir(os.path.join(self.folder, "blobs"))
+        except OSError:
+            return []
+        return [n for n in names if not n.endswith((".incomplete", ".chunks"))]
+
+    def start_slow_pull(self, bps=250_000, *args):
+        """A pull whose weights/big.bin (700 kB) trickles at bps; the small files land first."""
+        self.hub.faults({"server": "cdn", "action": "throttle", "bps": bps, "times": -1,
+                         "path_re": sha256_of(self.files["weights/big.bin"])})
+        return subprocess.Popen([MODL, "pull", REPO, *args], env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=self.tmp)
+
+    # ---- item 1: prune / rm while a pull runs --------------------------------------------
+    def test_prune_and_rm_during_a_pull_lose_nothing(self):
+        proc = self.start_slow_pull()
+        # Deterministic: the small files are committed while big.bin still trickles.
+        self.wait_for(lambda: len(self.committed_blobs()) >= 3, what="the first blobs")
+        self.assertIsNone(proc.poll())
+        prune = self.run_modl("cache", "prune", "-y")
+        self.assertExit(prune, 0)
+        rm = self.run_modl("cache", "rm", REPO, "-y")
+        self.assertExit(rm, 0)
+        self.assertIsNone(proc.poll(), "the pull must still run while prune and rm ran")
+        self.assertIn("skip", rm.out)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(out.decode().splitlines()[-1], self.snapshot())
+        self.assertSnapshotComplete()
+        self.hub.reset()
+        self.assertExit(self.run_modl("verify", REPO), 0)
+
+    def test_prune_while_a_new_revision_is_pulled(self):
+        # The repo has main at an older commit: the snapshot being filled is detached.
+        self.assertExit(self.pull(), 0)
+        old = self.commit
+        from hubfixture import make_repo
+        self.files["config.json"] = b'{"dim": 65}\n'
+        self.files["weights/big.bin"] = big_bytes(700_001, seed=3)
+        make_repo(self.hub_root, "models", REPO, self.files)
+        st, _, body = self.hub.request("GET", "/api/models/" + REPO)
+        self.commit = json.loads(body)["sha"]
+        self.assertNotEqual(old, self.commit)
+        self.hub.reset()
+        proc = self.start_slow_pull()
+        # Deterministic: the new config.json is committed while big.bin still trickles.
+        self.wait_for(lambda: os.path.exists(self.blob("config.json")), what="the new config.json blob")
+        self.assertIsNone(proc.poll())
+        self.assertExit(self.run_modl("cache", "prune", "-y"), 0)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertSnapshotComplete()
+        self.hub.reset()
+        self.assertExit(self.run_modl("verify", REPO), 0)
+
+    # ---- item 2: a read-only cache -------------------------------------------------------
+    @unittest.skipUnless(can_mount(), "needs root for a read-only bind mount")
+    def test_cached_repo_pulls_from_a_read_only_cache(self):
+        self.assertExit(self.pull(), 0)
+        self.hub.reset()
+        subprocess.run(["mount", "--bind", self.cache, self.cache], check=True)
+        try:
+            subprocess.run(["mount", "-o", "remount,ro,bind", self.cache], check=True)
+            r = self.pull()
+        finally:
+            subprocess.run(["umount", self.cache], check=True)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.splitlines()[-1], self.snapshot())
+        self.assertEqual(self.cdn_gets(), [])
+
+    # ---- item 3: the state a kill -9 during `cache rm` leaves ----------------------------
+    def test_offline_pull_refuses_an_emptied_snapshot(self):
+        self.assertExit(self.pull(), 0)
+        snap = self.snapshot()
+        cases = {
+            "empty snapshot, listing gone": lambda: (shutil.rmtree(os.path.join(self.folder, "trees")),
+                                                     empty_dir(snap)),
+            "empty snapshot, listing kept": lambda: empty_dir(snap),
+            "dangling links, listing gone": lambda: (shutil.rmtree(os.path.join(self.folder, "trees")),
+                                                     shutil.rmtree(os.path.join(self.folder, "blobs"))),
+        }
+        for name, damage in cases.items():
+            with self.subTest(name):
+                shutil.rmtree(self.hf_home)
+                self.hub.reset()
+                self.assertExit(self.pull(), 0)
+                damage()
+                r = self.pull(HF_HUB_OFFLINE="1")
+                self.assertExit(r, 3)
+                self.assertOneLineError(r, "offline", REPO)
+                self.assertNotIn(snap, r.out)
+
+    def test_rm_removes_the_refs_first(self):
+        # `cache rm REPO` must not leave, at any point, a ref to a snapshot it has begun to
+        # empty: with the hook it stops (as a kill -9 would) after its first removal.
+        self.assertExit(self.pull(), 0)
+        r = self.run_modl("cache", "rm", REPO, "-y", MODL_TEST_RM_STOP_AFTER="1")
+        self.assertNotEqual(r.rc, 0)
+        r = self.pull(HF_HUB_OFFLINE="1")
+        self.assertExit(r, 3)
+        self.assertExit(self.run_modl("cache", "prune", "-y"), 0)
+        self.assertFalse(os.path.exists(self.folder))
+
+    # ---- item 4: a full disk -------------------------------------------------------------
+    @unittest.skipUnless(can_mount(), "needs root for a small tmpfs")
+    def test_disk_full_names_the_file_and_the_reason(self):
+        from hubfixture import make_repo
+        make_repo(self.hub_root, "models", "acme/large", {"large.bin": big_bytes(2_000_000, seed=5)})
+        os.makedirs(self.cache)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.cache], check=True)
+        try:
+            for chunk in (None, str(1 << 16)):
+                with self.subTest(chunk=chunk):
+                    r = self.run_modl("pull", "acme/large", MODL_CHUNK_BYTES=chunk)
+                    self.assertExit(r, 1)
+                    # The first failure in time, naming the repo file and the partial it
+                    # wrote (.gitattributes may be the one that hit the wall first).
+                    self.assertOneLineError(r, "No space left on device")
+                    self.assertRegex(r.err.splitlines()[-1], r"^modl: (.*: )?(large\.bin|\.gitattributes): "
+                                     r"cannot write \S+\.incomplete: No space left on device$")
+                    folder = os.path.join(self.cache, "models--acme--large")
+                    for name in os.listdir(os.path.join(folder, "blobs")):
+                        self.assertTrue(name.endswith((".incomplete", ".chunks")), name)
+                    snaps = os.path.join(folder, "snapshots")
+                    for d in os.listdir(snaps) if os.path.isdir(snaps) else []:
+                        self.assertEqual(os.listdir(os.path.join(snaps, d)), [])
+                    self.assertFalse(os.path.exists(os.path.join(folder, "refs", "main")))
+        finally:
+            subprocess.run(["umount", self.cache], check=True)
+
+
+def sha256_of(data):
+    from hubfixture import sha256
+    return sha256(data)
+
+
+def empty_dir(path):
+    for name in os.listdir(path):
+        p = os.path.join(path, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        else:
+            os.remove(p)
