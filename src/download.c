@@ -20,6 +20,10 @@
 #define DOWNLOAD_MIN_CHUNK (64ull << 10)
 #define DOWNLOAD_HASH_BUFFER (1u << 20)
 #define CHUNKS_MAGIC "modl-chunks 1"
+/* The chunk map is brought up to date (data synced, then marks written) once per this
+ * many written chunks: a sync per chunk would stall a connection per chunk, and a kill
+ * costs at most this many chunks fetched again. */
+#define MAP_SYNC_CHUNKS 8
 
 enum chunk_state { CHUNK_PENDING, CHUNK_INFLIGHT, CHUNK_DONE, CHUNK_CANCELLED };
 enum file_state { FILE_WAITING, FILE_PREPARING, FILE_ACTIVE, FILE_FINISHED };
@@ -39,6 +43,8 @@ struct dl_file {
 	size_t chunk_count, next_chunk, hashed_chunks;
 	unsigned char *chunks; /* enum chunk_state per chunk */
 	int map_fd;            /* the on-disk chunk map (".chunks" beside the partial) */
+	unsigned char *marked; /* per chunk: recorded as written in the map */
+	size_t unmarked;       /* chunks written since the map was last brought up to date */
 	size_t map_header;
 	unsigned inflight;
 	int hashing;           /* a thread is hashing the done prefix */
@@ -152,6 +158,7 @@ static int chunk_map_open(struct dl_file *f, unsigned long long *resumed)
 		for (size_t i = 0; i < f->chunk_count; i++)
 			if (data[f->map_header + i] == '1') {
 				f->chunks[i] = CHUNK_DONE;
+				f->marked[i] = 1;
 				unsigned long long start = i * f->chunk_size;
 				unsigned long long end = start + f->chunk_size;
 				*resumed += (end > f->item->entry->size ? f->item->entry->size : end) - start;
@@ -183,21 +190,40 @@ out:
 	return rc;
 }
 
-/* Records chunk as written. The chunk's bytes reach the disk first (fdatasync), so that
- * the map never claims data a power loss would lose; the mark itself is not synced: a
- * lost mark only costs a re-fetch of that chunk after a restart. The file's other dirty
- * chunks are flushed by the same call, so a later mark finds less to wait for. */
-static int chunk_map_mark(struct dl_file *f, size_t chunk)
+/* Records the chunks in list as written. Their bytes reach the disk first (fdatasync),
+ * so that the map never claims data a power loss would lose; the marks themselves are
+ * not synced: a lost mark only costs a re-fetch of that chunk after a restart. */
+static int chunk_map_mark(struct dl_file *f, const size_t *list, size_t n)
 {
-	if (f->map_fd < 0)
+	if (f->map_fd < 0 || n == 0)
 		return 0;
 	if (fdatasync(f->fd) != 0)
 		return modl_error_errno(MODL_EFAIL, errno, "%s: cannot sync %s", f->item->entry->path,
 					f->item->partial_path);
-	if (pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + chunk)) != 1) {
-		/* as a lost mark */
-	}
+	for (size_t k = 0; k < n; k++)
+		if (pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + list[k])) != 1)
+			break; /* as lost marks */
 	return 0;
+}
+
+/* Chunk i is written (and still counted in flight, so that the file stays open): every
+ * MAP_SYNC_CHUNKS chunks, this thread brings the map up to date with every chunk
+ * written and not yet marked, i included. */
+static int chunk_written(struct engine *e, struct dl_file *f, size_t i)
+{
+	size_t list[MAP_SYNC_CHUNKS * 4], n = 0;
+	pthread_mutex_lock(&e->lock);
+	if (++f->unmarked >= MAP_SYNC_CHUNKS) {
+		f->unmarked = 0;
+		list[n++] = i;
+		for (size_t k = 0; k < f->chunk_count && n < sizeof(list) / sizeof(list[0]); k++)
+			if (f->chunks[k] == CHUNK_DONE && !f->marked[k])
+				list[n++] = k;
+		for (size_t k = 0; k < n; k++)
+			f->marked[list[k]] = 1;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return chunk_map_mark(f, list, n);
 }
 
 static void chunk_map_remove(struct dl_file *f)
@@ -401,6 +427,8 @@ static int restart_ranged(struct engine *e, struct dl_file *f)
 	if (!rc) {
 		pthread_mutex_lock(&e->lock);
 		memset(f->chunks, CHUNK_PENDING, f->chunk_count);
+		memset(f->marked, 0, f->chunk_count);
+		f->unmarked = 0;
 		f->next_chunk = f->hashed_chunks = 0;
 		pthread_mutex_unlock(&e->lock);
 	}
@@ -629,7 +657,8 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 	}
 	f->chunk_count = (size_t)((f->item->entry->size + f->chunk_size - 1) / f->chunk_size);
 	f->chunks = calloc(f->chunk_count, 1);
-	rc = f->chunks ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	f->marked = calloc(f->chunk_count, 1);
+	rc = f->chunks && f->marked ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
 	if (!rc)
 		rc = chunk_map_open(f, &resumed);
 	if (!rc)
@@ -660,7 +689,7 @@ static void run_chunk(struct engine *e, struct dl_file *f, size_t i)
 		length = f->item->entry->size - start;
 	int rc = fetch_part(e, f, start, length, 1, NULL);
 	if (!rc)
-		rc = chunk_map_mark(f, i);
+		rc = chunk_written(e, f, i);
 	if (rc) {
 		file_fail(e, f, rc);
 		pthread_mutex_lock(&e->lock);
@@ -780,6 +809,7 @@ int download_run(struct download_job *job)
 	for (size_t i = 0; i < job->count; i++) {
 		free(e.files[i].url);
 		free(e.files[i].chunks);
+		free(e.files[i].marked);
 		if (job->items[i].status != DOWNLOAD_FAILED)
 			continue;
 		if (failed++ == 0 || (e.files[i].fail_order && e.files[i].fail_order < e.files[first].fail_order))
