@@ -336,10 +336,16 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 	rc = download_run(&job);
 	progress_finish(o->progress);
 	r->seconds = clock_seconds() - t0;
-	/* Publish what succeeded even when something failed: a later pull resumes the rest. */
+	/* Publish what succeeded even when something failed: a later pull resumes the rest.
+	 * The transfer's failure is the one reported (a full disk is named by the file that
+	 * hit it, not by the ref that could not be written after). */
+	char *first_error = rc ? strdup(modl_error_message()) : NULL;
 	int prc = publish(o, cache, r, items);
 	if (!rc)
 		rc = prc;
+	else if (first_error)
+		modl_error_set(rc, "%s", first_error);
+	free(first_error);
 out:
 	fs_unlock(lock_fd);
 	items_free(items, r->count);

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from modltest import MODL
+from modltest import MODL, git_blob_sha1
 from test_pull import PullCase, REPO, big_bytes
 
 
@@ -137,9 +137,14 @@ class HardeningPull(PullCase):
         os.makedirs(self.cache)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.cache], check=True)
         try:
-            for chunk in (None, str(1 << 16)):
-                with self.subTest(chunk=chunk):
-                    r = self.run_modl("pull", "acme/large", MODL_CHUNK_BYTES=chunk)
+            # --jobs 1: .gitattributes lands first, then large.bin fills the disk, then the
+            # ref cannot be written either: still the first failure is the one reported.
+            for chunk, jobs in ((None, "8"), (str(1 << 16), "8"), (None, "1")):
+                with self.subTest(chunk=chunk, jobs=jobs):
+                    for name in os.listdir(self.cache):
+                        p = os.path.join(self.cache, name)
+                        shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+                    r = self.run_modl("pull", "acme/large", "--jobs", jobs, MODL_CHUNK_BYTES=chunk)
                     self.assertExit(r, 1)
                     # The first failure in time, naming the repo file and the partial it
                     # wrote (.gitattributes may be the one that hit the wall first).
@@ -147,11 +152,16 @@ class HardeningPull(PullCase):
                     self.assertRegex(r.err.splitlines()[-1], r"^modl: (.*: )?(large\.bin|\.gitattributes): "
                                      r"cannot write \S+\.incomplete: No space left on device$")
                     folder = os.path.join(self.cache, "models--acme--large")
+                    # Nothing half-written under a final name: a blob is whole and verified.
                     for name in os.listdir(os.path.join(folder, "blobs")):
-                        self.assertTrue(name.endswith((".incomplete", ".chunks")), name)
+                        if name.endswith((".incomplete", ".chunks")):
+                            continue
+                        with open(os.path.join(folder, "blobs", name), "rb") as f:
+                            content = f.read()
+                        self.assertIn(name, (git_blob_sha1(content), sha256_of(content)))
                     snaps = os.path.join(folder, "snapshots")
                     for d in os.listdir(snaps) if os.path.isdir(snaps) else []:
-                        self.assertEqual(os.listdir(os.path.join(snaps, d)), [])
+                        self.assertIn(os.listdir(os.path.join(snaps, d)), ([], [".gitattributes"]))
                     self.assertFalse(os.path.exists(os.path.join(folder, "refs", "main")))
         finally:
             subprocess.run(["umount", self.cache], check=True)
