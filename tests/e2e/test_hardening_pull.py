@@ -211,6 +211,7 @@ class ChunkMapDurability(PullCase):
             lines = f.read().splitlines()
         for idx, line in enumerate(lines):
             pid, _, rest = line.partition(" ")
+            rest = rest.lstrip()  # strace pads short pids
             if rest.startswith("<... "):
                 call = pending.pop(pid, "") + rest.split("resumed>", 1)[1]
             elif rest.endswith("<unfinished ...>"):
@@ -240,4 +241,4 @@ class ChunkMapDurability(PullCase):
                 self.assertTrue(any(last_write.get(k, -1) < s < idx for s in sync_starts),
                                 "chunk %d marked at event %d without a sync of its bytes" % (k, idx))
         self.assertIsNotNone(map_fd)
-        self.assertGreater(marks, 8)
+        self.assertGreaterEqual(marks, 3)  # one batch per 8 written chunks, of 46
