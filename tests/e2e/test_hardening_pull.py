@@ -58,6 +58,28 @@ class HardeningPull(PullCase):
         self.hub.reset()
         self.assertExit(self.run_modl("verify", REPO), 0)
 
+    def test_rm_before_the_first_partial_exists(self):
+        # The pull holds big.bin's lock while it asks the Hub about it (told to come back
+        # in 2 s here), before any partial file exists: `cache rm` must see that lock (and
+        # the snapshot's) too.
+        self.hub.faults({"server": "api", "method": "HEAD", "path_re": "weights/big.bin",
+                         "action": "status", "code": 503, "headers": {"Retry-After": "2"}, "times": 1})
+        proc = subprocess.Popen([MODL, "pull", REPO], env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=self.tmp)
+        others = {os.path.basename(self.blob(p)) for p in self.files if p != "weights/big.bin"}
+        self.wait_for(lambda: others <= set(self.committed_blobs()), what="every other blob")
+        self.assertEqual([n for n in os.listdir(os.path.join(self.folder, "blobs")) if "incomplete" in n], [])
+        self.assertIsNone(proc.poll())
+        self.assertFalse(os.path.exists(self.blob("weights/big.bin") + ".incomplete"))
+        rm = self.run_modl("cache", "rm", REPO, "-y")
+        self.assertExit(rm, 0)
+        self.assertIn("skip", rm.out)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertSnapshotComplete()
+        self.hub.reset()
+        self.assertExit(self.run_modl("verify", REPO), 0)
+
     def test_prune_while_a_new_revision_is_pulled(self):
         # The repo has main at an older commit: the snapshot being filled is detached.
         self.assertExit(self.pull(), 0)
