@@ -140,16 +140,21 @@ class HardeningPull(PullCase):
                 self.assertOneLineError(r, "offline", REPO)
                 self.assertNotIn(snap, r.out)
 
-    def test_rm_removes_the_refs_first(self):
-        # `cache rm REPO` must not leave, at any point, a ref to a snapshot it has begun to
-        # empty: with the hook it stops (as a kill -9 would) after its first removal.
-        self.assertExit(self.pull(), 0)
-        r = self.run_modl("cache", "rm", REPO, "-y", MODL_TEST_RM_STOP_AFTER="1")
-        self.assertNotEqual(r.rc, 0)
-        r = self.pull(HF_HUB_OFFLINE="1")
-        self.assertExit(r, 3)
-        self.assertExit(self.run_modl("cache", "prune", "-y"), 0)
-        self.assertFalse(os.path.exists(self.folder))
+    def test_rm_killed_at_each_step_never_leaves_a_usable_ref(self):
+        # `cache rm` killed (SIGKILL, through the documented test hook) after each of its
+        # removal steps in turn: an offline pull never takes what is left, and a prune
+        # cleans it up. Step 1 of a whole repo is its refs.
+        for step in (1, 2, 3):
+            with self.subTest(step=step):
+                shutil.rmtree(self.hf_home, ignore_errors=True)
+                self.assertExit(self.pull(), 0)
+                r = self.run_modl("cache", "rm", REPO, "-y", MODL_TEST_RM_STOP_AFTER=str(step))
+                self.assertEqual(r.rc, -9, r)
+                self.assertFalse(os.path.exists(os.path.join(self.folder, "refs", "main")))
+                r = self.pull(HF_HUB_OFFLINE="1")
+                self.assertExit(r, 3)
+                self.assertExit(self.run_modl("cache", "prune", "-y"), 0)
+                self.assertFalse(os.path.exists(self.folder))
 
     # ---- item 4: a full disk -------------------------------------------------------------
     @unittest.skipUnless(can_mount(), "needs root for a small tmpfs")
