@@ -118,6 +118,21 @@ class HardeningPull(PullCase):
         self.assertEqual(r.out.splitlines()[-1], self.snapshot())
         self.assertEqual(self.cdn_gets(), [])
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+    def test_cached_repo_pulls_for_a_user_who_cannot_write_the_cache(self):
+        # Another user's cache (modes 0755/0644): the lock files open read-only.
+        self.assertExit(self.pull(), 0)
+        self.hub.reset()
+        os.chmod(self.tmp, 0o755)
+        before = subprocess.run(["find", self.cache, "-printf", "%p %i %T@\n"], stdout=subprocess.PIPE).stdout
+        proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                               MODL, "pull", REPO], env=self.env(MODL_CHUNK_BYTES="65536"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/", timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode()[-2000:])
+        self.assertEqual(proc.stdout.decode().splitlines()[-1], self.snapshot())
+        after = subprocess.run(["find", self.cache, "-printf", "%p %i %T@\n"], stdout=subprocess.PIPE).stdout
+        self.assertEqual(before, after)  # nothing written, not even a lock file
+
     # ---- item 3: the state a kill -9 during `cache rm` leaves ----------------------------
     def test_offline_pull_refuses_an_emptied_snapshot(self):
         self.assertExit(self.pull(), 0)
