@@ -96,21 +96,38 @@ int cache_lock_path(const struct cache_repo *c, const char *etag, struct strbuf 
 	return strbuf_addf(out, "%s/%s.lock", c->locks, etag);
 }
 
+int cache_snapshot_lock_path(const struct cache_repo *c, const char *commit, struct strbuf *out)
+{
+	return strbuf_addf(out, "%s/snapshot-%s.lock", c->locks, commit);
+}
+
+/* True when link is already a symlink to target. */
+static int link_is(const char *link, const char *target)
+{
+	char buf[4096];
+	ssize_t n = readlink(link, buf, sizeof(buf));
+	return n >= 0 && (size_t)n == strlen(target) && !memcmp(buf, target, (size_t)n);
+}
+
 int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path,
 			const char *etag)
 {
 	struct strbuf link = STRBUF_INIT, dir = STRBUF_INIT, target = STRBUF_INIT, tmp = STRBUF_INIT;
 	int rc = strbuf_addf(&link, "%s/snapshots/%s/%s", c->folder, commit, path);
-	if (!rc)
-		rc = fs_parent_dir(link.buf, &dir);
-	if (!rc)
-		rc = fs_mkdir_p(dir.buf, 0755);
 	/* From snapshots/<commit>/<dirs...>/ back to the repo folder. */
 	for (const char *p = path; !rc && *p; p++)
 		if (*p == '/')
 			rc = strbuf_adds(&target, "../");
 	if (!rc)
 		rc = strbuf_addf(&target, "../../blobs/%s", etag);
+	if (rc || link_is(link.buf, target.buf))
+		goto out;
+	if (!rc)
+		rc = fs_parent_dir(link.buf, &dir);
+	if (!rc)
+		rc = fs_mkdir_p(dir.buf, 0755);
+	/* Unique per thread too: two files of a pull may be linked at the same moment, but
+	 * never the same path twice at once, so pid and path make it unique. */
 	if (!rc)
 		rc = strbuf_addf(&tmp, "%s.modl-link.%ld", link.buf, (long)getpid());
 	if (rc)
@@ -144,7 +161,7 @@ int cache_write_ref(const struct cache_repo *c, const char *ref, const char *com
 	if (!rc)
 		rc = fs_mkdir_p(dir.buf, 0755);
 	if (!rc)
-		rc = fs_write_atomic(path.buf, commit, strlen(commit), 0644);
+		rc = fs_write_if_changed(path.buf, commit, strlen(commit), 0644);
 	strbuf_free(&path);
 	strbuf_free(&dir);
 	return rc;
@@ -223,7 +240,7 @@ int cache_write_tree(const struct cache_repo *c, const char *commit, const struc
 	if (!rc)
 		rc = strbuf_addf(&path, "/%s.json", commit);
 	if (!rc)
-		rc = fs_write_atomic(path.buf, text, strlen(text), 0644);
+		rc = fs_write_if_changed(path.buf, text, strlen(text), 0644);
 	free(text);
 	cJSON_Delete(doc);
 	strbuf_free(&path);

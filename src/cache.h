@@ -29,11 +29,17 @@ int cache_snapshot_dir(const struct cache_repo *c, const char *commit, struct st
  * huggingface_hub takes the same one. */
 int cache_lock_path(const struct cache_repo *c, const char *etag, struct strbuf *out);
 
+/* .locks/<folder>/snapshot-<commit>.lock: a pull holds it shared from before it looks for
+ * the blobs of commit until its snapshot is complete and checked; `cache rm` and `prune`
+ * leave a snapshot alone (and a repo) while anyone holds it. */
+int cache_snapshot_lock_path(const struct cache_repo *c, const char *commit, struct strbuf *out);
+
 /* snapshots/<commit>/<path> → a relative symlink to ../../blobs/<etag> (one more ../ per
- * directory level of path), replaced atomically. */
+ * directory level of path), replaced atomically; nothing is written when the link is
+ * already right (a read-only cache). */
 int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path,
 			const char *etag);
-/* refs/<ref> = commit, no trailing newline, written atomically. */
+/* refs/<ref> = commit, no trailing newline, written atomically (unless already so). */
 int cache_write_ref(const struct cache_repo *c, const char *ref, const char *commit);
 /* Reads refs/<ref>; MODL_ENOTFOUND when absent, MODL_EINVALID when not a commit id. */
 int cache_read_ref(const struct cache_repo *c, const char *ref, char commit[41]);

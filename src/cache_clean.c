@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <signal.h>
 
 /* cache import holds a flock on its staging folder (archive.c make_staging) for as long
  * as it lives, whatever its age; a folder whose lock is free is a dead import's. */
@@ -36,6 +37,16 @@ static int remove_staging(const struct cache_action *a)
 	return rc;
 }
 
+/* MODL_TEST_RM_STOP_AFTER=N (a test hook, documented in modl-cache(1)): the process
+ * kills itself with SIGKILL after its Nth removal step, to leave exactly what a kill -9
+ * at that point leaves. */
+static void test_stop_point(struct cache_plan *p)
+{
+	const char *v = getenv("MODL_TEST_RM_STOP_AFTER");
+	if (v && *v && ++p->steps >= strtoul(v, NULL, 10))
+		raise(SIGKILL);
+}
+
 const char *cache_action_name(enum cache_action_kind kind)
 {
 	static const char *names[] = { "repo", "revision", "blob", "partial", "ref", "metadata" };
@@ -55,6 +66,7 @@ static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const cha
 	a->label = strdup(label);
 	a->bytes = bytes;
 	a->lock = NULL;
+	a->kept = 0;
 	if (!a->path || !a->label) {
 		free(a->path);
 		free(a->label);
@@ -110,12 +122,50 @@ static int plan_add_blob(struct cache_plan *p, const struct cache_scan *scan, co
 	return rc;
 }
 
-static int any_lock_held(const struct cache_scan *scan, const struct cache_entry *e)
+static int lock_file_held(void *ctx, struct fs_entry *ent)
 {
-	for (size_t i = 0; i < e->blob_count; i++)
-		if (blob_locked(scan, e, e->blobs[i].name))
-			return 1;
-	return 0;
+	(void)ctx;
+	return S_ISREG(ent->type) && fs_lock_held(ent->path);
+}
+
+/* True when anyone holds a lock of the repo: a blob being written or linked, or a
+ * snapshot being filled (snapshot-<commit>.lock), even before anything of it is on disk. */
+static int any_lock_held(const char *root, const char *folder_name)
+{
+	struct strbuf dir = STRBUF_INIT;
+	int held = !strbuf_addf(&dir, "%s/.locks/%s", root, folder_name) &&
+		   fs_for_each_entry(dir.buf, lock_file_held, NULL) > 0;
+	modl_error_clear();
+	strbuf_free(&dir);
+	return held;
+}
+
+static int snapshot_lock_path(const struct cache_scan *scan, const struct cache_entry *e, const char *commit,
+			      struct strbuf *out)
+{
+	return strbuf_addf(out, "%s/.locks/%s/snapshot-%s.lock", scan->root, e->folder_name, commit);
+}
+
+/* A revision whose snapshot a running pull is filling stays, with its blobs. */
+static int spare_pulled_revisions(const struct cache_scan *scan, const struct cache_entry *e, unsigned char *gone,
+				  struct cache_plan *p)
+{
+	struct strbuf lock = STRBUF_INIT, label = STRBUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < e->revision_count; i++) {
+		if (!gone[i])
+			continue;
+		strbuf_reset(&lock);
+		if ((rc = snapshot_lock_path(scan, e, e->revisions[i].commit, &lock)) || !fs_lock_held(lock.buf))
+			continue;
+		gone[i] = 0;
+		strbuf_reset(&label);
+		if (!(rc = strbuf_addf(&label, "%s@%.12s", e->id, e->revisions[i].commit)))
+			rc = plan_skip(p, label.buf);
+	}
+	strbuf_free(&lock);
+	strbuf_free(&label);
+	return rc;
 }
 
 /* Blobs that only the revisions in `gone` (a mask over e->revisions) link. */
@@ -177,6 +227,10 @@ static int plan_revisions(const struct cache_scan *scan, const struct cache_entr
 			    r->ref_count ? r->refs[0] : "");
 		if (!rc)
 			rc = plan_add(p, ACTION_REVISION, path.buf, label.buf, 0);
+		strbuf_reset(&path);
+		if (!rc && !(rc = snapshot_lock_path(scan, e, r->commit, &path)) &&
+		    !(p->actions[p->count - 1].lock = strdup(path.buf)))
+			rc = modl_error_set(MODL_EFAIL, "out of memory");
 		/* What pull recorded about that commit goes with it. */
 		static const char *const meta[] = { "trees/%s.json", ".no_exist/%s" };
 		for (size_t m = 0; !rc && m < 2; m++) {
@@ -208,7 +262,7 @@ static int plan_repo(const struct cache_scan *scan, const struct cache_entry *e,
 {
 	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
 	unsigned long long bytes = 0;
-	if (any_lock_held(scan, e))
+	if (any_lock_held(scan->root, e->folder_name))
 		return plan_skip(p, e->id);
 	for (size_t i = 0; i < e->blob_count; i++)
 		bytes += e->blobs[i].size;
@@ -223,10 +277,13 @@ static int plan_repo(const struct cache_scan *scan, const struct cache_entry *e,
 
 /* Revisions marked in gone, or the whole repo when none would be left (an empty repo
  * folder would still be listed as a repo by every scanner). */
-static int plan_gone(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
+static int plan_gone(const struct cache_scan *scan, const struct cache_entry *e, unsigned char *gone,
 		     struct cache_plan *p)
 {
 	size_t n = 0;
+	int rc = spare_pulled_revisions(scan, e, gone, p);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < e->revision_count; i++)
 		n += gone[i] != 0;
 	if (n == 0)
@@ -292,12 +349,12 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 			return modl_error_set(MODL_EFAIL, "out of memory");
 		for (size_t k = 0; k < e->revision_count; k++)
 			gone[k] = e->revisions[k].ref_count == 0;
-		size_t detached = 0;
+		/* A repo with no revision left (or none at all: a pull that died before its
+		 * first file) goes whole, unless a running pull holds one of its locks. */
+		rc = e->revision_count ? plan_gone(scan, e, gone, p) : plan_repo(scan, e, p);
+		size_t detached = 0; /* counted after plan_gone spared the revisions being pulled */
 		for (size_t k = 0; k < e->revision_count; k++)
 			detached += gone[k];
-		/* A repo with no revision left (or none at all: a pull that died before its
-		 * first file) goes whole, unless a running pull holds one of its blobs. */
-		rc = e->revision_count ? plan_gone(scan, e, gone, p) : plan_repo(scan, e, p);
 		free(gone);
 		if (detached == e->revision_count)
 			continue;
@@ -336,39 +393,199 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 	return rc;
 }
 
-/* Removes a blob while holding its lock; a blob a pull now holds is left alone. */
-static int remove_blob(struct cache_plan *p, struct cache_action *a)
+/* Takes a's lock without waiting; *fd is -1 when there is no lock file (nobody holds it).
+ * Returns 0 when taken, 1 when someone holds it: a's space is then not freed. */
+static int take_lock(struct cache_plan *p, struct cache_action *a, int *fd)
 {
-	int fd = open(a->lock, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		p->bytes -= a->bytes;
-		a->bytes = 0;
+	*fd = open(a->lock, O_RDWR | O_CLOEXEC);
+	if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	close(*fd);
+	*fd = -1;
+	p->bytes -= a->bytes;
+	a->bytes = 0;
+	return 1;
+}
+
+/* Removes a partial, or a snapshot folder, while holding its lock; one a pull now holds
+ * is left alone. */
+static int remove_locked(struct cache_plan *p, struct cache_action *a)
+{
+	int fd;
+	if (take_lock(p, a, &fd))
 		return plan_skip(p, a->label);
-	}
-	int rc = fs_remove(a->path);
+	int rc = a->kind == ACTION_REVISION ? fs_remove_tree(a->path) : fs_remove(a->path);
 	if (fd >= 0)
 		close(fd); /* closing releases the flock */
+	return rc;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int names_add(void *ctx, struct fs_entry *ent)
+{
+	struct names *l = ctx;
+	if (S_ISDIR(ent->type)) {
+		int rc = fs_for_each_entry(ent->path, names_add, l);
+		return rc == MODL_ENOTFOUND ? 0 : rc;
+	}
+	char target[4096];
+	ssize_t n = S_ISLNK(ent->type) ? readlinkat(ent->dir_fd, ent->name, target, sizeof(target) - 1) : -1;
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	const char *base = strrchr(target, '/');
+	char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	l->v = grown;
+	if (!(l->v[l->n] = strdup(base ? base + 1 : target)))
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Up to this many blob locks are held at once while the snapshots are walked. */
+#define REMOVE_BATCH 256
+
+/* Removes the blobs of one repo folder (actions[first..last), all ACTION_BLOB), each
+ * under its lock. The scan that planned them is older than the locks: a pull may have
+ * linked one of them since (it links only while holding the blob's lock, which it has
+ * released by now), so the snapshots are read again once the locks are held. */
+static int remove_blob_batch(struct cache_plan *p, size_t *idx, size_t n, const char *folder)
+{
+	int fds[REMOVE_BATCH];
+	struct names linked = { 0 };
+	struct strbuf snaps = STRBUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (take_lock(p, &p->actions[idx[i]], &fds[i]))
+			fds[i] = -2;
+	if (!(rc = strbuf_addf(&snaps, "%s/snapshots", folder))) {
+		rc = fs_for_each_entry(snaps.buf, names_add, &linked);
+		if (rc == MODL_ENOTFOUND)
+			rc = 0;
+	}
+	qsort(linked.v, linked.n, sizeof(*linked.v), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct cache_action *a = &p->actions[idx[i]];
+		const char *base = strrchr(a->path, '/') + 1;
+		if (!rc && fds[i] == -2)
+			rc = plan_skip(p, a->label);
+		else if (!rc && linked.n && bsearch(&base, linked.v, linked.n, sizeof(*linked.v), name_cmp)) {
+			p->bytes -= a->bytes;
+			a->bytes = 0; /* linked since the scan: in use again */
+		} else if (!rc) {
+			rc = fs_remove(a->path);
+		}
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	for (size_t i = 0; i < linked.n; i++)
+		free(linked.v[i]);
+	free(linked.v);
+	strbuf_free(&snaps);
+	return rc;
+}
+
+/* The repo folder that holds blob path (<folder>/blobs/<name>). */
+static size_t blob_folder_len(const char *path)
+{
+	size_t len = strlen(path);
+	while (len && path[len - 1] != '/')
+		len--;
+	return len >= 7 ? len - 7 : 0; /* minus "/blobs/" */
+}
+
+static int remove_blobs(struct cache_plan *p)
+{
+	size_t idx[REMOVE_BATCH], n = 0;
+	int rc = 0;
+	for (size_t i = 0; !rc && i <= p->count; i++) {
+		struct cache_action *a = i < p->count ? &p->actions[i] : NULL;
+		if (a && a->kind != ACTION_BLOB)
+			continue;
+		const char *prev = n ? p->actions[idx[0]].path : NULL;
+		int same = a && prev && blob_folder_len(prev) == blob_folder_len(a->path) &&
+			   !strncmp(prev, a->path, blob_folder_len(a->path));
+		if (n && (!same || n == REMOVE_BATCH)) {
+			char *folder = strndup(prev, blob_folder_len(prev));
+			rc = folder ? remove_blob_batch(p, idx, n, folder) : modl_error_set(MODL_EFAIL, "out of memory");
+			free(folder);
+			n = 0;
+		}
+		if (a)
+			idx[n++] = i;
+	}
+	return rc;
+}
+
+/* A whole repo: not while anyone holds one of its locks (a pull started since the plan);
+ * its refs go first, so that a kill -9 half-way never leaves a ref to an emptied
+ * snapshot (an offline pull would take it). */
+static int remove_repo(struct cache_plan *p, struct cache_action *a)
+{
+	struct strbuf refs = STRBUF_INIT;
+	const char *name = strrchr(a->path, '/');
+	const char *root_end = name;
+	char *root = name ? strndup(a->path, (size_t)(root_end - a->path)) : NULL;
+	int rc = 0;
+	if (root && any_lock_held(root, name + 1)) {
+		p->bytes -= a->bytes;
+		a->bytes = 0;
+		rc = plan_skip(p, a->label);
+		/* and its lock files, which the pull holds */
+		for (size_t i = 0; !rc && i < p->count; i++) {
+			const char *q = p->actions[i].path;
+			size_t rl = strlen(root);
+			if (p->actions[i].kind == ACTION_META && !strncmp(q, root, rl) &&
+			    !strncmp(q + rl, "/.locks", 7) && !strcmp(q + rl + 7, name))
+				p->actions[i].kept = 1;
+		}
+	} else if (!(rc = strbuf_addf(&refs, "%s/refs", a->path)) && !(rc = fs_remove_tree(refs.buf))) {
+		test_stop_point(p);
+		rc = fs_remove_tree(a->path);
+	}
+	free(root);
+	strbuf_free(&refs);
 	return rc;
 }
 
 int cache_plan_run(struct cache_plan *p)
 {
 	/* Refs first (nothing points at a revision being removed), then snapshots (no link
-	 * points at a blob being removed), then blobs, metadata and whole repos. */
+	 * points at a blob being removed), then blobs, whole repos (while their lock files
+	 * are there to tell whether a pull runs) and metadata. */
 	static const enum cache_action_kind order[] = { ACTION_REF, ACTION_REVISION, ACTION_BLOB,
-							ACTION_PARTIAL, ACTION_META, ACTION_REPO };
-	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+							ACTION_PARTIAL, ACTION_REPO, ACTION_META };
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		if (order[o] == ACTION_BLOB) {
+			int rc = remove_blobs(p);
+			if (rc)
+				return rc;
+			continue;
+		}
 		for (size_t i = 0; i < p->count; i++) {
 			struct cache_action *a = &p->actions[i];
-			if (a->kind != order[o])
+			if (a->kind != order[o] || a->kept)
 				continue;
-			int rc = a->lock && a->kind == ACTION_META ? remove_staging(a)
-				 : a->lock ? remove_blob(p, a)
+			int rc = a->kind == ACTION_REPO ? remove_repo(p, a)
+				 : a->lock && a->kind == ACTION_META ? remove_staging(a)
+				 : a->lock ? remove_locked(p, a)
 				 : a->kind == ACTION_REF ? fs_remove(a->path) : fs_remove_tree(a->path);
 			if (rc)
 				return rc;
+			test_stop_point(p);
 		}
+	}
 	return 0;
 }
 

@@ -1,8 +1,3 @@
-/* sync_file_range: start writing a finished chunk back while later chunks arrive, so
- * the fsync before the final rename finds little left to do. */
-#if defined(__linux__)
-#define _GNU_SOURCE
-#endif
 #include "download.h"
 #include "error.h"
 #include "fs.h"
@@ -25,6 +20,10 @@
 #define DOWNLOAD_MIN_CHUNK (64ull << 10)
 #define DOWNLOAD_HASH_BUFFER (1u << 20)
 #define CHUNKS_MAGIC "modl-chunks 1"
+/* The chunk map is brought up to date (data synced, then marks written) once per this
+ * many written chunks: a sync per chunk would stall a connection per chunk, and a kill
+ * costs at most this many chunks fetched again. */
+#define MAP_SYNC_CHUNKS 8
 
 enum chunk_state { CHUNK_PENDING, CHUNK_INFLIGHT, CHUNK_DONE, CHUNK_CANCELLED };
 enum file_state { FILE_WAITING, FILE_PREPARING, FILE_ACTIVE, FILE_FINISHED };
@@ -44,12 +43,15 @@ struct dl_file {
 	size_t chunk_count, next_chunk, hashed_chunks;
 	unsigned char *chunks; /* enum chunk_state per chunk */
 	int map_fd;            /* the on-disk chunk map (".chunks" beside the partial) */
+	unsigned char *marked; /* per chunk: recorded as written in the map */
+	size_t unmarked;       /* chunks written since the map was last brought up to date */
 	size_t map_header;
 	unsigned inflight;
 	int hashing;           /* a thread is hashing the done prefix */
 	struct hasher *hasher;
 	int verify_retried;
 	int failed;
+	unsigned fail_order;   /* 1 for the first file that failed, 2 for the next... */
 };
 
 struct engine {
@@ -59,6 +61,7 @@ struct engine {
 	pthread_cond_t changed;
 	size_t next_file;
 	unsigned active;
+	unsigned failures;
 	int abort;  /* an authorisation failure: the other files would fail the same way */
 };
 
@@ -90,6 +93,7 @@ static void file_fail(struct engine *e, struct dl_file *f, int code)
 		e->abort = 1;
 	if (!f->failed) {
 		f->failed = 1;
+		f->fail_order = ++e->failures;
 		f->item->error_code = code;
 		snprintf(f->item->error, sizeof(f->item->error), "%s", modl_error_message());
 		/* No new chunk is handed out; those in flight finish or fail on their own. */
@@ -154,6 +158,7 @@ static int chunk_map_open(struct dl_file *f, unsigned long long *resumed)
 		for (size_t i = 0; i < f->chunk_count; i++)
 			if (data[f->map_header + i] == '1') {
 				f->chunks[i] = CHUNK_DONE;
+				f->marked[i] = 1;
 				unsigned long long start = i * f->chunk_size;
 				unsigned long long end = start + f->chunk_size;
 				*resumed += (end > f->item->entry->size ? f->item->entry->size : end) - start;
@@ -185,13 +190,40 @@ out:
 	return rc;
 }
 
-static void chunk_map_mark(struct dl_file *f, size_t chunk)
+/* Records the chunks in list as written. Their bytes reach the disk first (fdatasync),
+ * so that the map never claims data a power loss would lose; the marks themselves are
+ * not synced: a lost mark only costs a re-fetch of that chunk after a restart. */
+static int chunk_map_mark(struct dl_file *f, const size_t *list, size_t n)
 {
-	/* Not fsynced: the map only has to survive the process (kill -9), not the machine;
-	 * after a power loss the final hash check still catches stale bytes. */
-	if (f->map_fd >= 0 && pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + chunk)) != 1) {
-		/* A lost mark only costs a re-fetch of that chunk after a restart. */
+	if (f->map_fd < 0 || n == 0)
+		return 0;
+	if (fdatasync(f->fd) != 0)
+		return modl_error_errno(MODL_EFAIL, errno, "%s: cannot sync %s", f->item->entry->path,
+					f->item->partial_path);
+	for (size_t k = 0; k < n; k++)
+		if (pwrite(f->map_fd, "1", 1, (off_t)(f->map_header + list[k])) != 1)
+			break; /* as lost marks */
+	return 0;
+}
+
+/* Chunk i is written (and still counted in flight, so that the file stays open): every
+ * MAP_SYNC_CHUNKS chunks, this thread brings the map up to date with every chunk
+ * written and not yet marked, i included. */
+static int chunk_written(struct engine *e, struct dl_file *f, size_t i)
+{
+	size_t list[MAP_SYNC_CHUNKS * 4], n = 0;
+	pthread_mutex_lock(&e->lock);
+	if (++f->unmarked >= MAP_SYNC_CHUNKS) {
+		f->unmarked = 0;
+		list[n++] = i;
+		for (size_t k = 0; k < f->chunk_count && n < sizeof(list) / sizeof(list[0]); k++)
+			if (f->chunks[k] == CHUNK_DONE && !f->marked[k])
+				list[n++] = k;
+		for (size_t k = 0; k < n; k++)
+			f->marked[list[k]] = 1;
 	}
+	pthread_mutex_unlock(&e->lock);
+	return chunk_map_mark(f, list, n);
 }
 
 static void chunk_map_remove(struct dl_file *f)
@@ -252,8 +284,8 @@ static int part_sink(void *ctx, const struct http_response *resp, const void *da
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return modl_error_errno(MODL_EFAIL, errno, "cannot write %s",
-						io->file->item->partial_path);
+			return modl_error_errno(MODL_EFAIL, errno, "%s: cannot write %s",
+						io->file->item->entry->path, io->file->item->partial_path);
 		done += (size_t)n;
 	}
 	if (io->stream_hasher && hasher_update(io->stream_hasher, data, len))
@@ -395,6 +427,8 @@ static int restart_ranged(struct engine *e, struct dl_file *f)
 	if (!rc) {
 		pthread_mutex_lock(&e->lock);
 		memset(f->chunks, CHUNK_PENDING, f->chunk_count);
+		memset(f->marked, 0, f->chunk_count);
+		f->unmarked = 0;
 		f->next_chunk = f->hashed_chunks = 0;
 		pthread_mutex_unlock(&e->lock);
 	}
@@ -450,6 +484,8 @@ static void finish_ranged(struct engine *e, struct dl_file *f)
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
+	if (!rc && e->job->on_ready)
+		rc = e->job->on_ready(e->job->ready_ctx, f->item);
 	if (rc)
 		file_fail(e, f, rc);
 	else
@@ -561,6 +597,8 @@ static void run_whole(struct engine *e, struct dl_file *f)
 			break;
 		progress_note(e->job->progress, "modl: %s; downloading it again", modl_error_message());
 	}
+	if (!rc && e->job->on_ready)
+		rc = e->job->on_ready(e->job->ready_ctx, f->item);
 	if (rc)
 		file_fail(e, f, rc);
 	else
@@ -580,11 +618,14 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 		rc = fs_mkdir_p(lock_dir.buf, 0755);
 	strbuf_free(&lock_dir);
 	if (!rc)
-		rc = fs_lock(f->item->lock_path, &f->lock_fd);
+		rc = fs_lock_reader(f->item->lock_path, 0, &f->lock_fd);
 	memset(&meta, 0, sizeof(meta));
 	progress_file_start(e->job->progress, f->item->entry->path);
 	/* Another process may have finished it while we waited for the lock. */
 	if (!rc && !e->job->force && final_present(f)) {
+		rc = e->job->on_ready ? e->job->on_ready(e->job->ready_ctx, f->item) : 0;
+		if (rc)
+			file_fail(e, f, rc);
 		pthread_mutex_lock(&e->lock);
 		progress_file_done(e->job->progress, f->item->entry->path, f->item->entry->size, 1);
 		file_release_locked(e, f, DOWNLOAD_PRESENT);
@@ -616,7 +657,8 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 	}
 	f->chunk_count = (size_t)((f->item->entry->size + f->chunk_size - 1) / f->chunk_size);
 	f->chunks = calloc(f->chunk_count, 1);
-	rc = f->chunks ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	f->marked = calloc(f->chunk_count, 1);
+	rc = f->chunks && f->marked ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
 	if (!rc)
 		rc = chunk_map_open(f, &resumed);
 	if (!rc)
@@ -646,6 +688,8 @@ static void run_chunk(struct engine *e, struct dl_file *f, size_t i)
 	if (start + length > f->item->entry->size)
 		length = f->item->entry->size - start;
 	int rc = fetch_part(e, f, start, length, 1, NULL);
+	if (!rc)
+		rc = chunk_written(e, f, i);
 	if (rc) {
 		file_fail(e, f, rc);
 		pthread_mutex_lock(&e->lock);
@@ -657,10 +701,6 @@ static void run_chunk(struct engine *e, struct dl_file *f, size_t i)
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
-	chunk_map_mark(f, i);
-#if defined(__linux__)
-	sync_file_range(f->fd, (off_t)start, (off_t)length, SYNC_FILE_RANGE_WRITE);
-#endif
 	pthread_mutex_lock(&e->lock);
 	f->chunks[i] = CHUNK_DONE;
 	f->inflight--;
@@ -698,7 +738,7 @@ static int pick_task(struct engine *e, struct task *t)
 	}
 	while (!e->abort && e->next_file < job->count && e->active < job->jobs) {
 		struct dl_file *f = &e->files[e->next_file++];
-		if (f->item->present) {
+		if (f->item->present && !job->on_ready) {
 			f->state = FILE_FINISHED;
 			f->item->status = DOWNLOAD_PRESENT;
 			progress_file_done(job->progress, f->item->entry->path, f->item->entry->size, 1);
@@ -769,7 +809,10 @@ int download_run(struct download_job *job)
 	for (size_t i = 0; i < job->count; i++) {
 		free(e.files[i].url);
 		free(e.files[i].chunks);
-		if (job->items[i].status == DOWNLOAD_FAILED && failed++ == 0)
+		free(e.files[i].marked);
+		if (job->items[i].status != DOWNLOAD_FAILED)
+			continue;
+		if (failed++ == 0 || (e.files[i].fail_order && e.files[i].fail_order < e.files[first].fail_order))
 			first = i;
 	}
 	pthread_mutex_destroy(&e.lock);

@@ -32,10 +32,18 @@ struct download_job {
 	unsigned connections;  /* ranges at once per large file */
 	int force;             /* fetch even when the final file is already there */
 	struct progress *progress;
+	/* Called (from a worker thread) once an item's final file is there, fetched or found
+	 * present, while its lock is still held: a cache pull links the snapshot to the blob
+	 * here, so that no moment exists when the blob is neither locked nor linked (a
+	 * concurrent `cache prune` would take it for an orphan). With on_ready set, items
+	 * marked present are still locked and re-checked. A failure fails the item. */
+	int (*on_ready)(void *ctx, const struct download_item *item);
+	void *ready_ctx;
 };
 
 /* Fetches every item that is not present. Returns 0 when all succeeded, else the code of
- * the first failure with a message that counts them; items[i].error says each. */
+ * the first failure (in time: a full disk is reported by the file that filled it, not by
+ * the ones that failed after) with a message that counts them; items[i].error says each. */
 int download_run(struct download_job *job);
 
 /* Chunk size for ranged transfers: MODL_CHUNK_BYTES (tests) or 8 MiB. */

@@ -170,6 +170,39 @@ int fs_lock(const char *path, int *fd)
 	return 0;
 }
 
+int fs_lock_reader(const char *path, int shared, int *fd)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+	if (*fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0 && errno == ENOENT)
+			return 0;
+	}
+	if (*fd < 0)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot open lock %s", path);
+	while (flock(*fd, shared ? LOCK_SH : LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == ENOLCK || errno == EOPNOTSUPP)
+			break;
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		return modl_error_errno(MODL_EFAIL, e, "cannot lock %s", path);
+	}
+	return 0;
+}
+
+int fs_write_if_changed(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *old = NULL;
+	size_t old_len = 0;
+	int same = fs_read_file(path, len, &old, &old_len) == 0 && old_len == len && !memcmp(old, data, len);
+	modl_error_clear();
+	free(old);
+	return same ? 0 : fs_write_atomic(path, data, len, mode);
+}
+
 void fs_unlock(int fd)
 {
 	if (fd >= 0) {

@@ -29,6 +29,15 @@ int fs_sync_dir(const char *dir);
  * for correctness (visible files appear only by rename of verified data). */
 int fs_lock(const char *path, int *fd);
 void fs_unlock(int fd);
+/* fs_lock for readers of a cache that may be read-only (a read-only mount, another
+ * user's files): an exclusive (or, with shared, a shared) flock; where the lock file
+ * cannot be opened for writing it is opened read-only (flock works on it), and where it
+ * does not exist and cannot be created nobody can write there through it either: then
+ * *fd is -1 and 0 is returned. */
+int fs_lock_reader(const char *path, int shared, int *fd);
+/* Writes path (as fs_write_atomic) unless it already holds exactly data: so that a
+ * repeated operation on a read-only cache writes nothing. */
+int fs_write_if_changed(const char *path, const void *data, size_t len, mode_t mode);
 
 /* rm -rf without following links; a missing path is not an error. */
 int fs_remove_tree(const char *path);

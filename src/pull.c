@@ -173,8 +173,35 @@ static int plan_items(const struct pull_options *o, const struct cache_repo *cac
 	return 0;
 }
 
-/* After the transfers: link what is there into the snapshot (or record it in the local
- * dir), and point the ref at the commit. */
+static int snapshot_file_ok(const char *snapshot, const struct pull_file *f)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	int ok = !strbuf_addf(&path, "%s/%s", snapshot, f->path) && stat(path.buf, &st) == 0 &&
+		 S_ISREG(st.st_mode) && (unsigned long long)st.st_size == f->size;
+	strbuf_free(&path);
+	return ok;
+}
+
+/* Every file the pull linked still resolves to a blob of the right size: a `cache rm` or
+ * `prune` that got past the locks (or a person) may have removed something meanwhile,
+ * and a pull must never report a snapshot that does not verify. */
+static int check_snapshot(const struct pull_options *o, const struct pull_result *r)
+{
+	size_t lost = 0;
+	const char *first = NULL;
+	for (size_t i = 0; i < r->count; i++)
+		if (!r->files[i].failed && !snapshot_file_ok(r->path, &r->files[i]) && lost++ == 0)
+			first = r->files[i].path;
+	if (!lost)
+		return 0;
+	return modl_error_set(MODL_EFAIL, "%s@%.12s: %zu file%s vanished from the snapshot while "
+			      "pulling (first: %s; a concurrent 'modl cache rm' or 'prune'?): pull again",
+			      o->repo.id, r->commit, lost, lost == 1 ? "" : "s", first);
+}
+
+/* After the transfers: record what is there in the local dir (the cache's snapshot links
+ * were made as each file became ready), check the snapshot, and point the ref at it. */
 static int publish(const struct pull_options *o, const struct cache_repo *cache,
 		   struct pull_result *r, const struct download_item *items)
 {
@@ -189,20 +216,37 @@ static int publish(const struct pull_options *o, const struct cache_repo *cache,
 		if (f->failed)
 			continue;
 		linked++;
-		rc = o->local_dir ? local_write_meta(o->local_dir, r->commit, f)
-				  : cache_link_snapshot(cache, r->commit, f->path, f->hash);
+		if (o->local_dir)
+			rc = local_write_meta(o->local_dir, r->commit, f);
 	}
 	/* A snapshot and a ref appear only with something in them. */
 	if (!rc && !o->local_dir && (linked || r->count == 0)) {
 		rc = cache_snapshot_dir(cache, r->commit, &dir);
 		if (!rc)
 			rc = fs_mkdir_p(dir.buf, 0755);
+		if (!rc)
+			rc = check_snapshot(o, r);
 		/* A ref names a branch or tag; a pull by commit id writes none. */
 		if (!rc && !hub_is_commit(ref_name(o)))
 			rc = cache_write_ref(cache, ref_name(o), r->commit);
+		if (!rc)
+			rc = check_snapshot(o, r);
 	}
 	strbuf_free(&dir);
 	return rc;
+}
+
+struct link_ctx {
+	const struct cache_repo *cache;
+	const char *commit;
+};
+
+/* download_job.on_ready: link the snapshot while the blob's lock is still held. */
+static int link_ready(void *ctx, const struct download_item *item)
+{
+	const struct link_ctx *l = ctx;
+	const struct hub_entry *e = item->entry;
+	return cache_link_snapshot(l->cache, l->commit, e->path, e->lfs ? e->sha256 : e->oid);
 }
 
 /* ---- online and offline ------------------------------------------------------------------ */
@@ -217,6 +261,16 @@ static int result_path(const struct pull_options *o, const struct cache_repo *ca
 	return rc;
 }
 
+static int snapshot_lock(const struct cache_repo *cache, const char *commit, int *fd)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc = cache_snapshot_lock_path(cache, commit, &path);
+	if (!rc)
+		rc = fs_lock_reader(path.buf, 1, fd);
+	strbuf_free(&path);
+	return rc;
+}
+
 static int pull_online(const struct modl_settings *s, int verbose, const struct pull_options *o,
 		       const struct cache_repo *cache, struct pull_result *r)
 {
@@ -225,6 +279,7 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 	struct download_item *items = NULL;
 	struct hub_entry *entries = NULL;
 	cJSON *info = NULL;
+	int lock_fd = -1;
 	int rc = hub_open(&hub, s, verbose);
 	if (!rc)
 		rc = hub_repo_info(hub, &o->repo, 0, &info);
@@ -261,26 +316,38 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 	}
 	if ((rc = plan_items(o, cache, r, entries, &items)) || o->dry_run)
 		goto out;
-	if (!o->local_dir && ((rc = cache_repo_prepare(cache)) || (rc = cache_write_tree(cache, r->commit, &tree))))
+	/* The snapshot lock first: from here until the snapshot is checked, `cache rm` and
+	 * `prune` leave this commit's snapshot and this repo alone. */
+	if (!o->local_dir && ((rc = cache_repo_prepare(cache)) || (rc = snapshot_lock(cache, r->commit, &lock_fd)) ||
+			      (rc = cache_write_tree(cache, r->commit, &tree))))
 		goto out;
 	progress_note(o->progress, "%s@%.12s: license %s, %s", o->repo.id, r->commit,
 		      r->license ? r->license : "not declared",
 		      !strcmp(r->gated, "false") ? "not gated"
 		      : !strcmp(r->gated, "manual") ? "gated (manual approval)"
 		      : !strcmp(r->gated, "auto") ? "gated (automatic approval)" : "gated");
+	struct link_ctx link = { cache, r->commit };
 	struct download_job job = {
 		.hub = hub, .repo = &o->repo, .commit = r->commit, .items = items, .count = r->count,
 		.jobs = o->jobs, .connections = o->connections, .force = o->force, .progress = o->progress,
+		.on_ready = o->local_dir ? NULL : link_ready, .ready_ctx = &link,
 	};
 	double t0 = clock_seconds();
 	rc = download_run(&job);
 	progress_finish(o->progress);
 	r->seconds = clock_seconds() - t0;
-	/* Publish what succeeded even when something failed: a later pull resumes the rest. */
+	/* Publish what succeeded even when something failed: a later pull resumes the rest.
+	 * The transfer's failure is the one reported (a full disk is named by the file that
+	 * hit it, not by the ref that could not be written after). */
+	char *first_error = rc ? strdup(modl_error_message()) : NULL;
 	int prc = publish(o, cache, r, items);
 	if (!rc)
 		rc = prc;
+	else if (first_error)
+		modl_error_set(rc, "%s", first_error);
+	free(first_error);
 out:
+	fs_unlock(lock_fd);
 	items_free(items, r->count);
 	free(entries);
 	hub_tree_free(&tree);
@@ -288,14 +355,25 @@ out:
 	return rc;
 }
 
-static int snapshot_file_ok(const char *snapshot, const struct pull_file *f)
+struct snapshot_walk {
+	size_t files;
+	char broken[512];
+};
+
+static int walk_snapshot(void *ctx, struct fs_entry *ent)
 {
-	struct strbuf path = STRBUF_INIT;
+	struct snapshot_walk *w = ctx;
 	struct stat st;
-	int ok = !strbuf_addf(&path, "%s/%s", snapshot, f->path) && stat(path.buf, &st) == 0 &&
-		 S_ISREG(st.st_mode) && (unsigned long long)st.st_size == f->size;
-	strbuf_free(&path);
-	return ok;
+	if (S_ISDIR(ent->type)) {
+		int rc = fs_for_each_entry(ent->path, walk_snapshot, w);
+		return rc == MODL_ENOTFOUND ? 0 : rc;  /* a folder gone meanwhile */
+	}
+	if (fstatat(ent->dir_fd, ent->name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(w->broken, sizeof(w->broken), "%s", ent->path);
+		return 1; /* stops the walk: a link that leads nowhere */
+	}
+	w->files++;
+	return 0;
 }
 
 /* HF_HUB_OFFLINE: the commit from the ref (or the revision itself), and a snapshot that
@@ -325,7 +403,8 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 	rc = cache_read_tree(cache, r->commit, &tree);
 	if (rc == MODL_ENOTFOUND) {
 		/* No recorded listing: the named files must be there; otherwise the snapshot is
-		 * taken as it is, as huggingface_hub does. */
+		 * taken as it is, as huggingface_hub does, if it holds something and every link
+		 * resolves (a `cache rm` killed half-way leaves an emptied one). */
 		modl_error_clear();
 		for (size_t i = 0; i < o->file_count; i++) {
 			struct pull_file f = { .path = (char *)o->files[i] };
@@ -336,6 +415,15 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 				return modl_error_set(MODL_ENET, "offline mode (HF_HUB_OFFLINE): %s is not "
 						      "in the cached snapshot", f.path);
 		}
+		struct snapshot_walk w = { 0 };
+		rc = fs_for_each_entry(r->path, walk_snapshot, &w);
+		if (rc < 0)
+			return rc;
+		if (rc || w.files == 0)
+			return modl_error_set(MODL_ENET, "offline mode (HF_HUB_OFFLINE): the cached snapshot of %s "
+					      "is %s%s (an interrupted 'cache rm'?); not cached", o->repo.id,
+					      w.files ? "incomplete: a link is broken: " : "empty",
+					      w.files ? w.broken : "");
 		return 0;
 	}
 	if (!rc)

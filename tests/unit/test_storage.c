@@ -119,6 +119,22 @@ static void test_cache_layout(void **state)
 	assert_string_equal(target, "../../blobs/8836d85f2b076ade1718acbe9e9f3402b7a449936e6407468a85a3acf0912171");
 	/* replacing a link is atomic and leaves no temp file */
 	assert_int_equal(cache_link_snapshot(&c, commit, "top.txt", blob), 0);
+	/* a link, a ref or a file already right is not rewritten (a read-only cache) */
+	struct stat before, after;
+	assert_int_equal(lstat(path, &before), 0);
+	assert_int_equal(cache_link_snapshot(&c, commit, "top.txt", blob), 0);
+	assert_int_equal(lstat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	char file[512];
+	snprintf(file, sizeof(file), "%s/same.txt", tmpdir);
+	assert_int_equal(fs_write_if_changed(file, "one", 3, 0644), 0);
+	assert_int_equal(stat(file, &before), 0);
+	assert_int_equal(fs_write_if_changed(file, "one", 3, 0644), 0);
+	assert_int_equal(stat(file, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(fs_write_if_changed(file, "one!", 4, 0644), 0);
+	assert_int_equal(stat(file, &after), 0);
+	assert_int_equal(after.st_size, 4);
 
 	/* refs: exactly the commit, no newline; nested refs; unsafe names refused */
 	assert_int_equal(cache_write_ref(&c, "main", commit), 0);
