@@ -59,7 +59,7 @@ struct engine {
 	pthread_cond_t changed;
 	size_t next_file;
 	unsigned active;
-	int abort;  /* an authorisation failure: the other files would fail the same way */
+	int abort;  /* an authorisation failure or a hostile answer: no new file is started */
 };
 
 struct task {
@@ -86,7 +86,9 @@ unsigned long long download_chunk_size(void)
 static void file_fail(struct engine *e, struct dl_file *f, int code)
 {
 	pthread_mutex_lock(&e->lock);
-	if (code == MODL_EAUTH)
+	/* An authorisation failure would repeat for every file, and a hostile answer
+	 * (MODL_EINVALID) says the server is not to be trusted with the rest either. */
+	if (code == MODL_EAUTH || code == MODL_EINVALID)
 		e->abort = 1;
 	if (!f->failed) {
 		f->failed = 1;

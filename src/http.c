@@ -471,6 +471,7 @@ static int transfer_error(const struct http_client *c, const struct transfer *t,
 	if (cc == CURLE_OPERATION_TIMEDOUT && deadline > 0 && clock_seconds() >= deadline - 0.05)
 		return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
 				      "(MODL_REQUEST_DEADLINE)", url, c->request_deadline_s);
+	*retryable = 1; /* a slow transfer may go better on a new connection */
 	if (cc == CURLE_OPERATION_TIMEDOUT && strstr(why, "too slow"))
 		return modl_error_set(MODL_ENET, "%s: transfer slower than %ld bytes/s for %ld s "
 				      "(MODL_LOW_SPEED_BPS, HF_HUB_DOWNLOAD_TIMEOUT)", url,
