@@ -587,12 +587,20 @@ static unsigned long server_wait_ms(struct http_client *c, long after)
 }
 
 /* Sleeps before a retry, or says why not: a wait that would end past the deadline is
- * not started. */
-static int retry_sleep(struct http_client *c, const char *url, unsigned long wait, double deadline)
+ * not started. status: the answer being retried (0: a transport failure). */
+static int retry_sleep(struct http_client *c, const char *url, unsigned long wait, double deadline,
+		       long status)
 {
-	if (deadline > 0 && clock_seconds() + (double)wait / 1000.0 >= deadline)
-		return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
-				      "(MODL_REQUEST_DEADLINE)", url, c->request_deadline_s);
+	if (deadline > 0 && clock_seconds() + (double)wait / 1000.0 >= deadline) {
+		if (status)
+			return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
+					      "(MODL_REQUEST_DEADLINE); the last was HTTP %ld", url,
+					      c->request_deadline_s, status);
+		char last[512]; /* the transport error names the URL already */
+		snprintf(last, sizeof(last), "%s", modl_error_message());
+		return modl_error_set(MODL_ENET, "%s; no complete answer within %ld s "
+				      "(MODL_REQUEST_DEADLINE)", last, c->request_deadline_s);
+	}
 	sleep_ms(wait);
 	return 0;
 }
@@ -611,7 +619,7 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 			if (c->verbose)
 				fprintf(stderr, "modl: %s; retrying in %lu ms\n", modl_error_message(),
 					wait);
-			if ((rc = retry_sleep(c, url, wait, deadline)))
+			if ((rc = retry_sleep(c, url, wait, deadline, 0)))
 				return rc;
 			continue;
 		}
@@ -625,7 +633,7 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 		if (c->verbose)
 			fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url,
 				resp->status, wait);
-		if ((rc = retry_sleep(c, url, wait, deadline)))
+		if ((rc = retry_sleep(c, url, wait, deadline, resp->status)))
 			return rc;
 	}
 }

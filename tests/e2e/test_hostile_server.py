@@ -59,6 +59,16 @@ class Deadlines(HostileCase):
         self.assertOneLineError(r, "/api/models/acme/tiny", "within 3 s")
         self.assertLess(secs, 15)
 
+    def test_deadline_covers_retry_waits(self):
+        # Waits between retries count too: a wait that would end past the deadline is not begun.
+        self.hub.faults({"server": "api", "path_re": INFO, "action": "status", "code": 429,
+                         "retry_after": 2, "times": -1})
+        r, secs = self.timed("info", REPO, MODL_REQUEST_DEADLINE="3")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "/api/models/acme/tiny", "within 3 s", "HTTP 429")
+        self.assertLess(secs, 8)
+        self.assertEqual(len(self.requests("api", "/api/models/acme/tiny")), 2)
+
     def test_trickled_download_is_abandoned(self):
         self.hub.faults({"server": "cdn", "action": "trickle", "bps": 3, "times": -1})
         r, secs = self.timed("pull", REPO, "weights/big.bin", HF_HUB_DOWNLOAD_TIMEOUT="2",
