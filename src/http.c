@@ -667,8 +667,13 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		if ((rc = http_resolve_url(url, location, &next)))
 			break;
 		if (!redirect_scheme_ok(next)) {
-			rc = modl_error_set(MODL_EINVALID, "%s: redirect to a non-HTTP URL '%.200s' refused",
-					    url, next);
+			/* Only the scheme is shown: the rest is the server's text. */
+			size_t n = 0;
+			while (n < 16 && (isalnum((unsigned char)next[n]) || next[n] == '+' ||
+					  next[n] == '-' || next[n] == '.'))
+				n++;
+			rc = modl_error_set(MODL_EINVALID, "%s: redirect to a non-HTTP URL (%.*s:) refused",
+					    url, (int)n, next);
 			free(next);
 			break;
 		}
