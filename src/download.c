@@ -62,7 +62,7 @@ struct engine {
 	size_t next_file;
 	unsigned active;
 	unsigned failures;
-	int abort;  /* an authorisation failure: the other files would fail the same way */
+	int abort;  /* an authorisation failure or a hostile answer: no new file is started */
 };
 
 struct task {
@@ -89,7 +89,9 @@ unsigned long long download_chunk_size(void)
 static void file_fail(struct engine *e, struct dl_file *f, int code)
 {
 	pthread_mutex_lock(&e->lock);
-	if (code == MODL_EAUTH)
+	/* An authorisation failure would repeat for every file, and a hostile answer
+	 * (MODL_EINVALID) says the server is not to be trusted with the rest either. */
+	if (code == MODL_EAUTH || code == MODL_EINVALID)
 		e->abort = 1;
 	if (!f->failed) {
 		f->failed = 1;
@@ -270,13 +272,19 @@ static int part_sink(void *ctx, const struct http_response *resp, const void *da
 			 : resp->status == 200 ? 0
 			 : modl_error_set(MODL_ENET, "%s: unexpected HTTP %ld",
 					  io->file->item->entry->path, resp->status);
+		/* A body declared longer than asked for is hostile: refused before a byte. */
+		const char *cl = http_response_header(resp, "Content-Length");
+		if (!rc && cl && strtoull(cl, NULL, 10) > io->length)
+			rc = modl_error_set(MODL_EINVALID, "%s: the server announced %s bytes where "
+					    "%llu were expected", io->file->item->entry->path, cl,
+					    io->length);
 		if (rc)
 			return rc;
 		io->checked = 1;
 	}
 	/* A server that sends more than the listed size is cut off, never believed. */
 	if (len > io->length - io->received)
-		return modl_error_set(MODL_ENET, "%s: the server sent more than %llu bytes",
+		return modl_error_set(MODL_EINVALID, "%s: the server sent more than %llu bytes",
 				      io->file->item->entry->path, io->length);
 	for (size_t done = 0; done < len;) {
 		ssize_t n = pwrite(io->file->fd, (const char *)data + done, len - done,
@@ -338,7 +346,8 @@ static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long st
 		else if (!rc)
 			rc = modl_error_set(MODL_ENET, "%s: HTTP %ld from %s", f->item->entry->path,
 					    resp.status, cross_host ? "the file host" : "the Hub");
-		if (rc == MODL_EFAIL || attempt >= http_client_max_retries(http)) {
+		/* A hostile answer (MODL_EINVALID) is not retried: it would come back. */
+		if (rc == MODL_EFAIL || rc == MODL_EINVALID || attempt >= http_client_max_retries(http)) {
 			http_response_free(&resp);
 			return rc;
 		}

@@ -1,4 +1,5 @@
 #include "http.h"
+#include "clock.h"
 #include "error.h"
 
 #include <ctype.h>
@@ -15,7 +16,10 @@
 #define HTTP_DEFAULT_MAX_BODY (32u << 20)
 #define HTTP_MAX_REDIRECTS 10
 #define HTTP_BACKOFF_CAP_STEPS 3 /* backoff doubles up to base * 2^3 */
-#define HTTP_RETRY_AFTER_CAP_S 300
+#define HTTP_RETRY_AFTER_PARSE_MAX 1000000000L /* parsed as sent; the client caps the wait */
+/* All header lines of one answer together: libcurl 7.x refuses one line over 100 KiB but
+ * not many lines, which would pile up in the header array. */
+#define HTTP_MAX_HEADER_BYTES (256u << 10)
 /* Large receive buffers for streamed bodies: libcurl's 16 KiB default costs a read, a
  * write and a poll per 16 KiB, which showed as the bottleneck of multi-GB pulls. */
 #define HTTP_SINK_BUFFER (512L << 10)
@@ -34,6 +38,10 @@ struct http_client {
 	unsigned retry_base_ms;
 	long connect_timeout_s;
 	long stall_timeout_s;
+	long low_speed_bps;
+	long max_retry_wait_s;
+	long request_deadline_s;
+	int wait_capped_said;     /* the capped-wait notice is printed once (under log_lock) */
 	pthread_mutex_t log_lock; /* one request's log lines stay together */
 };
 
@@ -91,6 +99,9 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 	c->retry_base_ms = o->retry_base_ms ? o->retry_base_ms : 1000;
 	c->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
 	c->stall_timeout_s = o->stall_timeout_s > 0 ? o->stall_timeout_s : 10;
+	c->low_speed_bps = o->low_speed_bps > 0 ? o->low_speed_bps : 1024;
+	c->max_retry_wait_s = o->max_retry_wait_s > 0 ? o->max_retry_wait_s : 60;
+	c->request_deadline_s = o->request_deadline_s > 0 ? o->request_deadline_s : 300;
 	c->share = curl_share_init();
 	if (!c->share || !c->user_agent || (o->token && !c->token)) {
 		http_client_free(c);
@@ -243,7 +254,7 @@ long http_retry_after_seconds(const struct http_response *r)
 		while (*end == ' ')
 			end++;
 		if (end != v && *end == '\0' && s >= 0)
-			return s > HTTP_RETRY_AFTER_CAP_S ? HTTP_RETRY_AFTER_CAP_S : s;
+			return s > HTTP_RETRY_AFTER_PARSE_MAX ? HTTP_RETRY_AFTER_PARSE_MAX : s;
 	}
 	/* RateLimit: "api";r=0;t=55 (draft ratelimit-headers-09, hub-protocol.md §1.8) */
 	v = http_response_header(r, "RateLimit");
@@ -252,7 +263,7 @@ long http_retry_after_seconds(const struct http_response *r)
 		if (t) {
 			long s = strtol(t + 3, NULL, 10);
 			if (s >= 0)
-				return (s > HTTP_RETRY_AFTER_CAP_S ? HTTP_RETRY_AFTER_CAP_S : s) + 1;
+				return (s > HTTP_RETRY_AFTER_PARSE_MAX ? HTTP_RETRY_AFTER_PARSE_MAX : s) + 1;
 		}
 	}
 	return -1;
@@ -291,8 +302,11 @@ struct transfer {
 	struct http_response *resp;
 	CURL *easy;
 	size_t max_body;
+	size_t header_bytes;
 	int sink_error;
 	int body_too_large;
+	int header_too_large;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
@@ -300,6 +314,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	struct transfer *t = ctx;
 	size_t len = size * nmemb;
 	struct http_response *r = t->resp;
+	t->header_bytes += len;
+	if (t->header_bytes > HTTP_MAX_HEADER_BYTES) {
+		t->header_too_large = 1;
+		return 0;
+	}
 	if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
 		/* A new status line (100 Continue, proxy CONNECT): start the header set again. */
 		response_clear_headers(r);
@@ -430,11 +449,44 @@ fail:
 	return NULL;
 }
 
-/* One request to one URL, no redirect following and no retry. Returns 0 when an HTTP
- * answer arrived, MODL_ENET for a transport failure (with *retryable set), or the sink's
- * error. */
+/* libcurl's verdict on a transfer as a MODL_E* code: hostile answers are MODL_EINVALID
+ * and never retried; transport failures are MODL_ENET, retryable unless they cannot get
+ * better (certificates, protocols) or the request is out of time. */
+static int transfer_error(const struct http_client *c, const struct transfer *t, const char *url,
+			  CURLcode cc, double deadline, int *retryable)
+{
+	const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
+	/* libcurl 7.x reports a header line over its 100 KiB limit as CURLE_OUT_OF_MEMORY; its
+	 * own buffers are small, so that is what the code means from a remote server. */
+	int header_refused = t->header_too_large || cc == CURLE_OUT_OF_MEMORY;
+#if LIBCURL_VERSION_NUM >= 0x080600
+	header_refused = header_refused || cc == CURLE_TOO_LARGE;
+#endif
+	*retryable = 0;
+	if (header_refused)
+		return modl_error_set(MODL_EINVALID, "%s: response header too large (limits: %u KiB "
+				      "in all, 100 KiB a line)", url, HTTP_MAX_HEADER_BYTES >> 10);
+	if (cc == CURLE_UNSUPPORTED_PROTOCOL)
+		return modl_error_set(MODL_EINVALID, "%s: %s", url, why);
+	if (cc == CURLE_OPERATION_TIMEDOUT && deadline > 0 && clock_seconds() >= deadline - 0.05)
+		return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
+				      "(MODL_REQUEST_DEADLINE)", url, c->request_deadline_s);
+	*retryable = 1; /* a slow transfer may go better on a new connection */
+	if (cc == CURLE_OPERATION_TIMEDOUT && strstr(why, "too slow"))
+		return modl_error_set(MODL_ENET, "%s: transfer slower than %ld bytes/s for %ld s "
+				      "(MODL_LOW_SPEED_BPS, HF_HUB_DOWNLOAD_TIMEOUT)", url,
+				      c->low_speed_bps, c->stall_timeout_s);
+	*retryable = cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
+		     cc != CURLE_URL_MALFORMAT && cc != CURLE_OUT_OF_MEMORY;
+	return modl_error_set(MODL_ENET, "%s: %s", url, why);
+}
+
+/* One request to one URL, no redirect following and no retry, ended by deadline
+ * (clock_seconds(); 0: none). Returns 0 when an HTTP answer arrived, MODL_ENET for a
+ * transport failure (with *retryable set), MODL_EINVALID for a hostile answer, or the
+ * sink's error. */
 static int transfer_once(struct http_client *c, const struct http_request *req, const char *url,
-			 struct http_response *resp, int *retryable)
+			 double deadline, struct http_response *resp, int *retryable)
 {
 	struct transfer t = { .req = req, .resp = resp };
 	int failed, rc = 0;
@@ -460,8 +512,13 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 	curl_easy_setopt(t.easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(t.easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(t.easy, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
-	curl_easy_setopt(t.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(t.easy, CURLOPT_LOW_SPEED_LIMIT, c->low_speed_bps);
 	curl_easy_setopt(t.easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+	curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, t.errbuf);
+	if (deadline > 0) {
+		double left = deadline - clock_seconds();
+		curl_easy_setopt(t.easy, CURLOPT_TIMEOUT_MS, left > 0.001 ? (long)(left * 1000) : 1L);
+	}
 	curl_easy_setopt(t.easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(t.easy, CURLOPT_ACCEPT_ENCODING, req->identity ? "identity" : "");
 	curl_easy_setopt(t.easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -481,11 +538,8 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 	} else if (t.body_too_large) {
 		rc = modl_error_set(MODL_EINVALID, "%s: answer larger than %zu bytes", url,
 				    t.max_body);
-	} else if (cc != CURLE_OK) {
-		*retryable = cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
-			     cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT &&
-			     cc != CURLE_OUT_OF_MEMORY;
-		rc = modl_error_set(MODL_ENET, "%s: %s", url, curl_easy_strerror(cc));
+	} else if (cc != CURLE_OK || t.header_too_large) {
+		rc = transfer_error(c, &t, url, cc, deadline, retryable);
 	} else if (c->verbose) {
 		log_response(c, resp);
 	}
@@ -516,21 +570,57 @@ static unsigned long backoff_ms(const struct http_client *c, int attempt, unsign
 	return ms + (unsigned long)(rand_r(seed) % (c->retry_base_ms / 2 + 1));
 }
 
+/* The wait a server asked for, capped at max_retry_wait_s; the first time the cap cuts
+ * it, stderr says so (a silent 25-minute wait looks like a hang). */
+static unsigned long server_wait_ms(struct http_client *c, long after)
+{
+	if (after <= c->max_retry_wait_s)
+		return (unsigned long)after * 1000UL;
+	pthread_mutex_lock(&c->log_lock);
+	if (!c->wait_capped_said) {
+		c->wait_capped_said = 1;
+		fprintf(stderr, "modl: server asked to wait %ld s; waiting %ld s (MODL_MAX_RETRY_WAIT)\n",
+			after, c->max_retry_wait_s);
+	}
+	pthread_mutex_unlock(&c->log_lock);
+	return (unsigned long)c->max_retry_wait_s * 1000UL;
+}
+
+/* Sleeps before a retry, or says why not: a wait that would end past the deadline is
+ * not started. status: the answer being retried (0: a transport failure). */
+static int retry_sleep(struct http_client *c, const char *url, unsigned long wait, double deadline,
+		       long status)
+{
+	if (deadline > 0 && clock_seconds() + (double)wait / 1000.0 >= deadline) {
+		if (status)
+			return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
+					      "(MODL_REQUEST_DEADLINE); the last was HTTP %ld", url,
+					      c->request_deadline_s, status);
+		char last[512]; /* the transport error names the URL already */
+		snprintf(last, sizeof(last), "%s", modl_error_message());
+		return modl_error_set(MODL_ENET, "%s; no complete answer within %ld s "
+				      "(MODL_REQUEST_DEADLINE)", last, c->request_deadline_s);
+	}
+	sleep_ms(wait);
+	return 0;
+}
+
 static int perform_with_retries(struct http_client *c, const struct http_request *req,
-				const char *url, struct http_response *resp)
+				const char *url, double deadline, struct http_response *resp)
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(size_t)resp;
 	for (int attempt = 0;; attempt++) {
 		int retryable;
 		response_reset(resp);
-		int rc = transfer_once(c, req, url, resp, &retryable);
+		int rc = transfer_once(c, req, url, deadline, resp, &retryable);
 		int last = req->no_retry || attempt >= c->max_retries;
 		if (rc == MODL_ENET && retryable && resp->sink_bytes == 0 && !last) {
 			unsigned long wait = backoff_ms(c, attempt, &seed);
 			if (c->verbose)
 				fprintf(stderr, "modl: %s; retrying in %lu ms\n", modl_error_message(),
 					wait);
-			sleep_ms(wait);
+			if ((rc = retry_sleep(c, url, wait, deadline, 0)))
+				return rc;
 			continue;
 		}
 		if (rc)
@@ -538,13 +628,21 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 		if (!status_is_retryable(resp->status) || last)
 			return 0;
 		long after = http_retry_after_seconds(resp);
-		unsigned long wait = after >= 0 ? (unsigned long)after * 1000UL
+		unsigned long wait = after >= 0 ? server_wait_ms(c, after)
 						: backoff_ms(c, attempt, &seed);
 		if (c->verbose)
 			fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url,
 				resp->status, wait);
-		sleep_ms(wait);
+		if ((rc = retry_sleep(c, url, wait, deadline, resp->status)))
+			return rc;
 	}
+}
+
+/* Redirects go to http or https only: libcurl would refuse file:// and the like too,
+ * but as a transport error; it is the server's answer that is wrong. */
+static int redirect_scheme_ok(const char *url)
+{
+	return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
 }
 
 int http_perform(struct http_client *c, const struct http_request *req, struct http_response *resp)
@@ -553,8 +651,11 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	int rc = 0;
 	if (!url)
 		return modl_error_set(MODL_EFAIL, "out of memory");
+	/* A buffered answer (API JSON) has a deadline; a streamed download is bounded by the
+	 * minimum rate instead, since a large file may rightly take hours. */
+	double deadline = req->sink ? 0 : clock_seconds() + (double)c->request_deadline_s;
 	for (int hops = 0;; hops++) {
-		rc = perform_with_retries(c, req, url, resp);
+		rc = perform_with_retries(c, req, url, deadline, resp);
 		if (rc)
 			break;
 		const char *location = http_response_header(resp, "Location");
@@ -565,13 +666,25 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		char *next = NULL;
 		if ((rc = http_resolve_url(url, location, &next)))
 			break;
+		if (!redirect_scheme_ok(next)) {
+			/* Only the scheme is shown: the rest is the server's text. */
+			size_t n = 0;
+			while (n < 16 && (isalnum((unsigned char)next[n]) || next[n] == '+' ||
+					  next[n] == '-' || next[n] == '.'))
+				n++;
+			rc = modl_error_set(MODL_EINVALID, "%s: redirect to a non-HTTP URL (%.*s:) refused",
+					    url, (int)n, next);
+			free(next);
+			break;
+		}
 		if (req->redirects == HTTP_REDIRECT_SAME_HOST && !http_same_origin(url, next)) {
 			free(next);
 			break;
 		}
 		if (hops >= HTTP_MAX_REDIRECTS) {
 			free(next);
-			rc = modl_error_set(MODL_ENET, "%s: too many redirects", req->url);
+			rc = modl_error_set(MODL_EINVALID, "%s: too many redirects (more than %d)",
+					    req->url, HTTP_MAX_REDIRECTS);
 			break;
 		}
 		free(url);
@@ -586,7 +699,7 @@ void http_client_backoff(struct http_client *c, int attempt, const struct http_r
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed ^ (unsigned)attempt;
 	long after = resp ? http_retry_after_seconds(resp) : -1;
-	sleep_ms(after >= 0 ? (unsigned long)after * 1000UL : backoff_ms(c, attempt, &seed));
+	sleep_ms(after >= 0 ? server_wait_ms(c, after) : backoff_ms(c, attempt, &seed));
 }
 
 int http_client_max_retries(const struct http_client *c)

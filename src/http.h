@@ -18,7 +18,11 @@ struct http_client_options {
 	int max_retries;          /* retries after the first attempt (0: none; <0: 5) */
 	unsigned retry_base_ms;   /* first backoff step (default 1000, MODL_RETRY_BASE_MS) */
 	long connect_timeout_s;   /* default 10 */
-	long stall_timeout_s;     /* abort when no byte arrives for this long (default 10) */
+	long stall_timeout_s;     /* the window of the minimum rate (default 10 s) */
+	long low_speed_bps;       /* abort a transfer slower than this over the window (1024) */
+	long max_retry_wait_s;    /* cap on a server's Retry-After / RateLimit t= (60) */
+	long request_deadline_s;  /* whole buffered request, retries included (300); a
+				   * streamed download (sink) is bounded by the rate instead */
 };
 
 enum http_redirects {
@@ -68,8 +72,12 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 void http_client_free(struct http_client *client);
 
 /* Performs the request with retries (network errors, 408, 429, 500, 502, 503, 504; on
- * 429 Retry-After and RateLimit t= are honoured). Returns 0 when an HTTP answer was
- * received, whatever its status, MODL_ENET when none could be, or the sink's error. */
+ * 429 Retry-After and RateLimit t= are honoured up to max_retry_wait_s). Returns 0 when
+ * an HTTP answer was received, whatever its status, MODL_ENET when none could be (also
+ * past the deadline), MODL_EINVALID for a hostile answer that is never retried (a
+ * redirect loop or one to a non-HTTP URL, a header too large, a buffered body over
+ * max_body), or the sink's error. Bytes past a Content-Length are never read: libcurl
+ * ends the body there and closes the connection. */
 int http_perform(struct http_client *client, const struct http_request *request,
 		 struct http_response *response);
 
@@ -79,7 +87,7 @@ void http_response_free(struct http_response *response);
 const char *http_response_header(const struct http_response *response, const char *name);
 
 /* Sleeps the backoff step for a caller-driven retry (attempt 0, 1, 2...), or the
- * server's Retry-After when response says so (NULL: none). */
+ * server's Retry-After (capped) when response says so (NULL: none). */
 void http_client_backoff(struct http_client *client, int attempt,
 			 const struct http_response *response);
 
@@ -93,8 +101,9 @@ int http_url_origin(const char *url, char **out);
 /* True when both URLs have the same origin. */
 int http_same_origin(const char *a, const char *b);
 
-/* Seconds to wait before retrying a 429/503 answer: Retry-After (integer seconds) or the
- * RateLimit header's t= parameter; -1 when neither is present. */
+/* Seconds a 429/503 answer asks to wait: Retry-After (integer seconds) or the RateLimit
+ * header's t= parameter (+1), as sent; -1 when neither is present. The
+ * client caps what it honours (max_retry_wait_s). */
 long http_retry_after_seconds(const struct http_response *response);
 
 /* Next URL from a `Link: <url>; rel="next"` header, or NULL (hub pagination). */

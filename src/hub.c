@@ -4,12 +4,19 @@
 #include "version.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HUB_REPO_NAME_MAX 96
 #define HUB_TREE_MAX_PAGES 100000 /* a hostile Link loop ends here */
+/* Limits of one tree listing (documented in modl(1), adjustable for tests): entries
+ * kept, and bytes of JSON answers read for them, all pages together. */
+#define HUB_LISTING_MAX_ENTRIES 1000000u
+#define HUB_LISTING_MAX_BYTES (512u << 20)
+#define HUB_NAME_MAX 255    /* one path component (NAME_MAX of Linux and macOS) */
+#define HUB_PATH_MAX 4096   /* a whole path joined to its directory (PATH_MAX of Linux) */
 
 struct hub {
 	struct http_client *http;
@@ -147,6 +154,9 @@ static int hub_open_token(struct hub **out, const struct modl_settings *s, const
 		.max_retries = (int)env_uint("MODL_MAX_RETRIES", 5), /* 0: no retry */
 		.connect_timeout_s = (long)env_uint("HF_HUB_ETAG_TIMEOUT", 10),
 		.stall_timeout_s = (long)env_uint("HF_HUB_DOWNLOAD_TIMEOUT", 10),
+		.low_speed_bps = (long)env_uint("MODL_LOW_SPEED_BPS", 1024),
+		.max_retry_wait_s = (long)env_uint("MODL_MAX_RETRY_WAIT", 60),
+		.request_deadline_s = (long)env_uint("MODL_REQUEST_DEADLINE", 300),
 	};
 	int rc = http_client_new(&hub->http, &o);
 	if (rc) {
@@ -286,9 +296,20 @@ int hub_json_parse(const char *text, size_t len, const char *source, cJSON **out
 		if (text[i] == '\\' && !memcmp(text + i + 1, "u0000", 5))
 			return modl_error_set(MODL_EINVALID, "%s: the Hub's answer holds a NUL character",
 					      source);
-	*out = cJSON_ParseWithLength(text, len);
+	const char *end = NULL;
+	*out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!*out)
 		return modl_error_set(MODL_EINVALID, "%s: the Hub answered with invalid JSON", source);
+	/* cJSON stops after the first value: anything but white space after it means the
+	 * body is longer than the document (a hostile or broken server). */
+	while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (end < text + len) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		return modl_error_set(MODL_EINVALID, "%s: the Hub's answer has %zu bytes after its JSON "
+				      "document", source, (size_t)(text + len - end));
+	}
 	return 0;
 }
 
@@ -322,23 +343,98 @@ int hub_repo_info(struct hub *hub, const struct hub_repo *repo, int blobs, cJSON
 	return rc;
 }
 
-int hub_path_is_safe(const char *path)
+/* Decodes one UTF-8 sequence at s (strict: no overlong forms, surrogates or code points
+ * past U+10FFFF); returns its length, 0 when it is not UTF-8. */
+static size_t utf8_decode(const unsigned char *s, unsigned long *cp)
 {
-	if (!path[0] || path[0] == '/')
+	size_t n;
+	unsigned long c, min;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	else
 		return 0;
-	for (const char *p = path; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
 			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Code points that must not reach a terminal or a file name: C0 and C1 controls, DEL,
+ * and the invisible marks that reorder or hide text (bidi embeddings, overrides and
+ * isolates, LRM/RLM/ALM) or break lines (U+2028, U+2029). */
+static int codepoint_refused(unsigned long c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+	       (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Why a repository path is unsafe, or NULL when it is not. */
+static const char *path_problem(const char *path)
+{
+	if (!path[0])
+		return "empty";
+	if (path[0] == '/')
+		return "absolute";
+	for (const unsigned char *p = (const unsigned char *)path; *p;) {
+		unsigned long c;
+		size_t n = utf8_decode(p, &c);
+		if (!n)
+			return "not UTF-8";
+		if (codepoint_refused(c))
+			return c <= 0x9f ? "control character" : "bidirectional or invisible mark";
+		if (c == '\\')
+			return "backslash";
+		p += n;
+	}
 	/* No empty, "." or ".." component. */
 	for (const char *seg = path;;) {
 		const char *end = strchr(seg, '/');
 		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return 0;
+		if (n == 0)
+			return "empty component";
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return "'.' or '..' component";
 		if (!end)
-			return 1;
+			return NULL;
 		seg = end + 1;
 	}
+}
+
+int hub_path_is_safe(const char *path)
+{
+	return path_problem(path) == NULL;
+}
+
+/* A listed path for a message: printable ASCII as it is, every other byte as \xNN,
+ * cut at about 160 bytes (it came from the server and goes to a terminal). */
+static const char *path_for_message(const char *path, char out[700])
+{
+	size_t j = 0;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (j >= 160) {
+			memcpy(out + j, "...", 4);
+			return out;
+		}
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			out[j++] = (char)*p;
+		else
+			j += (size_t)snprintf(out + j, 5, "\\x%02x", *p);
+	}
+	out[j] = '\0';
+	return out;
 }
 
 static int is_lower_hex(const char *s, size_t len)
@@ -361,10 +457,13 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 	memset(e, 0, sizeof(*e));
 	if (!cJSON_IsString(type) || !cJSON_IsString(path))
 		return modl_error_set(MODL_EINVALID, "%s: tree entry without type or path", url);
-	if (!hub_path_is_safe(path->valuestring))
-		return modl_error_set(MODL_EINVALID,
-				      "%s: the Hub listed an unsafe path (absolute, '..', backslash or "
-				      "control character); refusing it", url);
+	const char *problem = path_problem(path->valuestring);
+	if (problem) {
+		char shown[700];
+		return modl_error_set(MODL_EINVALID, "%s: the Hub listed an unsafe path \"%s\" (%s); "
+				      "refusing it", url, path_for_message(path->valuestring, shown),
+				      problem);
+	}
 	e->is_dir = !strcmp(type->valuestring, "directory");
 	if (!e->is_dir && strcmp(type->valuestring, "file"))
 		return modl_error_set(MODL_EINVALID, "%s: unknown tree entry type", url);
@@ -395,11 +494,26 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 	return e->path ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
 }
 
+/* A limit from the environment (tests lower them), else the default. */
+static size_t listing_limit(const char *name, size_t fallback)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v || !*v)
+		return fallback;
+	unsigned long long n = strtoull(v, &end, 10);
+	return *end || n == 0 || n > SIZE_MAX ? fallback : (size_t)n;
+}
+
 int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *url)
 {
 	if (!cJSON_IsArray(page))
 		return modl_error_set(MODL_EINVALID, "%s: tree listing is not a JSON array", url);
 	size_t n = (size_t)cJSON_GetArraySize(page);
+	size_t max = listing_limit("MODL_MAX_LISTING_ENTRIES", HUB_LISTING_MAX_ENTRIES);
+	if (n > max - tree->count || tree->count > max)
+		return modl_error_set(MODL_EINVALID, "%s: the listing has more than %zu entries "
+				      "(MODL_MAX_LISTING_ENTRIES); refusing it", url, max);
 	struct hub_entry *grown = realloc(tree->entries, (tree->count + n + 1) * sizeof(*grown));
 	if (!grown)
 		return modl_error_set(MODL_EFAIL, "out of memory");
@@ -435,6 +549,8 @@ int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revi
 	if (!rc)
 		rc = strbuf_addf(&url, "?recursive=%s&expand=false", recursive ? "true" : "false");
 	char *current = rc ? NULL : strbuf_take(&url);
+	size_t max_bytes = listing_limit("MODL_MAX_LISTING_BYTES", HUB_LISTING_MAX_BYTES);
+	size_t bytes = 0;
 	for (int pages = 0; !rc && current; pages++) {
 		struct http_response resp;
 		cJSON *page = NULL;
@@ -445,6 +561,11 @@ int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revi
 			rc = modl_error_set(MODL_EINVALID, "%s: endless pagination", current);
 		if (!rc)
 			rc = api_get_json(hub, current, repo, what, &resp, &page);
+		if (!rc && (bytes += resp.body.len) > max_bytes)
+			rc = modl_error_set(MODL_EINVALID, "%s: the listing's answers exceed %zu bytes "
+					    "(MODL_MAX_LISTING_BYTES); refusing it", current, max_bytes);
+		/* Only the compact entries are kept: the page's text goes before they are made. */
+		strbuf_free(&resp.body);
 		if (!rc)
 			rc = hub_tree_add_page(out, page, current);
 		if (!rc)
@@ -463,6 +584,101 @@ int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revi
 	strbuf_free(&url);
 	if (rc)
 		hub_tree_free(out);
+	return rc;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct hub_entry *const *x = a, *const *y = b;
+	return strcmp((*x)->path, (*y)->path);
+}
+
+/* Finds path[0, len) among the sorted entries. */
+static const struct hub_entry *sorted_find(const struct hub_entry **sorted, size_t n,
+					   const char *path, size_t len)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(sorted[mid]->path, path, len);
+		if (c == 0 && sorted[mid]->path[len] != '\0')
+			c = 1; /* longer than the prefix: sorts after it */
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The lengths of one path against the system's limits. */
+static int path_fits(const struct hub_entry *e, const char *source, size_t prefix_len,
+		     size_t suffix_len)
+{
+	char shown[700];
+	size_t total = strlen(e->path);
+	for (const char *seg = e->path;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+		if (n + (end || e->is_dir ? 0 : suffix_len) > HUB_NAME_MAX)
+			return modl_error_set(MODL_EINVALID, "%s: listed path \"%s\" has a component "
+					      "longer than %d bytes; refusing the listing", source,
+					      path_for_message(e->path, shown), HUB_NAME_MAX - (int)(end ? 0 : suffix_len));
+		if (!end)
+			break;
+		seg = end + 1;
+	}
+	if (prefix_len + total + suffix_len >= HUB_PATH_MAX)
+		return modl_error_set(MODL_EINVALID, "%s: listed path \"%s\" is too long (%zu bytes; "
+				      "with its directory over %d); refusing the listing", source,
+				      path_for_message(e->path, shown), total, HUB_PATH_MAX);
+	return 0;
+}
+
+int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len,
+		      size_t suffix_len)
+{
+	char shown[700];
+	int rc = 0;
+	const struct hub_entry **sorted = malloc((tree->count + 1) * sizeof(*sorted));
+	if (!sorted)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	for (size_t i = 0; i < tree->count; i++)
+		sorted[i] = &tree->entries[i];
+	qsort(sorted, tree->count, sizeof(*sorted), entry_cmp);
+	for (size_t i = 0; !rc && i < tree->count; i++) {
+		const struct hub_entry *e = sorted[i];
+		if ((rc = path_fits(e, source, prefix_len, suffix_len)))
+			break;
+		/* Listed twice is refused even with one hash: a pagination that repeats an
+		 * entry may have skipped others, so the listing is not a whole commit. */
+		if (i + 1 < tree->count && !strcmp(e->path, sorted[i + 1]->path)) {
+			const struct hub_entry *f = sorted[i + 1];
+			int same = e->is_dir == f->is_dir && !strcmp(e->oid, f->oid) &&
+				   !strcmp(e->sha256, f->sha256);
+			rc = modl_error_set(MODL_EINVALID, "%s: path \"%s\" is listed twice (%s); refusing "
+					    "the listing", source, path_for_message(e->path, shown),
+					    e->is_dir != f->is_dir ? "as a file and as a folder"
+					    : same ? "with the same hash" : "with two different hashes");
+			break;
+		}
+		/* Every folder on the way must not be a listed file. */
+		for (const char *slash = strchr(e->path, '/'); slash; slash = strchr(slash + 1, '/')) {
+			const struct hub_entry *parent =
+				sorted_find(sorted, tree->count, e->path, (size_t)(slash - e->path));
+			if (parent && !parent->is_dir) {
+				char shown2[700];
+				rc = modl_error_set(MODL_EINVALID, "%s: \"%s\" is listed as a file and as the "
+						    "folder of \"%s\"; refusing the listing", source,
+						    path_for_message(parent->path, shown2),
+						    path_for_message(e->path, shown));
+				break;
+			}
+		}
+	}
+	free(sorted);
 	return rc;
 }
 

@@ -58,6 +58,12 @@ struct hub_tree {
 int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revision,
 		  const char *path, int recursive, struct hub_tree *out);
 void hub_tree_free(struct hub_tree *tree);
+/* Checks that the whole listing can be laid out on disk below a directory of prefix_len
+ * bytes (with a suffix of up to suffix_len bytes added to file names): no path listed
+ * twice, no path both a file and a folder ("a" and "a/b"), no component over NAME_MAX,
+ * no joined path over PATH_MAX. O(n log n). MODL_EINVALID naming the path and source. */
+int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len,
+		      size_t suffix_len);
 /* Appends the entries of one page of a tree listing (a JSON array), checking each;
  * source names the page in messages. */
 int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *source);

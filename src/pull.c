@@ -296,6 +296,12 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 	 * commits if the branch moves meanwhile. */
 	if ((rc = hub_list_tree(hub, &o->repo, r->commit, NULL, 1, &tree)))
 		goto out;
+	/* The whole listing must fit on disk before a byte is fetched (dry runs too). */
+	if ((rc = result_path(o, cache, r)) ||
+	    (rc = hub_tree_validate(&tree, o->repo.id, strlen(r->path) + 1 +
+				    (o->local_dir ? strlen("/.cache/huggingface/download/") : 0),
+				    o->local_dir ? strlen(".incomplete") : 0)))
+		goto out;
 	/* The license policy sees the card and license files only, before any weight. */
 	if (o->policy) {
 		struct license_report report;
@@ -306,8 +312,6 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 		progress_note(o->progress, "license policy %s: pass", o->policy);
 	}
 	if ((rc = select_files(o, &tree, r, o->local_dir || o->dry_run ? NULL : cache)))
-		goto out;
-	if ((rc = result_path(o, cache, r)))
 		goto out;
 	entries = calloc(r->count + 1, sizeof(*entries));
 	if (!entries) {

@@ -256,14 +256,17 @@ class Integrity(PullCase):
         self.assertFalse(os.path.exists(self.blob("model.safetensors")))
         self.assertFalse(os.path.lexists(os.path.join(self.snapshot(), "model.safetensors")))
 
-    def test_oversized_answer_is_cut_off(self):
-        # A whole-file answer longer than the listed size: cut off, retried, then correct.
+    def test_oversized_answer_is_refused(self):
+        # A whole-file answer longer than the listed size is hostile (issue 11): exit 8
+        # before a byte is written, and not retried.
         data = self.files["model.safetensors"]
         self.hub.faults({"server": "cdn", "method": "GET", "action": "status", "code": 200,
                          "body": "x" * (len(data) + 1000)})
         r = self.pull("model.safetensors", MODL_CHUNK_BYTES=str(4 << 20))
-        self.assertExit(r, 0)
-        self.assertSnapshotComplete({"model.safetensors": data})
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, "model.safetensors", str(len(data)))
+        self.assertFalse(os.path.exists(self.blob("model.safetensors")))
+        self.assertEqual(len([e for e in self.hub.log() if e["server"] == "cdn"]), 1)
 
     def test_verify_finds_a_flipped_byte(self):
         self.assertExit(self.pull(), 0)

@@ -14,10 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON *doc = NULL;
 	if (hub_json_parse((const char *)data, size, "fuzz", &doc) == 0) {
 		struct hub_tree tree = { 0 };
-		if (hub_tree_add_page(&tree, doc, "fuzz") == 0)
+		if (hub_tree_add_page(&tree, doc, "fuzz") == 0) {
 			for (size_t i = 0; i < tree.count; i++)
 				if (!hub_path_is_safe(tree.entries[i].path))
 					abort(); /* an unsafe path must never be accepted */
+			hub_tree_validate(&tree, "fuzz", 40, 11);
+		}
 		hub_tree_free(&tree);
 		struct repo_summary s;
 		if (repo_summary_from_info(doc, &s) == 0)

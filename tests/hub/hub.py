@@ -55,8 +55,9 @@ JSON_CT = "application/json; charset=utf-8"
 TEXT_CT = "text/plain; charset=utf-8"
 XML_CT = "application/xml"
 
-TERMINAL_ACTIONS = {"status", "expire", "html"}
-BODY_ACTIONS = {"drop", "corrupt", "ignore_range", "bad_content_range", "short", "stall", "throttle"}
+TERMINAL_ACTIONS = {"status", "expire", "html", "listing"}
+BODY_ACTIONS = {"drop", "corrupt", "ignore_range", "bad_content_range", "short", "stall", "throttle",
+                "trickle", "long"}
 RANGE_ACTIONS = {"ignore_range", "bad_content_range"}
 
 MSG_BAD_TOKEN = "Invalid credentials in Authorization header"
@@ -725,8 +726,12 @@ def validate_fault(s):
         re.compile(s["path_re"])
     if act == "status" and not isinstance(s.get("code"), int):
         raise ValueError("status fault needs an integer code")
-    if act == "throttle" and not (isinstance(s.get("bps"), (int, float)) and s["bps"] > 0):
-        raise ValueError("throttle fault needs bps > 0")
+    if act in ("throttle", "trickle") and not (isinstance(s.get("bps"), (int, float)) and s["bps"] > 0):
+        raise ValueError("%s fault needs bps > 0" % act)
+    if act == "long" and not (isinstance(s.get("bytes"), int) and s["bytes"] > 0):
+        raise ValueError("long fault needs bytes > 0")
+    if act == "listing" and not (isinstance(s.get("entries"), int) and s["entries"] >= 0):
+        raise ValueError("listing fault needs entries >= 0")
     return s
 
 
@@ -1223,6 +1228,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "short" in mods:
             b = max(0, int(mods["short"].get("bytes", 0)))
             limit = b if limit is None else min(limit, b)
+        # "long": extra bytes after the body; "declare" counts them in Content-Length too
+        # (an answer longer than the listed size), else they overrun the Content-Length.
+        extra = b""
+        if "long" in mods:
+            extra = b"x" * int(mods["long"]["bytes"])
+            if mods["long"].get("declare"):
+                length += len(extra)
         entry["status"] = resp.status
         try:
             self.send_response(resp.status)
@@ -1235,6 +1247,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
             if "content-length" not in names and "transfer-encoding" not in names:
                 self.send_header("Content-Length", str(length))
+            if extra:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200:
                 if limit is not None:
@@ -1255,8 +1269,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             corrupt = None
             if "corrupt" in mods:
                 corrupt = int(mods["corrupt"].get("offset", 0))
-            self.write_body(resp, limit, corrupt, buckets, entry)
-            if limit is not None:
+            if "trickle" in mods:
+                self.trickle_body(resp, limit, float(mods["trickle"]["bps"]), entry)
+            else:
+                self.write_body(resp, limit, corrupt, buckets, entry)
+            if extra:
+                self.connection.sendall(extra)
+                entry["bytes_sent"] += len(extra)
+                self.abort()
+            elif limit is not None:
                 self.abort()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, OSError) as e:
             if self.server.app.verbose:
@@ -1273,6 +1294,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
         self.close_connection = True
+
+    def trickle_body(self, resp, limit, bps, entry):
+        """The body at bps bytes/s from its first byte on (no burst): max(1, bps/10) bytes per step."""
+        length = resp.length() if limit is None else min(resp.length(), limit)
+        if resp.file is not None:
+            with open(resp.file[0], "rb") as f:
+                f.seek(resp.file[1])
+                data = f.read(length)
+        else:
+            data = resp.body[:length]
+        step = max(1, int(bps // 10))
+        for i in range(0, len(data), step):
+            piece = data[i:i + step]
+            self.connection.sendall(piece)
+            entry["bytes_sent"] = i + len(piece)
+            if STOP.wait(len(piece) / bps):
+                raise ConnectionAbortedError("hub stopping")
 
     def write_body(self, resp, limit, corrupt, buckets, entry):
         length = resp.length()
@@ -1364,6 +1402,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if act == "html":
             code = int(s.get("code", 200))
             return Resp(code, [("Content-Type", "text/html")], HTML_PAGE)
+        if act == "listing":
+            return self.synthetic_listing(s)
         code = int(s["code"])
         hdrs = []
         if code == 429 or "retry_after" in s:
@@ -1399,6 +1439,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return r
         r = self.json_resp(code, {"error": phrase}, hdrs)
         return r
+
+    def synthetic_listing(self, s):
+        """A made-up tree listing: "pages" pages (default 1) of "entries" files each,
+        "<prefix><n>.bin" (size 1, oid = n in hex), linked by a `listing_page` query
+        parameter, so that a client can be fed a huge listing without a huge repo."""
+        pages = int(s.get("pages", 1))
+        prefix = str(s.get("prefix", "synthetic/"))
+        n = int(s["entries"])
+        try:
+            k = int((self.q.get("listing_page") or ["0"])[-1])
+        except ValueError:
+            k = 0
+        first = k * n
+        body = "[" + ",".join('{"type":"file","oid":"%040x","size":1,"path":%s}'
+                              % (i, json.dumps("%s%09d.bin" % (prefix, i)))
+                              for i in range(first, first + n)) + "]"
+        headers = [("Content-Type", JSON_CT)]
+        if k + 1 < pages:
+            _, _, query = self.path.partition("?")
+            pairs = [(a, b) for a, b in urllib.parse.parse_qsl(query, keep_blank_values=True)
+                     if a != "listing_page"] + [("listing_page", str(k + 1))]
+            url = "%s%s?%s" % (self.server.app.endpoint, self.path.split("?", 1)[0],
+                               urllib.parse.urlencode(pairs))
+            headers.append(("Link", '<%s>; rel="next"' % url))
+        return Resp(200, headers, body.encode())
 
     def file_response(self, abspath, size, headers, throttle=True):
         headers = list(headers) + [("Accept-Ranges", "bytes")]

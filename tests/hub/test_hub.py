@@ -435,6 +435,43 @@ class HubTest(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - t, 0.35)
         self.assertEqual(body, LFS_DATA[:100000])
 
+    def test_fault_trickle(self):
+        url = self.lfs_location()
+        self.hub.faults([{"server": "cdn", "action": "trickle", "bps": 20}])
+        t = time.monotonic()
+        st, _, body, _ = raw_get(url, {"Range": "bytes=0-29"})
+        # 30 bytes at 20 B/s from the first byte on: no initial burst
+        self.assertGreaterEqual(time.monotonic() - t, 1.3)
+        self.assertEqual((st, body), (206, LFS_DATA[:30]))
+
+    def test_fault_long(self):
+        url = self.lfs_location()
+        self.hub.faults([{"server": "cdn", "action": "long", "bytes": 7}])
+        u = urllib.parse.urlsplit(url)
+        import socket
+        with socket.create_connection((u.hostname, u.port), timeout=20) as sk:
+            sk.sendall(("GET %s?%s HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n" % (u.path, u.query)).encode())
+            raw = b""
+            while True:
+                b = sk.recv(65536)
+                if not b:
+                    break
+                raw += b
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Length: 10\r\n", head)
+        self.assertEqual(body, LFS_DATA[:10] + b"x" * 7)
+        self.hub.faults([{"server": "cdn", "action": "long", "bytes": 7, "declare": True}])
+        st, hd, body, ok = raw_get(url, {"Range": "bytes=0-9"})
+        self.assertEqual((st, hd["content-length"], body), (206, "17", LFS_DATA[:10] + b"x" * 7))
+
+    def test_fault_listing(self):
+        self.hub.faults([{"server": "api", "path_re": "/tree/", "action": "listing", "entries": 2,
+                          "pages": 3, "times": -1}])
+        entries, pages = self.tree_all("/api/models/acme/tiny/tree/main?recursive=true")
+        self.assertEqual(pages, 3)
+        self.assertEqual([e["path"] for e in entries], ["synthetic/%09d.bin" % i for i in range(6)])
+        self.assertTrue(all(e["type"] == "file" and len(e["oid"]) == 40 for e in entries))
+
     def test_fault_expire_html(self):
         url = self.lfs_location()
         self.hub.faults([{"server": "cdn", "action": "expire"}])

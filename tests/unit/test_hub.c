@@ -1,5 +1,6 @@
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,47 @@ static void test_path_safety(void **state)
 		assert_false(hub_path_is_safe(bad[i]));
 }
 
+/* Issue 11: characters that reorder or hide text on a terminal, and bytes that are not
+ * UTF-8, are refused like control characters. */
+static int parse_page(const char *json, struct hub_tree *t);
+
+static void test_path_safety_unicode(void **state)
+{
+	(void)state;
+	assert_true(hub_path_is_safe("caf\xc3\xa9" "/\xe6\x97\xa5\xe6\x9c\xac.txt"));   /* café/日本 */
+	assert_true(hub_path_is_safe("emoji\xf0\x9f\x98\x80.bin"));                /* U+1F600 */
+	const char *bad[] = {
+		"a\xc2\x85Z",          /* U+0085 NEL (C1) */
+		"a\xc2\x9bZ",          /* U+009B CSI (C1) */
+		"evil\xe2\x80\xaetxt.exe", /* U+202E RLO */
+		"a\xe2\x80\xaaZ",      /* U+202A LRE */
+		"a\xe2\x81\xa6Z",      /* U+2066 LRI */
+		"a\xe2\x81\xa9Z",      /* U+2069 PDI */
+		"a\xe2\x80\x8eZ",      /* U+200E LRM */
+		"a\xe2\x80\x8fZ",      /* U+200F RLM */
+		"a\xd8\x9cZ",          /* U+061C ALM */
+		"a\xe2\x80\xa8Z",      /* U+2028 LINE SEPARATOR */
+		"a\xffZ",              /* not UTF-8 */
+		"a\xc3",               /* truncated sequence */
+		"a\xc0\xafZ",          /* overlong '/' */
+		"a\xed\xa0\x80Z",      /* UTF-16 surrogate */
+		"a\xf4\x90\x80\x80Z",  /* beyond U+10FFFF */
+		"a\x1b[31mb",           /* ESC */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(hub_path_is_safe(bad[i]));
+		struct hub_tree t = { 0 };
+		char page[256];
+		snprintf(page, sizeof(page), "[{\"type\":\"file\",\"oid\":\"%040d\",\"size\":1,"
+			 "\"path\":\"%s\"}]", 1, bad[i][1] == '\x1b' ? "a\\u001b" : bad[i]);
+		assert_int_equal(parse_page(page, &t), MODL_EINVALID);
+		/* The message names the path, escaped: no raw control or bidi byte in it. */
+		for (const unsigned char *m = (const unsigned char *)modl_error_message(); *m; m++)
+			assert_true(*m >= 0x20 && *m < 0x7f);
+		hub_tree_free(&t);
+	}
+}
+
 static const char good_page[] =
 	"[{\"type\":\"directory\",\"oid\":\"c86d67c722720df4843d5cf40001ecf4c381d5bb\",\"size\":0,\"path\":\"checkpoints\"},"
 	"{\"type\":\"file\",\"oid\":\"09a8d720daebf68187d6f4f8ea40ce5c23c7893e\",\"size\":165771,\"path\":\".gitattributes\"},"
@@ -118,6 +160,98 @@ static void test_tree_page_hostile(void **state)
 		assert_int_equal(parse_page(bad[i], &t), MODL_EINVALID);
 		hub_tree_free(&t);
 	}
+}
+
+static int tree_of(const char *json, struct hub_tree *t)
+{
+	memset(t, 0, sizeof(*t));
+	return parse_page(json, t);
+}
+
+#define FILE_ENTRY(p, oid) "{\"type\":\"file\",\"oid\":\"" oid "\",\"size\":1,\"path\":\"" p "\"}"
+#define DIR_ENTRY(p) "{\"type\":\"directory\",\"oid\":\"" OID_A "\",\"size\":0,\"path\":\"" p "\"}"
+#define OID_A "1111111111111111111111111111111111111111"
+#define OID_B "2222222222222222222222222222222222222222"
+
+/* Issue 11: a listing that cannot be laid out on disk is refused whole, before any
+ * download. */
+static void test_tree_validate(void **state)
+{
+	(void)state;
+	struct hub_tree t;
+	const char *ok[] = {
+		"[" DIR_ENTRY("a") "," FILE_ENTRY("a/b", OID_A) "," FILE_ENTRY("a.txt", OID_A) ","
+		FILE_ENTRY("a/c", OID_B) "]",
+		"[" FILE_ENTRY("x/y/z", OID_A) "," FILE_ENTRY("x/y.z", OID_A) "]",
+		"[]",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(tree_of(ok[i], &t), 0);
+		assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0);
+		hub_tree_free(&t);
+	}
+	const char *bad[] = {
+		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a/b", OID_A) "]",           /* file and folder */
+		"[" FILE_ENTRY("a/b/c", OID_A) "," FILE_ENTRY("a.txt", OID_A) "," FILE_ENTRY("a/b", OID_A) "]",
+		"[" FILE_ENTRY("a", OID_A) "," DIR_ENTRY("a") "]",                     /* both at once */
+		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a", OID_B) "]",             /* two hashes */
+		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a", OID_A) "]",             /* twice, same hash */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tree_of(bad[i], &t), 0);
+		assert_int_equal(hub_tree_validate(&t, "test", 20, 0), MODL_EINVALID);
+		assert_non_null(strstr(modl_error_message(), "test"));
+		hub_tree_free(&t);
+	}
+	/* A component over NAME_MAX (255 bytes), a path over PATH_MAX once joined. */
+	char name[300], page[9000], path[4200];
+	memset(name, 'n', 256);
+	name[256] = '\0';
+	snprintf(page, sizeof(page), "[" FILE_ENTRY("d/%s", OID_A) "]", name);
+	assert_int_equal(tree_of(page, &t), 0);
+	assert_int_equal(hub_tree_validate(&t, "test", 20, 0), MODL_EINVALID);
+	assert_non_null(strstr(modl_error_message(), "255"));
+	hub_tree_free(&t);
+	name[255] = '\0'; /* exactly NAME_MAX: fine, but not with a suffix added to it */
+	snprintf(page, sizeof(page), "[" FILE_ENTRY("d/%s", OID_A) "]", name);
+	assert_int_equal(tree_of(page, &t), 0);
+	assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0);
+	assert_int_equal(hub_tree_validate(&t, "test", 20, 11), MODL_EINVALID);
+	hub_tree_free(&t);
+	size_t n = 0;
+	for (int k = 0; k < 20; k++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "%.200s/", name);
+	snprintf(path + n, sizeof(path) - n, "f");
+	snprintf(page, sizeof(page), "[" FILE_ENTRY("%s", OID_A) "]", path);
+	assert_int_equal(tree_of(page, &t), 0);
+	assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0);    /* 4021 bytes: fits */
+	assert_int_equal(hub_tree_validate(&t, "test", 100, 0), MODL_EINVALID);
+	hub_tree_free(&t);
+}
+
+/* Issue 11: a listing bigger than the documented limits is refused, not accumulated. */
+static void test_tree_entry_cap(void **state)
+{
+	(void)state;
+	struct hub_tree t;
+	setenv("MODL_MAX_LISTING_ENTRIES", "2", 1);
+	assert_int_equal(tree_of("[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("b", OID_A) "]", &t), 0);
+	assert_int_equal(parse_page("[" FILE_ENTRY("c", OID_A) "]", &t), MODL_EINVALID);
+	assert_non_null(strstr(modl_error_message(), "MODL_MAX_LISTING_ENTRIES"));
+	hub_tree_free(&t);
+	unsetenv("MODL_MAX_LISTING_ENTRIES");
+}
+
+/* A body with bytes after its JSON document is refused (a longer answer than declared). */
+static void test_json_trailing_bytes(void **state)
+{
+	(void)state;
+	cJSON *j = NULL;
+	assert_int_equal(hub_json_parse("{\"a\":1} \n", 9, "t", &j), 0);
+	cJSON_Delete(j);
+	j = NULL;
+	assert_int_equal(hub_json_parse("{\"a\":1}xxxx", 12, "t", &j), MODL_EINVALID);
+	assert_null(j);
 }
 
 static void set_header(struct http_response *r, const char *name, const char *value)
@@ -189,6 +323,10 @@ int main(void)
 		cmocka_unit_test(test_parse_repo),
 		cmocka_unit_test(test_repo_type),
 		cmocka_unit_test(test_path_safety),
+		cmocka_unit_test(test_path_safety_unicode),
+		cmocka_unit_test(test_tree_validate),
+		cmocka_unit_test(test_tree_entry_cap),
+		cmocka_unit_test(test_json_trailing_bytes),
 		cmocka_unit_test(test_tree_page),
 		cmocka_unit_test(test_tree_page_hostile),
 		cmocka_unit_test(test_error_mapping),
