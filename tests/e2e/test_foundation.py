@@ -428,3 +428,84 @@ class Env(HubCase):
         self.assertEqual(doc["hub_cache"], "/somewhere/hub")
         self.assertIs(doc["token_present"], False)
         self.assertEqual(doc["threads"], 3)
+
+
+class BadTokenFile(HubCase):
+    """A token file that cannot be used (issue 11): a directory or a FIFO in its place, one
+    larger than the 4096-byte cap, or HF_HOME a regular file. Commands without the network
+    never read it; the others warn once and go on without a token; env diagnoses it."""
+
+    def local_inputs(self):
+        d = os.path.join(self.tmp, "local")
+        os.makedirs(d, exist_ok=True)
+        st = os.path.join(d, "model.safetensors")
+        with open(st, "wb") as f:
+            f.write(self.files["model.safetensors"])
+        with open(os.path.join(d, "README.md"), "w") as f:
+            f.write("---\nlicense: mit\n---\n")
+        return d, st
+
+    def cases(self):
+        """(name, env) for each bad token file."""
+        out = []
+        as_dir = os.path.join(self.tmp, "tokdir")
+        os.makedirs(as_dir)
+        out.append(("directory", {"HF_TOKEN_PATH": as_dir}))
+        fifo = os.path.join(self.tmp, "tokfifo")
+        os.mkfifo(fifo)
+        out.append(("fifo", {"HF_TOKEN_PATH": fifo}))
+        big = os.path.join(self.tmp, "tokbig")
+        with open(big, "w") as f:
+            f.write("hf_" + "a" * 5000)
+        out.append(("oversized", {"HF_TOKEN_PATH": big}))
+        home_file = os.path.join(self.tmp, "hf-home-file")
+        with open(home_file, "w") as f:
+            f.write("not a directory\n")
+        out.append(("HF_HOME a file", {"HF_HOME": home_file}))
+        return out
+
+    def test_offline_commands_do_not_read_the_token(self):
+        d, st = self.local_inputs()
+        for name, env in self.cases():
+            with self.subTest(name):
+                r = self.run_modl("inspect", st, timeout=20, **env)
+                self.assertExit(r, 0)
+                self.assertNotIn("token", r.err)
+                r = self.run_modl("license", d, timeout=20, **env)
+                self.assertExit(r, 0)
+                self.assertNotIn("token", r.err)
+                if name != "HF_HOME a file":
+                    r = self.run_modl("cache", "ls", timeout=20, **env)
+                    self.assertExit(r, 0)
+                    self.assertNotIn("token", r.err)
+
+    def test_network_commands_warn_once_and_go_on_anonymously(self):
+        for name, env in self.cases():
+            with self.subTest(name):
+                path = env.get("HF_TOKEN_PATH", os.path.join(env.get("HF_HOME", ""), "token"))
+                for args in (("info", "karpathy/stories260K"), ("ls", "karpathy/stories260K")):
+                    r = self.run_modl(*args, timeout=20, **env)
+                    self.assertExit(r, 0)
+                    warnings = [l for l in r.err.splitlines() if l.startswith("modl: warning: token file")]
+                    self.assertEqual(len(warnings), 1, r)
+                    self.assertIn(path, warnings[0])
+                    self.assertIn("continuing without a token", warnings[0])
+                # Anonymous: a private repo is refused as for no token at all.
+                r = self.run_modl("info", "acme/private", timeout=20, **env)
+                self.assertIn(r.rc, (4, 5), r)
+
+    def test_env_diagnoses_the_token_file(self):
+        for name, env in self.cases():
+            with self.subTest(name):
+                path = env.get("HF_TOKEN_PATH", os.path.join(env.get("HF_HOME", ""), "token"))
+                r = self.run_modl("env", timeout=20, **env)
+                self.assertExit(r, 0)
+                line = [l for l in r.out.splitlines() if l.startswith("token:")]
+                self.assertEqual(len(line), 1, r)
+                self.assertIn("none", line[0])
+                self.assertIn(path, line[0])
+                doc = self.run_modl("env", "--json", timeout=20, **env).json()
+                self.assertIs(doc["token_present"], False)
+                self.assertIn(path, doc["token_problem"])
+        doc = self.run_modl("env", "--json").json()
+        self.assertIsNone(doc["token_problem"])
