@@ -156,3 +156,27 @@ int escape_add_json_text(struct strbuf *sb, const char *text)
 	}
 	return rc ? rc : strbuf_add(sb, s + i - run, run);
 }
+
+const char *escape_pool_str(struct escape_pool *pool, const char *s)
+{
+	if (!s)
+		return NULL;
+	char **grown = realloc(pool->items, (pool->count + 1) * sizeof(*pool->items));
+	if (!grown)
+		return "?";
+	pool->items = grown;
+	char *copy = escape_dup(s);
+	if (!copy)
+		return "?";
+	pool->items[pool->count++] = copy;
+	return copy;
+}
+
+void escape_pool_free(struct escape_pool *pool)
+{
+	for (size_t i = 0; i < pool->count; i++)
+		free(pool->items[i]);
+	free(pool->items);
+	pool->items = NULL;
+	pool->count = 0;
+}

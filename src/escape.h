@@ -29,6 +29,17 @@ char *escape_dup(const char *s);
  * escaping is written as '?'. */
 void escape_fputs(const char *s, unsigned flags, FILE *out);
 
+/* Escaped copies (no flags) that live until escape_pool_free: for the arguments of a
+ * printf that mixes outside text with the program's own. */
+struct escape_pool {
+	char **items;
+	size_t count;
+};
+#define ESCAPE_POOL_INIT { NULL, 0 }
+/* The escaped copy of s, owned by the pool; NULL for NULL; "?" when out of memory. */
+const char *escape_pool_str(struct escape_pool *pool, const char *s);
+void escape_pool_free(struct escape_pool *pool);
+
 /* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0 with the number of bytes
  * that make one replacement (the maximal subpart, per the WHATWG decoder) in *bad. */
 size_t escape_utf8_sequence(const unsigned char *s, size_t len, size_t *bad);

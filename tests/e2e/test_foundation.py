@@ -509,3 +509,96 @@ class BadTokenFile(HubCase):
                 self.assertIn(path, doc["token_problem"])
         doc = self.run_modl("env", "--json").json()
         self.assertIsNone(doc["token_problem"])
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[31m\u009b\u202e"
+LEGIT = "caf\u00e9 \u65e5\u672c\u8a9e \u05e9\u05dc\u05d5\u05dd"  # printable UTF-8 must stay as it is
+
+
+class TerminalEscapes(HubCase):
+    """Text from outside (the API's answers, the model card, license texts, server headers)
+    never reaches the terminal raw (issue 11): no ESC, no C1 control (U+009B is CSI), no
+    bidi control, no invalid UTF-8 on stdout or stderr of info, license and pull; printable
+    UTF-8 is kept, and --json stays valid JSON with the same values."""
+
+    def run_raw(self, *args, **env):
+        import subprocess
+        proc = subprocess.run([self.modl_path(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=self.env(**env), timeout=60, cwd=self.tmp)
+        self.assertNotIn(b"AddressSanitizer", proc.stderr)
+        return proc
+
+    def modl_path(self):
+        from modltest import MODL
+        return MODL
+
+    def assertClean(self, proc):
+        for name, data in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            where = "%s of rc=%d: %r" % (name, proc.returncode, data[-600:])
+            self.assertNotIn(b"\x1b", data, where)
+            text = data.decode("utf-8")  # invalid bytes are escaped, never written
+            for ch in text:
+                cp = ord(ch)
+                self.assertFalse(cp < 0x20 and ch not in "\n\t\r", where)
+                self.assertFalse(0x7f <= cp <= 0x9f, where)
+                self.assertFalse(0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069, where)
+
+    def evil_info(self):
+        return {"id": "acme/evil", "sha": "a" * 40, "lastModified": EVIL, "gated": EVIL,
+                "private": False, "pipeline_tag": EVIL, "library_name": LEGIT + EVIL,
+                "tags": ["license:" + EVIL], "siblings": [{"rfilename": "config.json", "size": 2}],
+                "cardData": {"license": EVIL, "license_name": EVIL, "license_link": EVIL}}
+
+    def test_info_escapes_the_api_answer(self):
+        self.hub.faults([{"server": "api", "path_re": "^/api/models/acme/evil", "action": "status",
+                          "code": 200, "times": -1, "body": self.evil_info()}])
+        p = self.run_raw("info", "acme/evil")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertClean(p)
+        self.assertIn(LEGIT, p.stdout.decode())
+        p = self.run_raw("info", "acme/evil", "--json")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertClean(p)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["pipeline_tag"], EVIL)  # the same value, escaped as JSON
+        self.assertEqual(doc["library_name"], LEGIT + EVIL)
+        self.assertEqual(doc["license"]["card"], EVIL)
+
+    def evil_card_repo(self):
+        yaml_evil = '\\e]0;pwned\\a\\e[31m\\x9b\\u202e'  # YAML double-quoted escapes
+        card = ('---\nlicense: "mit%s"\nlicense_name: "n%s"\nlicense_link: "l%s"\n'
+                'base_model: "acme/base%s"\n---\n' % (yaml_evil, yaml_evil, yaml_evil, yaml_evil))
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "license", "data", "mit.txt")) as f:
+            mit = f.read()
+        words = mit.split(" ")
+        words.insert(len(words) // 2, EVIL)  # an altered license: its region is printed
+        make_repo(self.hub_root, "models", "acme/evilcard",
+                  {"README.md": card, "LICENSE": " ".join(words), "model.safetensors": b"\0" * 64})
+
+    def test_license_escapes_the_card_and_the_texts(self):
+        self.evil_card_repo()
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"allow": ["apache-2.0"]}, f)
+        for args in ((), ("--json",), ("--policy", policy)):
+            p = self.run_raw("license", "acme/evilcard", *args)
+            self.assertIn(p.returncode, (0, 7), p)
+            self.assertClean(p)
+            if args == ("--json",):
+                doc = json.loads(p.stdout)
+                self.assertTrue(doc["declared"].endswith("\x1b]0;pwned\x07\x1b[31m\u009b\u202e"))
+
+    def test_pull_escapes_server_headers_and_policy_errors(self):
+        self.evil_card_repo()
+        self.hub.faults([{"server": "api", "path_re": "^/api/models/acme/evilcard", "action": "status",
+                          "code": 403, "times": -1, "headers": {"X-Error-Message": "no\x1b[31m\x9b\x1b]0;pwned\x07"}}])
+        p = self.run_raw("pull", "acme/evilcard")
+        self.assertEqual(p.returncode, 5, p)
+        self.assertClean(p)
+        self.hub.reset()
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"allow": ["apache-2.0"]}, f)
+        p = self.run_raw("pull", "acme/evilcard", "--policy", policy)
+        self.assertEqual(p.returncode, 7, p)
+        self.assertClean(p)
