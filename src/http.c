@@ -1,5 +1,6 @@
 #include "http.h"
 #include "error.h"
+#include "escape.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -380,8 +381,13 @@ static void log_response(struct http_client *c, const struct http_response *r)
 {
 	pthread_mutex_lock(&c->log_lock);
 	fprintf(stderr, "< %ld\n", r->status);
-	for (size_t i = 0; i < r->header_count; i++)
-		fprintf(stderr, "< %s: %s\n", r->headers[i].name, r->headers[i].value);
+	for (size_t i = 0; i < r->header_count; i++) {
+		fputs("< ", stderr);  /* the server's text */
+		escape_fputs(r->headers[i].name, 0, stderr);
+		fputs(": ", stderr);
+		escape_fputs(r->headers[i].value, 0, stderr);
+		fputc('\n', stderr);
+	}
 	pthread_mutex_unlock(&c->log_lock);
 }
 
@@ -527,9 +533,11 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 		int last = req->no_retry || attempt >= c->max_retries;
 		if (rc == MODL_ENET && retryable && resp->sink_bytes == 0 && !last) {
 			unsigned long wait = backoff_ms(c, attempt, &seed);
-			if (c->verbose)
-				fprintf(stderr, "modl: %s; retrying in %lu ms\n", modl_error_message(),
-					wait);
+			if (c->verbose) {
+				fputs("modl: ", stderr);
+				escape_fputs(modl_error_message(), 0, stderr);
+				fprintf(stderr, "; retrying in %lu ms\n", wait);
+			}
 			sleep_ms(wait);
 			continue;
 		}

@@ -595,6 +595,10 @@ class TerminalEscapes(HubCase):
         p = self.run_raw("pull", "acme/evilcard")
         self.assertEqual(p.returncode, 5, p)
         self.assertClean(p)
+        p = self.run_raw("-v", "pull", "acme/evilcard")  # the headers logged, escaped
+        self.assertEqual(p.returncode, 5, p)
+        self.assertIn(b"X-Error-Message", p.stderr)
+        self.assertClean(p)
         self.hub.reset()
         policy = os.path.join(self.tmp, "policy.json")
         with open(policy, "w") as f:
@@ -602,3 +606,31 @@ class TerminalEscapes(HubCase):
         p = self.run_raw("pull", "acme/evilcard", "--policy", policy)
         self.assertEqual(p.returncode, 7, p)
         self.assertClean(p)
+
+    def test_raw_escapes_in_server_headers(self):
+        """The test hub percent-encodes header values: a bare server sends them raw."""
+        import socketserver
+        import threading
+
+        class Raw(socketserver.StreamRequestHandler):
+            def handle(self):
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                body = b'{"error": "no\\u001b[31m\\u009b"}'
+                self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nX-Error-Message: no\x1b]0;pwned\x07\x1b[31m\x9b"
+                                 b"\xc2\x9b\xe2\x80\xae\r\nX-Other\x1b[31m: \x1b[31m\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            endpoint = "http://127.0.0.1:%d" % server.server_address[1]
+            for args in (("info", "acme/x"), ("-v", "info", "acme/x"), ("pull", "acme/x")):
+                p = self.run_raw(*args, HF_ENDPOINT=endpoint, MODL_MAX_RETRIES="0")
+                self.assertEqual(p.returncode, 5, p)
+                self.assertIn(b"access denied", p.stderr)
+                self.assertClean(p)
+        finally:
+            server.shutdown()
+            server.server_close()
