@@ -11,6 +11,7 @@
 #include "../src/cache_scan.h"
 #include "../src/cache_verify.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/output.h"
 #include "../src/pool.h"
 #include "../src/strbuf.h"
@@ -77,8 +78,11 @@ static const char *human(struct strbuf *sb, unsigned long long bytes)
 
 static void print_warnings(const struct cache_scan *scan)
 {
-	for (size_t i = 0; i < scan->warning_count; i++)
-		fprintf(stderr, "modl: warning: %s\n", scan->warnings[i]);
+	for (size_t i = 0; i < scan->warning_count; i++) {
+		fputs("modl: warning: ", stderr);  /* names read from the cache directory */
+		escape_fputs(scan->warnings[i], 0, stderr);
+		fputc('\n', stderr);
+	}
 }
 
 static int parse_repo_args(int n, char **argv, const char *type_name, struct hub_repo *out)

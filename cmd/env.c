@@ -7,7 +7,9 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/output.h"
+#include "../src/strbuf.h"
 #include "../src/version.h"
 #include "command.h"
 
@@ -18,6 +20,14 @@ static const char usage[] =
 	"paths, offline mode, the thread count, and whether a token is present and where it\n"
 	"comes from. The token itself is never printed.\n";
 
+/* One line: paths come from the environment, and are escaped like any outside text. */
+static void field(const char *label, const char *value)
+{
+	printf("%-14s ", label);
+	escape_fputs(value, 0, stdout);
+	putchar('\n');
+}
+
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const struct args_option options[] = { { 0 } };
@@ -27,6 +37,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if (n != 0)
 		return modl_error_set(MODL_EUSAGE, "env: unexpected argument '%s'", argv[0]);
 	const struct modl_settings *s = &ctx->settings;
+	const char *token_source = NULL, *token_problem = NULL;
+	const char *token = settings_token_status(s, &token_source, &token_problem);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *threads = getenv("MODL_THREADS");
 	cJSON *doc = cJSON_CreateObject();
@@ -37,26 +49,42 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	cJSON_AddStringToObject(doc, "hf_home", s->hf_home);
 	cJSON_AddStringToObject(doc, "hub_cache", s->hub_cache);
 	cJSON_AddStringToObject(doc, "token_path", s->token_path);
-	cJSON_AddBoolToObject(doc, "token_present", s->token != NULL);
-	if (s->token_source)
-		cJSON_AddStringToObject(doc, "token_source", s->token_source);
+	cJSON_AddBoolToObject(doc, "token_present", token != NULL);
+	if (token_source)
+		cJSON_AddStringToObject(doc, "token_source", token_source);
 	else
 		cJSON_AddNullToObject(doc, "token_source");
+	/* A token file that cannot be used: diagnosed here, not an error. */
+	if (token_problem) {
+		struct strbuf problem = STRBUF_INIT;
+		strbuf_addf(&problem, "token file %s: %s", s->token_path, token_problem);
+		cJSON_AddStringToObject(doc, "token_problem", problem.buf ? problem.buf : "");
+		strbuf_free(&problem);
+	} else {
+		cJSON_AddNullToObject(doc, "token_problem");
+	}
 	cJSON_AddBoolToObject(doc, "offline", s->offline);
 	cJSON_AddNumberToObject(doc, "threads", threads && atoi(threads) > 0 ? atoi(threads)
 					       : (cores > 0 ? (double)cores : 1));
 	if (ctx->json)
 		return output_json(doc);
-	printf("modl version:  %s\n", MODL_VERSION);
-	printf("libcurl:       %s\n", curl_version_info(CURLVERSION_NOW)->version);
-	printf("OpenSSL:       %s\n", OpenSSL_version(OPENSSL_VERSION));
-	printf("endpoint:      %s\n", s->endpoint);
-	printf("HF_HOME:       %s\n", s->hf_home);
-	printf("hub cache:     %s\n", s->hub_cache);
-	printf("token path:    %s\n", s->token_path);
-	printf("token:         %s%s%s\n", s->token ? "present (from " : "none",
-	       s->token ? s->token_source : "", s->token ? ")" : "");
-	printf("offline:       %s\n", s->offline ? "yes" : "no");
+	field("modl version:", MODL_VERSION);
+	field("libcurl:", curl_version_info(CURLVERSION_NOW)->version);
+	field("OpenSSL:", OpenSSL_version(OPENSSL_VERSION));
+	field("endpoint:", s->endpoint);
+	field("HF_HOME:", s->hf_home);
+	field("hub cache:", s->hub_cache);
+	field("token path:", s->token_path);
+	struct strbuf line = STRBUF_INIT;
+	if (token)
+		strbuf_addf(&line, "present (from %s)", token_source);
+	else if (token_problem)
+		strbuf_addf(&line, "none (%s)", cJSON_GetObjectItem(doc, "token_problem")->valuestring);
+	else
+		strbuf_adds(&line, "none");
+	field("token:", line.buf ? line.buf : "none");
+	strbuf_free(&line);
+	field("offline:", s->offline ? "yes" : "no");
 	printf("threads:       %d\n", (int)cJSON_GetObjectItem(doc, "threads")->valuedouble);
 	cJSON_Delete(doc);
 	return 0;

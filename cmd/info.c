@@ -4,6 +4,7 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/hub.h"
 #include "../src/output.h"
 #include "../src/repo_info.h"
@@ -20,9 +21,12 @@ static const char usage[] =
 	"  --repo-type TYPE  model (default), dataset or space\n"
 	"  --json            print one JSON document\n";
 
+/* Every value comes from the Hub's answer: escaped for the terminal. */
 static void print_field(const char *name, const char *value)
 {
-	printf("%-14s %s\n", name, value ? value : "-");
+	printf("%-14s ", name);
+	escape_fputs(value ? value : "-", 0, stdout);
+	putchar('\n');
 }
 
 static void print_summary(const struct repo_summary *s)

@@ -4,6 +4,7 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/hub.h"
 #include "../src/output.h"
 #include "../src/strbuf.h"
@@ -65,8 +66,9 @@ static void print_tree(const struct hub_tree *t, unsigned long long files, unsig
 			continue;
 		strbuf_reset(&size);
 		strbuf_add_size(&size, e->size);
-		printf("%9s  %s  %-64s  %s\n", size.buf, e->lfs ? "lfs" : "git",
-		       e->lfs ? e->sha256 : e->oid, e->path);
+		printf("%9s  %s  %-64s  ", size.buf, e->lfs ? "lfs" : "git", e->lfs ? e->sha256 : e->oid);
+		escape_fputs(e->path, 0, stdout);  /* a path from the Hub's listing */
+		putchar('\n');
 	}
 	strbuf_reset(&size);
 	strbuf_add_size(&size, bytes);

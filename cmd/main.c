@@ -6,6 +6,7 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/http.h"
 #include "../src/version.h"
 #include "command.h"
@@ -155,7 +156,10 @@ int main(int argc, char **argv)
 	int rc = run(argc, argv);
 	if (rc) {
 		fflush(stdout);
-		fprintf(stderr, "modl: %s\n", modl_error_message());
+		/* Messages quote the Hub, cards and headers: escaped here, once for all. */
+		fputs("modl: ", stderr);
+		escape_fputs(modl_error_message(), 0, stderr);
+		fputc('\n', stderr);
 	}
 	return modl_error_exit_status(rc);
 }

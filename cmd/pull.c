@@ -4,6 +4,7 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/output.h"
 #include "../src/pull.h"
 #include "../src/strbuf.h"
@@ -80,7 +81,9 @@ static void print_dry_run(const struct pull_result *r)
 		const struct pull_file *f = &r->files[i];
 		strbuf_reset(&size);
 		strbuf_add_size(&size, f->size);
-		printf("%-11s %9s  %s\n", f->present ? "cached" : "download", size.buf, f->path);
+		printf("%-11s %9s  ", f->present ? "cached" : "download", size.buf);
+		escape_fputs(f->path, 0, stdout);  /* a path from the Hub's listing */
+		putchar('\n');
 		if (!f->present) {
 			to_fetch += f->size;
 			n++;

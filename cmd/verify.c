@@ -3,6 +3,7 @@
 
 #include "../src/args.h"
 #include "../src/error.h"
+#include "../src/escape.h"
 #include "../src/output.h"
 #include "../src/verify.h"
 #include "command.h"
@@ -72,16 +73,20 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		if (!rc)
 			rc = jrc;
 	} else if (r.snapshot) {
+		struct escape_pool pool = ESCAPE_POOL_INIT; /* paths from the listing, errors */
 		for (size_t i = 0; i < r.count; i++) {
 			const struct verify_entry *e = &r.entries[i];
 			if (e->status == VERIFY_BAD && e->actual[0])
-				printf("BAD      %s: expected %s, got %s\n", e->path, e->expected, e->actual);
+				printf("BAD      %s: expected %s, got %s\n", escape_pool_str(&pool, e->path),
+				       e->expected, e->actual);
 			else if (e->status == VERIFY_BAD)
-				printf("BAD      %s: %s\n", e->path, e->error);
+				printf("BAD      %s: %s\n", escape_pool_str(&pool, e->path),
+				       escape_pool_str(&pool, e->error));
 			else if (e->status == VERIFY_MISSING)
-				printf("missing  %s\n", e->path);
+				printf("missing  %s\n", escape_pool_str(&pool, e->path));
 			else if (!ctx->quiet)
-				printf("ok       %s\n", e->path);
+				printf("ok       %s\n", escape_pool_str(&pool, e->path));
+			escape_pool_free(&pool);
 		}
 		if (!ctx->quiet)
 			printf("%zu verified, %zu bad, %zu missing (against the %s, commit %s)\n", r.ok,

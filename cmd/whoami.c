@@ -34,7 +34,9 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		const cJSON *orgs = cJSON_GetObjectItemCaseSensitive(me, "orgs"), *org;
 		cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "orgs");
 		cJSON_AddStringToObject(doc, "user", cJSON_IsString(name) ? name->valuestring : "?");
-		cJSON_AddStringToObject(doc, "token_source", ctx->settings.token_source);
+		const char *source = NULL;
+		settings_token(&ctx->settings, &source);
+		cJSON_AddStringToObject(doc, "token_source", source ? source : "");
 		cJSON_ArrayForEach(org, orgs) {
 			const cJSON *oname = cJSON_GetObjectItemCaseSensitive(org, "name");
 			if (cJSON_IsString(oname))

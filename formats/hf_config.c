@@ -1,5 +1,6 @@
 /* The config.json parser (see hf_config.h). */
 #include "hf_config.h"
+#include "json_keys.h"
 #include "json_scan.h"
 
 #include <cjson/cJSON.h>
@@ -39,28 +40,17 @@ static int in_list(const char *s, const char *const *list, size_t n)
 	return 0;
 }
 
-/* cJSON keeps duplicate keys as separate members: walk every object of the tree (the
+/* cJSON keeps duplicate keys as separate members: none in any object of the tree (the
  * scanner has bounded its depth already). */
 static int check_duplicates(const cJSON *node, const char *where, struct fmt_error *err)
 {
-	struct fmt_nameset keys;
-	int rc = 0;
-	fmt_nameset_init(&keys);
-	for (const cJSON *c = node->child; c && !rc; c = c->next) {
-		if (cJSON_IsObject(node)) {
-			int added = fmt_nameset_add(&keys, c->string, strlen(c->string), 0, NULL);
-			if (added <= 0) {
-				rc = added < 0 ? fmt_error_set(err, FMT_ENOMEM, "out of memory")
-					       : fmt_error_set(err, FMT_EINVALID, "duplicate key \"%s\" in %s",
-							       c->string, where);
-				break;
-			}
-		}
-		if (cJSON_IsObject(c) || cJSON_IsArray(c))
-			rc = check_duplicates(c, c->string ? c->string : where, err);
-	}
-	fmt_nameset_free(&keys);
-	return rc;
+	const cJSON *object = NULL;
+	const char *key = NULL;
+	int rc = json_duplicate_key(node, &object, &key);
+	if (rc == 1)
+		return fmt_error_set(err, FMT_EINVALID, "duplicate key \"%s\" in %s", key,
+				     object->string ? object->string : where);
+	return rc ? fmt_error_set(err, FMT_ENOMEM, "out of memory") : 0;
 }
 
 static const char *json_type(const cJSON *v)

@@ -5,6 +5,7 @@
  * never become a DOM. The small parts whose shape varies (normalizer, pre_tokenizer,
  * decoder, post_processor) are cut out as spans and read with cJSON. */
 #include "tokenizer_json.h"
+#include "json_keys.h"
 #include "json_scan.h"
 
 #include <cjson/cJSON.h>
@@ -513,15 +514,12 @@ static const char *json_kind(const cJSON *v)
 /* No key twice in any object of the tree (cJSON would keep both). */
 static int check_unique_keys(const cJSON *node, const char *where, struct fmt_error *err)
 {
-	for (const cJSON *a = node->child; a; a = a->next) {
-		if (cJSON_IsObject(node))
-			for (const cJSON *b = a->next; b; b = b->next)
-				if (!strcmp(a->string, b->string))
-					return fmt_error_set(err, FMT_EINVALID, "%s: duplicate key \"%s\"", where, a->string);
-		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && check_unique_keys(a, where, err))
-			return FMT_EINVALID;
-	}
-	return 0;
+	const cJSON *object = NULL;
+	const char *key = NULL;
+	int rc = json_duplicate_key(node, &object, &key);
+	if (rc == 1)
+		return fmt_error_set(err, FMT_EINVALID, "%s: duplicate key \"%s\"", where, key);
+	return rc ? fmt_error_set(err, FMT_ENOMEM, "out of memory") : 0;
 }
 
 static int get_flag(const cJSON *node, const char *key, int *out, const char *where, struct fmt_error *err)

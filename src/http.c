@@ -1,6 +1,7 @@
 #include "http.h"
 #include "clock.h"
 #include "error.h"
+#include "escape.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -399,8 +400,13 @@ static void log_response(struct http_client *c, const struct http_response *r)
 {
 	pthread_mutex_lock(&c->log_lock);
 	fprintf(stderr, "< %ld\n", r->status);
-	for (size_t i = 0; i < r->header_count; i++)
-		fprintf(stderr, "< %s: %s\n", r->headers[i].name, r->headers[i].value);
+	for (size_t i = 0; i < r->header_count; i++) {
+		fputs("< ", stderr);  /* the server's text */
+		escape_fputs(r->headers[i].name, 0, stderr);
+		fputs(": ", stderr);
+		escape_fputs(r->headers[i].value, 0, stderr);
+		fputc('\n', stderr);
+	}
 	pthread_mutex_unlock(&c->log_lock);
 }
 
@@ -596,10 +602,10 @@ static int retry_sleep(struct http_client *c, const char *url, unsigned long wai
 			return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
 					      "(MODL_REQUEST_DEADLINE); the last was HTTP %ld", url,
 					      c->request_deadline_s, status);
-		char last[512]; /* the transport error names the URL already */
-		snprintf(last, sizeof(last), "%s", modl_error_message());
+		struct modl_error_saved last; /* the transport error names the URL already */
+		modl_error_save(&last);
 		return modl_error_set(MODL_ENET, "%s; no complete answer within %ld s "
-				      "(MODL_REQUEST_DEADLINE)", last, c->request_deadline_s);
+				      "(MODL_REQUEST_DEADLINE)", last.message, c->request_deadline_s);
 	}
 	sleep_ms(wait);
 	return 0;
@@ -616,9 +622,11 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 		int last = req->no_retry || attempt >= c->max_retries;
 		if (rc == MODL_ENET && retryable && resp->sink_bytes == 0 && !last) {
 			unsigned long wait = backoff_ms(c, attempt, &seed);
-			if (c->verbose)
-				fprintf(stderr, "modl: %s; retrying in %lu ms\n", modl_error_message(),
-					wait);
+			if (c->verbose) {
+				fputs("modl: ", stderr);
+				escape_fputs(modl_error_message(), 0, stderr);
+				fprintf(stderr, "; retrying in %lu ms\n", wait);
+			}
 			if ((rc = retry_sleep(c, url, wait, deadline, 0)))
 				return rc;
 			continue;

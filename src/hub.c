@@ -172,7 +172,9 @@ static int hub_open_token(struct hub **out, const struct modl_settings *s, const
 
 int hub_open(struct hub **out, const struct modl_settings *s, int verbose)
 {
-	return hub_open_token(out, s, s->token, s->token_source, verbose);
+	const char *source = NULL;
+	const char *token = settings_token(s, &source); /* the token file is read here, once */
+	return hub_open_token(out, s, token, source, verbose);
 }
 
 void hub_close(struct hub *hub)

@@ -1,44 +1,13 @@
 /* Escaping for inspect's two outputs. File contents are untrusted bytes: JSON must stay
- * valid whatever they hold, and text must not drive the terminal. */
+ * valid whatever they hold, and text must not drive the terminal (escape.h, shared with
+ * every command). */
+#include "escape.h"
 #include "inspect_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0 with the number of bytes
- * that make one replacement (the maximal subpart, per the WHATWG decoder) in *bad. */
-static size_t utf8_sequence(const unsigned char *s, size_t len, size_t *bad)
-{
-	unsigned c = s[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	return n;
-}
 
 int inspect_add_json_string(struct strbuf *sb, const char *str, size_t len)
 {
@@ -48,7 +17,7 @@ int inspect_add_json_string(struct strbuf *sb, const char *str, size_t len)
 	/* Copies runs of plain bytes at once: vocabularies have 100k strings. */
 	while (!rc && i < len) {
 		unsigned char c = s[i];
-		size_t n = c >= 0x20 && c != '"' && c != '\\' ? utf8_sequence(s + i, len - i, &bad) : 0;
+		size_t n = c >= 0x20 && c != '"' && c != '\\' ? escape_utf8_sequence(s + i, len - i, &bad) : 0;
 		if (n) {
 			i += n;
 			run += n;
@@ -132,7 +101,7 @@ char *inspect_utf8_clean(const char *str, size_t len)
 	if (!out)
 		return NULL;
 	while (i < len) {
-		size_t n = utf8_sequence(s + i, len - i, &bad);
+		size_t n = escape_utf8_sequence(s + i, len - i, &bad);
 		if (n) {
 			memcpy(p, s + i, n);
 			p += n;
@@ -147,43 +116,11 @@ char *inspect_utf8_clean(const char *str, size_t len)
 	return out;
 }
 
-static int text_escape(struct strbuf *sb, const char *str, size_t len, size_t max, int quote)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, bad = 1;
-	int rc = quote ? strbuf_add(sb, "\"", 1) : 0;
-	while (!rc && i < len && i < max) {
-		unsigned char c = s[i];
-		size_t n = c >= 0x20 && c != 0x7F && c != '\\' && (c != '"' || !quote)
-				   ? utf8_sequence(s + i, len - i, &bad)
-				   : 0;
-		if (n) {
-			rc = strbuf_add(sb, s + i, n);
-			i += n;
-		} else if (c == '"' || c == '\\') {
-			rc = strbuf_addf(sb, "\\%c", c);
-			i++;
-		} else if (c == '\n') {
-			rc = strbuf_adds(sb, "\\n");
-			i++;
-		} else if (c == '\t') {
-			rc = strbuf_adds(sb, "\\t");
-			i++;
-		} else {
-			rc = strbuf_addf(sb, "\\x%02x", c);
-			i++;
-		}
-	}
-	if (!rc && quote)
-		rc = strbuf_add(sb, "\"", 1);
-	if (!rc && i < len)
-		rc = strbuf_addf(sb, "... (%zu bytes)", len);
-	return rc;
-}
-
+/* The shared terminal escaping (escape.h), with backslashes doubled: inspect prints
+ * keys and values whose bytes are arbitrary, and a literal "\x1b" must not read as one. */
 int inspect_add_text_string(struct strbuf *sb, const char *s, size_t len, size_t max)
 {
-	return text_escape(sb, s, len, max, 1);
+	return escape_add(sb, s, len, max, ESCAPE_QUOTE | ESCAPE_BACKSLASH);
 }
 
 int inspect_text_width(const char *s, size_t len)
@@ -197,7 +134,7 @@ int inspect_text_width(const char *s, size_t len)
 int inspect_add_text_name(struct strbuf *sb, const char *s, size_t len, int width)
 {
 	size_t start = sb->len;
-	int rc = text_escape(sb, s, len, (size_t)-1, 0);
+	int rc = escape_add(sb, s, len, (size_t)-1, ESCAPE_BACKSLASH);
 	for (int w = rc ? width : inspect_text_width(sb->buf + start, sb->len - start); !rc && w < width; w++)
 		rc = strbuf_add(sb, " ", 1);
 	return rc;

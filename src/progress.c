@@ -1,5 +1,6 @@
 #include "progress.h"
 #include "clock.h"
+#include "escape.h"
 #include "strbuf.h"
 
 #include <pthread.h>
@@ -67,8 +68,8 @@ static void draw_locked(struct progress *p)
 	}
 	strbuf_addf(&line, "  %u/%u files", p->done_files, p->total_files);
 	for (int i = 0; i < PROGRESS_MAX_ACTIVE; i++)
-		if (p->active[i][0])
-			strbuf_addf(&line, " %s", p->active[i]);
+		if (p->active[i][0] && !strbuf_add(&line, " ", 1))  /* names from the Hub */
+			escape_add(&line, p->active[i], strlen(p->active[i]), (size_t)-1, 0);
 	fputs(line.buf, stderr);
 	fflush(stderr);
 	p->drawn = 1;
@@ -181,7 +182,9 @@ void progress_file_done(struct progress *p, const char *name, unsigned long long
 	if (p->mode == PROGRESS_LINES) {
 		struct strbuf size = STRBUF_INIT;
 		strbuf_add_size(&size, bytes);
-		fprintf(stderr, "%s %s (%s)\n", skipped ? "cached" : p->verb, name, size.buf);
+		fprintf(stderr, "%s ", skipped ? "cached" : p->verb);
+		escape_fputs(name, 0, stderr);
+		fprintf(stderr, " (%s)\n", size.buf);
 		strbuf_free(&size);
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../../formats/json_keys.h"
 #include "../../formats/json_scan.h"
 #include "../cache.h"
 #include "../error.h"
@@ -35,18 +36,15 @@ int convert_read_file(const char *dir, const char *name, size_t max, char **out,
 	return rc;
 }
 
-/* Does cJSON keep two members of one object with the same key? It does: refuse them. */
+/* cJSON keeps two members of one object with the same key: refuse them. */
 static int check_unique(const cJSON *node, const char *path)
 {
-	for (const cJSON *a = node->child; a; a = a->next) {
-		if (cJSON_IsObject(node))
-			for (const cJSON *b = a->next; b; b = b->next)
-				if (!strcmp(a->string, b->string))
-					return modl_error_set(MODL_EINVALID, "%s: duplicate key \"%s\"", path, a->string);
-		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && check_unique(a, path))
-			return MODL_EINVALID;
-	}
-	return 0;
+	const cJSON *object = NULL;
+	const char *key = NULL;
+	int rc = json_duplicate_key(node, &object, &key);
+	if (rc == 1)
+		return modl_error_set(MODL_EINVALID, "%s: duplicate key \"%s\"", path, key);
+	return rc ? modl_error_set(MODL_EFAIL, "out of memory") : 0;
 }
 
 int convert_parse_json(const char *path, const char *text, size_t len, cJSON **out)

@@ -273,12 +273,10 @@ static int detect_gate(struct license_report *r)
 		license_detection_free(&d);
 		return 0;
 	}
-	struct license_file *grown = realloc(r->files, (r->file_count + 1) * sizeof(*r->files));
-	if (!grown) {
+	if ((rc = license_files_reserve(r))) {
 		license_detection_free(&d);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return rc;
 	}
-	r->files = grown;
 	struct license_file *f = &r->files[r->file_count++];
 	memset(f, 0, sizeof(*f));
 	f->role = LICENSE_ROLE_GATE;

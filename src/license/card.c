@@ -310,12 +310,22 @@ static int read_document(struct reader *r, struct license_card *c)
 
 int license_card_parse(const char *text, size_t len, const char *source, struct license_card *out)
 {
+	return license_card_parse_prefix(text, len, 0, source, out);
+}
+
+int license_card_parse_prefix(const char *text, size_t len, int truncated, const char *source,
+			      struct license_card *out)
+{
 	const char *yaml = NULL;
 	size_t yaml_len = 0;
 	int found, unclosed, rc = 0;
 	unsigned first_line;
 	memset(out, 0, sizeof(*out));
 	front_matter(text, len, &yaml, &yaml_len, &found, &unclosed, &first_line);
+	/* Not "declares no license": its license is somewhere past what is read. */
+	if (unclosed && truncated)
+		return modl_error_set(MODL_EINVALID, "%s: front matter: not closed within the first %zu "
+				      "bytes, the most a card's metadata may take", source, len);
 	if (unclosed && !(out->note = strdup("the card starts with '---' but no line '---' closes "
 					     "the front matter: no metadata read")))
 		return modl_error_set(MODL_EFAIL, "out of memory");

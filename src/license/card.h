@@ -32,6 +32,12 @@ struct license_card {
  * "source: front matter: what is wrong (line L, column C)". */
 int license_card_parse(const char *text, size_t len, const char *source, struct license_card *out);
 
+/* The same for the first len bytes of a larger card (truncated): a front matter that is
+ * not closed within them fails (MODL_EINVALID, "source: front matter: not closed within
+ * the first ... bytes"), since the license it holds cannot be read. */
+int license_card_parse_prefix(const char *text, size_t len, int truncated, const char *source,
+			      struct license_card *out);
+
 /* The same fields from a cardData JSON object (MODL_EINVALID on wrong types). */
 int license_card_from_json(const cJSON *card_data, const char *source, struct license_card *out);
 

@@ -23,6 +23,12 @@
 
 /* Each license-like file is read up to this size; a larger one is reported, not read. */
 #define LICENSE_FILE_MAX (1u << 20)
+/* Every license-like file is audited, or none: a repository with more of them than this,
+ * or whose license-like files hold more text than LICENSE_TEXT_TOTAL_MAX, is refused
+ * (MODL_EINVALID, naming the limit) rather than audited in part, since the one text left
+ * out could be the one a policy denies. Documented in modl-license(1). */
+#define LICENSE_FILES_MAX 10000
+#define LICENSE_TEXT_TOTAL_MAX (64u << 20)
 /* How far the base_model chain is followed (the model's own base is depth 1). */
 #define LICENSE_BASE_DEPTH 4
 
@@ -82,6 +88,8 @@ struct license_report {
 	char *declared;               /* license_card_declared() */
 	struct license_file *files;
 	size_t file_count;
+	size_t files_alloc;           /* entries allocated in files */
+	size_t text_bytes;            /* the text read, bounded by LICENSE_TEXT_TOTAL_MAX */
 	struct license_base *bases;
 	size_t base_count;
 	struct license_applies *applies;

@@ -1,4 +1,5 @@
 #include "license.h"
+#include "../escape.h"
 #include "../strbuf.h"
 
 #include <stdio.h>
@@ -240,20 +241,25 @@ cJSON *license_report_to_json(const struct license_report *r)
 
 /* ==== text ===================================================================================== */
 
+/* Every string of the report may come from outside (the card, the texts shipped, the
+ * Hub): each goes through E(), an escaped copy kept until the report is printed. */
+#define E(s) escape_pool_str(pool, (s))
+
 #define LABEL "%-15s "
 #define INDENT "                "
 
-static void print_list(FILE *out, const char *label, const struct license_strings *list)
+static void print_list(FILE *out, struct escape_pool *pool, const char *label,
+		       const struct license_strings *list)
 {
 	if (list->count == 0) {
 		fprintf(out, "  " LABEL "-\n", label);
 		return;
 	}
 	for (size_t i = 0; i < list->count; i++)
-		fprintf(out, "  " LABEL "%s\n", i ? "" : label, list->items[i]);
+		fprintf(out, "  " LABEL "%s\n", i ? "" : label, E(list->items[i]));
 }
 
-static void print_files(const struct license_report *r, FILE *out)
+static void print_files(const struct license_report *r, FILE *out, struct escape_pool *pool)
 {
 	if (r->file_count == 0)
 		fprintf(out, LABEL "none\n", "files");
@@ -262,24 +268,24 @@ static void print_files(const struct license_report *r, FILE *out)
 		const struct license_detection *d = &f->detection;
 		const char *label = i ? "" : "files";
 		if (!f->read) {
-			fprintf(out, LABEL "%-30s not read: %s\n", label, f->path, f->note ? f->note : "");
+			fprintf(out, LABEL "%-30s not read: %s\n", label, E(f->path), f->note ? E(f->note) : "");
 			continue;
 		}
 		if (d->count == 0) {
-			fprintf(out, LABEL "%-30s %s\n", label, f->path,
+			fprintf(out, LABEL "%-30s %s\n", label, E(f->path),
 				f->role == LICENSE_ROLE_NOTICE ? "notices (no known license text)" : "unknown");
 			continue;
 		}
 		for (size_t m = 0; m < d->count; m++) {
 			const struct license_match *x = &d->matches[m];
-			fprintf(out, LABEL "%-30s %s (confidence %.2f)%s%s\n", m ? "" : label, m ? "" : f->path,
+			fprintf(out, LABEL "%-30s %s (confidence %.2f)%s%s\n", m ? "" : label, m ? "" : E(f->path),
 				x->info->id, x->confidence, x->altered ? ", ALTERED" : "",
 				x->incomplete ? ", incomplete" : "");
 			for (size_t k = 0; k < x->region_count && k < LICENSE_MAX_REGIONS && k < 3; k++) {
 				const struct license_region *g = &x->regions[k];
 				fprintf(out, INDENT "  line %u, %s: \"%s\" -> \"%s\"\n" INDENT "    shipped: %s\n"
 					INDENT "    known:   %s\n", g->shipped_line, region_kind_name(g->kind),
-					g->known_diff, g->shipped_diff, g->shipped, g->known);
+					E(g->known_diff), E(g->shipped_diff), E(g->shipped), E(g->known));
 			}
 			if (x->region_count > 3)
 				fprintf(out, INDENT "  ... %zu more (see --json)\n", x->region_count - 3);
@@ -289,24 +295,25 @@ static void print_files(const struct license_report *r, FILE *out)
 
 void license_report_print(const struct license_report *r, FILE *out)
 {
+	struct escape_pool strings = ESCAPE_POOL_INIT, *pool = &strings;
 	if (r->commit[0])
-		fprintf(out, LABEL "%s@%.12s (%s)\n", "source", r->location, r->commit,
+		fprintf(out, LABEL "%s@%.12s (%s)\n", "source", E(r->location), r->commit,
 			!strcmp(r->source_kind, "cache") ? "cached snapshot" : "Hub");
 	else
-		fprintf(out, LABEL "%s (directory)\n", "source", r->location);
-	fprintf(out, LABEL "%s", "declared", r->declared ? r->declared : "none");
+		fprintf(out, LABEL "%s (directory)\n", "source", E(r->location));
+	fprintf(out, LABEL "%s", "declared", r->declared ? E(r->declared) : "none");
 	if (r->card.license_link)
-		fprintf(out, " (%s)", r->card.license_link);
+		fprintf(out, " (%s)", E(r->card.license_link));
 	fputc('\n', out);
 	if (r->card.gated_prompt || r->card.gated_field_count)
 		fprintf(out, LABEL "yes: users accept a prompt%s before access\n", "gated",
 			r->card.gated_field_count ? " and fill in fields" : "");
-	print_files(r, out);
+	print_files(r, out, pool);
 	for (size_t i = 0; i < r->base_count; i++) {
 		const struct license_base *b = &r->bases[i];
-		fprintf(out, LABEL "%s%s: %s\n", i ? "" : "base models", b->depth > 1 ? "  via " : "", b->repo,
-			b->via ? (b->declared ? b->declared : "no license declared")
-			       : (b->note ? b->note : "not read"));
+		fprintf(out, LABEL "%s%s: %s\n", i ? "" : "base models", b->depth > 1 ? "  via " : "", E(b->repo),
+			b->via ? (b->declared ? E(b->declared) : "no license declared")
+			       : (b->note ? E(b->note) : "not read"));
 	}
 	fprintf(out, LABEL "%s%s\n", "mismatch", r->mismatch ? "YES" : "no",
 		r->base_conflict ? " (and the base model's license differs)" : "");
@@ -315,7 +322,8 @@ void license_report_print(const struct license_report *r, FILE *out)
 	for (size_t i = 0; i < r->applies_count; i++)
 		if (r->applies[i].info && r->applies[i].info->commercial != LICENSE_COMMERCIAL_ALLOWED &&
 		    r->applies[i].info->commercial_note)
-			fprintf(out, "\n  " LABEL "%s: %s", "", r->applies[i].name, r->applies[i].info->commercial_note);
+			fprintf(out, "\n  " LABEL "%s: %s", "", E(r->applies[i].name),
+				E(r->applies[i].info->commercial_note));
 	fputc('\n', out);
 	if (r->user_threshold > 0) {
 		char digits[32], grouped[48];
@@ -330,21 +338,22 @@ void license_report_print(const struct license_report *r, FILE *out)
 	}
 	else
 		fprintf(out, "  " LABEL "none\n", "user threshold");
-	print_list(out, "attribution", &r->attribution);
+	print_list(out, pool, "attribution", &r->attribution);
 	fprintf(out, "  " LABEL "%s\n", "acceptable use",
-		r->acceptable_use_policy ? r->acceptable_use_policy : "-");
-	print_list(out, "redistribution", &r->redistribution);
-	print_list(out, "restrictions", &r->use_restrictions);
+		r->acceptable_use_policy ? E(r->acceptable_use_policy) : "-");
+	print_list(out, pool, "redistribution", &r->redistribution);
+	print_list(out, pool, "restrictions", &r->use_restrictions);
 	fprintf(out, "  " LABEL "%s\n", "altered", r->altered ? "YES" : "no");
 	for (size_t i = 0; i < r->applies_count; i++)
 		if (r->applies[i].info && r->applies[i].info->url)
-			fprintf(out, "  " LABEL "%s: %s\n", i ? "" : "full text", r->applies[i].name,
-				r->applies[i].info->url);
+			fprintf(out, "  " LABEL "%s: %s\n", i ? "" : "full text", E(r->applies[i].name),
+				E(r->applies[i].info->url));
 	if (r->policy_source)
 		fprintf(out, LABEL "%s (policy %s)\n", "verdict", license_verdict_name(r->verdict),
-			r->policy_source);
+			E(r->policy_source));
 	else
 		fprintf(out, LABEL "%s\n", "verdict", license_verdict_name(r->verdict));
 	for (size_t i = 0; i < r->reasons.count; i++)
-		fprintf(out, "  - %s\n", r->reasons.items[i]);
+		fprintf(out, "  - %s\n", E(r->reasons.items[i]));
+	escape_pool_free(pool);
 }

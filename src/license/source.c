@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* More license-like files than this is not a model repository; the rest are ignored. */
-#define MAX_FILES 256
 /* Folders deeper than this are not searched (original/, licenses/, ...). */
 #define MAX_DEPTH 6
 
@@ -118,20 +116,41 @@ void license_strings_free(struct license_strings *list)
 	list->count = 0;
 }
 
-/* A new file entry; takes text (may be NULL with a note). */
+/* Room for one more file entry: grown geometrically, so that a repository with thousands
+ * of license files costs linear time, and bounded by LICENSE_FILES_MAX. */
+int license_files_reserve(struct license_report *r)
+{
+	if (r->file_count >= LICENSE_FILES_MAX)
+		return modl_error_set(MODL_EINVALID, "%s: more than %u license-like files (LICENSE*, "
+				      "COPYING*, NOTICE*, USE_POLICY*), the limit of an audit: refusing to "
+				      "audit only part of them", r->location ? r->location : "repository",
+				      LICENSE_FILES_MAX);
+	if (r->file_count < r->files_alloc)
+		return 0;
+	size_t alloc = r->files_alloc ? r->files_alloc * 2 : 16;
+	struct license_file *grown = realloc(r->files, alloc * sizeof(*r->files));
+	if (!grown)
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	r->files = grown;
+	r->files_alloc = alloc;
+	return 0;
+}
+
+/* A new file entry; takes text (may be NULL with a note). Every text counts against
+ * LICENSE_TEXT_TOTAL_MAX, which bounds the memory an audit takes. */
 static int add_file(struct license_report *r, const char *path, enum license_role role, char *text,
 		    size_t len, const char *note)
 {
-	if (r->file_count >= MAX_FILES) {
+	int rc = license_files_reserve(r);
+	if (!rc && len > LICENSE_TEXT_TOTAL_MAX - r->text_bytes)
+		rc = modl_error_set(MODL_EINVALID, "%s: the license-like files hold more than %u MiB of "
+				    "text, the limit of an audit: refusing to audit only part of them",
+				    r->location ? r->location : "repository", LICENSE_TEXT_TOTAL_MAX >> 20);
+	if (rc) {
 		free(text);
-		return 0;
+		return rc;
 	}
-	struct license_file *grown = realloc(r->files, (r->file_count + 1) * sizeof(*r->files));
-	if (!grown) {
-		free(text);
-		return modl_error_set(MODL_EFAIL, "out of memory");
-	}
-	r->files = grown;
+	r->text_bytes += len;
 	struct license_file *f = &r->files[r->file_count];
 	memset(f, 0, sizeof(*f));
 	f->role = role;
@@ -151,9 +170,11 @@ static int cmp_files(const void *a, const void *b)
 	return strcmp(((const struct license_file *)a)->path, ((const struct license_file *)b)->path);
 }
 
-static int set_card(struct license_report *r, const char *source, const char *text, size_t len)
+/* truncated: text is the first LICENSE_FILE_MAX bytes of a larger card. */
+static int set_card(struct license_report *r, const char *source, const char *text, size_t len,
+		    int truncated)
 {
-	int rc = license_card_parse(text, len, source, &r->card);
+	int rc = license_card_parse_prefix(text, len, truncated, source, &r->card);
 	if (!rc)
 		r->card_read = 1;
 	return rc;
@@ -227,7 +248,7 @@ static int visit_entry(struct license_report *r, const char *root, const char *r
 		char *text = NULL;
 		size_t len = 0;
 		if (!(rc = read_prefix(full.buf, LICENSE_FILE_MAX, &text, &len)))
-			rc = set_card(r, full.buf, text, len);
+			rc = set_card(r, full.buf, text, len, (unsigned long long)st.st_size > LICENSE_FILE_MAX);
 		free(text);
 		goto out;
 	}
@@ -354,40 +375,108 @@ out:
 	return rc;
 }
 
+static int cmp_entry_oids(const void *a, const void *b)
+{
+	return strcmp((*(const struct hub_entry *const *)a)->oid, (*(const struct hub_entry *const *)b)->oid);
+}
+
+/* The license-like files of tree, or MODL_EINVALID when there are more than an audit
+ * reads (before any is fetched); sorted by object id, so that copies come together. */
+static int license_entries(const struct license_report *r, const struct hub_tree *tree,
+			   const struct hub_entry ***out, size_t *count)
+{
+	const struct hub_entry **list = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < tree->count; i++)
+		n += !tree->entries[i].is_dir && license_role_of_path(tree->entries[i].path) >= 0;
+	*out = NULL;
+	*count = 0;
+	if (n > LICENSE_FILES_MAX)
+		return modl_error_set(MODL_EINVALID, "%s: %zu license-like files (LICENSE*, COPYING*, "
+				      "NOTICE*, USE_POLICY*), more than the %u of an audit: refusing to "
+				      "audit only part of them", r->location ? r->location : "repository", n,
+				      LICENSE_FILES_MAX);
+	if (n && !(list = malloc(n * sizeof(*list))))
+		return modl_error_set(MODL_EFAIL, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < tree->count; i++)
+		if (!tree->entries[i].is_dir && license_role_of_path(tree->entries[i].path) >= 0)
+			list[n++] = &tree->entries[i];
+	if (n)
+		qsort(list, n, sizeof(*list), cmp_entry_oids);
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+/* The card, from the Hub; *listed tells whether the tree has one. */
+static int hub_card(struct license_report *r, struct hub *hub, const struct hub_repo *repo,
+		    const char *commit, const struct hub_tree *tree, int *listed)
+{
+	int rc = 0;
+	*listed = 0;
+	for (size_t i = 0; !rc && i < tree->count; i++) {
+		const struct hub_entry *e = &tree->entries[i];
+		char *text = NULL, *note = NULL;
+		size_t len = 0;
+		if (e->is_dir || !is_card(e->path))
+			continue;
+		*listed = 1;
+		rc = hub_get(hub, repo, commit, e->path, e->size, &text, &len, &note);
+		if (!rc && text) {
+			struct strbuf source = STRBUF_INIT;
+			if (!(rc = strbuf_addf(&source, "%s@%.12s/%s", repo->id, commit, e->path)))
+				rc = set_card(r, source.buf, text, len, e->size > LICENSE_FILE_MAX);
+			strbuf_free(&source);
+		}
+		free(text);
+		free(note);
+	}
+	return rc;
+}
+
+/* The same object as the file added last (a copy of a license in another folder): its
+ * text again, without asking the Hub a second time. */
+static int add_copy(struct license_report *r, const char *path, enum license_role role)
+{
+	const struct license_file *last = &r->files[r->file_count - 1];
+	char *text = NULL;
+	if (last->read) {
+		if (!(text = malloc(last->len + 1)))
+			return modl_error_set(MODL_EFAIL, "out of memory");
+		memcpy(text, last->text, last->len);
+		text[last->len] = '\0';
+	}
+	return add_file(r, path, role, text, last->len, last->note);
+}
+
 int license_collect_hub(struct license_report *r, struct hub *hub, const struct hub_repo *repo,
 			const char *commit, const struct hub_tree *tree, const cJSON *card_data)
 {
-	int rc = 0, card_listed = 0;
-	for (size_t i = 0; !rc && i < tree->count; i++) {
-		const struct hub_entry *e = &tree->entries[i];
-		if (e->is_dir)
-			continue;
-		int card = is_card(e->path);
-		int role = card ? -1 : license_role_of_path(e->path);
-		if (!card && role < 0)
-			continue;  /* never a weight, never anything else */
-		if (role >= 0 && e->size > LICENSE_FILE_MAX) {
-			rc = add_file(r, e->path, (enum license_role)role, NULL, 0, "larger than 1 MiB: not read");
-			continue;
-		}
+	const struct hub_entry **list = NULL;
+	size_t count = 0;
+	int card_listed = 0;
+	int rc = license_entries(r, tree, &list, &count);
+	if (!rc)
+		rc = hub_card(r, hub, repo, commit, tree, &card_listed);
+	for (size_t i = 0; !rc && i < count; i++) {
+		const struct hub_entry *e = list[i];
+		enum license_role role = (enum license_role)license_role_of_path(e->path);
 		char *text = NULL, *note = NULL;
 		size_t len = 0;
-		if ((rc = hub_get(hub, repo, commit, e->path, e->size, &text, &len, &note)))
-			break;
-		if (card) {
-			card_listed = 1;
-			if (text) {
-				struct strbuf source = STRBUF_INIT;
-				if (!(rc = strbuf_addf(&source, "%s@%.12s/%s", repo->id, commit, e->path)))
-					rc = set_card(r, source.buf, text, len);
-				strbuf_free(&source);
-			}
-			free(text);
-		} else {
-			rc = add_file(r, e->path, (enum license_role)role, text, len, note);
+		if (i && e->oid[0] && !strcmp(e->oid, list[i - 1]->oid)) {
+			rc = add_copy(r, e->path, role);
+			continue;
 		}
+		if (e->size > LICENSE_FILE_MAX) {
+			rc = add_file(r, e->path, role, NULL, 0, "larger than 1 MiB: not read");
+			continue;
+		}
+		if (!(rc = hub_get(hub, repo, commit, e->path, e->size, &text, &len, &note)))
+			rc = add_file(r, e->path, role, text, len, note);
 		free(note);
 	}
+	free(list);
 	/* A card the Hub would not give (gated): its fields from the repo info instead. */
 	if (!rc && !r->card_read && card_data) {
 		struct strbuf source = STRBUF_INIT;

@@ -23,6 +23,9 @@ int license_collect_hub(struct license_report *r, struct hub *hub, const struct 
 int license_fetch_card(struct hub *hub, const char *cache_root, const char *repo_id, int prefer_cache,
 		       char **text, size_t *len, const char **via, char **note);
 
+/* Room for one more entry in r->files; MODL_EINVALID past LICENSE_FILES_MAX. */
+int license_files_reserve(struct license_report *r);
+
 /* Adds a string to a list (copied). */
 int license_strings_add(struct license_strings *list, const char *s);
 int license_strings_addf(struct license_strings *list, const char *fmt, ...)

@@ -428,3 +428,209 @@ class Env(HubCase):
         self.assertEqual(doc["hub_cache"], "/somewhere/hub")
         self.assertIs(doc["token_present"], False)
         self.assertEqual(doc["threads"], 3)
+
+
+class BadTokenFile(HubCase):
+    """A token file that cannot be used (issue 11): a directory or a FIFO in its place, one
+    larger than the 4096-byte cap, or HF_HOME a regular file. Commands without the network
+    never read it; the others warn once and go on without a token; env diagnoses it."""
+
+    def local_inputs(self):
+        d = os.path.join(self.tmp, "local")
+        os.makedirs(d, exist_ok=True)
+        st = os.path.join(d, "model.safetensors")
+        with open(st, "wb") as f:
+            f.write(self.files["model.safetensors"])
+        with open(os.path.join(d, "README.md"), "w") as f:
+            f.write("---\nlicense: mit\n---\n")
+        return d, st
+
+    def cases(self):
+        """(name, env) for each bad token file."""
+        out = []
+        as_dir = os.path.join(self.tmp, "tokdir")
+        os.makedirs(as_dir)
+        out.append(("directory", {"HF_TOKEN_PATH": as_dir}))
+        fifo = os.path.join(self.tmp, "tokfifo")
+        os.mkfifo(fifo)
+        out.append(("fifo", {"HF_TOKEN_PATH": fifo}))
+        big = os.path.join(self.tmp, "tokbig")
+        with open(big, "w") as f:
+            f.write("hf_" + "a" * 5000)
+        out.append(("oversized", {"HF_TOKEN_PATH": big}))
+        home_file = os.path.join(self.tmp, "hf-home-file")
+        with open(home_file, "w") as f:
+            f.write("not a directory\n")
+        out.append(("HF_HOME a file", {"HF_HOME": home_file}))
+        return out
+
+    def test_offline_commands_do_not_read_the_token(self):
+        d, st = self.local_inputs()
+        for name, env in self.cases():
+            with self.subTest(name):
+                r = self.run_modl("inspect", st, timeout=20, **env)
+                self.assertExit(r, 0)
+                self.assertNotIn("token", r.err)
+                r = self.run_modl("license", d, timeout=20, **env)
+                self.assertExit(r, 0)
+                self.assertNotIn("token", r.err)
+                if name != "HF_HOME a file":
+                    r = self.run_modl("cache", "ls", timeout=20, **env)
+                    self.assertExit(r, 0)
+                    self.assertNotIn("token", r.err)
+
+    def test_network_commands_warn_once_and_go_on_anonymously(self):
+        for name, env in self.cases():
+            with self.subTest(name):
+                path = env.get("HF_TOKEN_PATH", os.path.join(env.get("HF_HOME", ""), "token"))
+                for args in (("info", "karpathy/stories260K"), ("ls", "karpathy/stories260K")):
+                    r = self.run_modl(*args, timeout=20, **env)
+                    self.assertExit(r, 0)
+                    warnings = [l for l in r.err.splitlines() if l.startswith("modl: warning: token file")]
+                    self.assertEqual(len(warnings), 1, r)
+                    self.assertIn(path, warnings[0])
+                    self.assertIn("continuing without a token", warnings[0])
+                # Anonymous: a private repo is refused as for no token at all.
+                r = self.run_modl("info", "acme/private", timeout=20, **env)
+                self.assertIn(r.rc, (4, 5), r)
+
+    def test_env_diagnoses_the_token_file(self):
+        for name, env in self.cases():
+            with self.subTest(name):
+                path = env.get("HF_TOKEN_PATH", os.path.join(env.get("HF_HOME", ""), "token"))
+                r = self.run_modl("env", timeout=20, **env)
+                self.assertExit(r, 0)
+                line = [l for l in r.out.splitlines() if l.startswith("token:")]
+                self.assertEqual(len(line), 1, r)
+                self.assertIn("none", line[0])
+                self.assertIn(path, line[0])
+                doc = self.run_modl("env", "--json", timeout=20, **env).json()
+                self.assertIs(doc["token_present"], False)
+                self.assertIn(path, doc["token_problem"])
+        doc = self.run_modl("env", "--json").json()
+        self.assertIsNone(doc["token_problem"])
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[31m\u009b\u202e"
+LEGIT = "caf\u00e9 \u65e5\u672c\u8a9e \u05e9\u05dc\u05d5\u05dd"  # printable UTF-8 must stay as it is
+
+
+class TerminalEscapes(HubCase):
+    """Text from outside (the API's answers, the model card, license texts, server headers)
+    never reaches the terminal raw (issue 11): no ESC, no C1 control (U+009B is CSI), no
+    bidi control, no invalid UTF-8 on stdout or stderr of info, license and pull; printable
+    UTF-8 is kept, and --json stays valid JSON with the same values."""
+
+    def run_raw(self, *args, **env):
+        import subprocess
+        proc = subprocess.run([self.modl_path(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=self.env(**env), timeout=60, cwd=self.tmp)
+        self.assertNotIn(b"AddressSanitizer", proc.stderr)
+        return proc
+
+    def modl_path(self):
+        from modltest import MODL
+        return MODL
+
+    def assertClean(self, proc):
+        for name, data in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            where = "%s of rc=%d: %r" % (name, proc.returncode, data[-600:])
+            self.assertNotIn(b"\x1b", data, where)
+            text = data.decode("utf-8")  # invalid bytes are escaped, never written
+            for ch in text:
+                cp = ord(ch)
+                self.assertFalse(cp < 0x20 and ch not in "\n\t\r", where)
+                self.assertFalse(0x7f <= cp <= 0x9f, where)
+                self.assertFalse(0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069, where)
+
+    def evil_info(self):
+        return {"id": "acme/evil", "sha": "a" * 40, "lastModified": EVIL, "gated": EVIL,
+                "private": False, "pipeline_tag": EVIL, "library_name": LEGIT + EVIL,
+                "tags": ["license:" + EVIL], "siblings": [{"rfilename": "config.json", "size": 2}],
+                "cardData": {"license": EVIL, "license_name": EVIL, "license_link": EVIL}}
+
+    def test_info_escapes_the_api_answer(self):
+        self.hub.faults([{"server": "api", "path_re": "^/api/models/acme/evil", "action": "status",
+                          "code": 200, "times": -1, "body": self.evil_info()}])
+        p = self.run_raw("info", "acme/evil")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertClean(p)
+        self.assertIn(LEGIT, p.stdout.decode())
+        p = self.run_raw("info", "acme/evil", "--json")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertClean(p)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["pipeline_tag"], EVIL)  # the same value, escaped as JSON
+        self.assertEqual(doc["library_name"], LEGIT + EVIL)
+        self.assertEqual(doc["license"]["card"], EVIL)
+
+    def evil_card_repo(self):
+        yaml_evil = '\\e]0;pwned\\a\\e[31m\\x9b\\u202e'  # YAML double-quoted escapes
+        card = ('---\nlicense: "mit%s"\nlicense_name: "n%s"\nlicense_link: "l%s"\n'
+                'base_model: "acme/base%s"\n---\n' % (yaml_evil, yaml_evil, yaml_evil, yaml_evil))
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "license", "data", "mit.txt")) as f:
+            mit = f.read()
+        words = mit.split(" ")
+        words.insert(len(words) // 2, EVIL)  # an altered license: its region is printed
+        make_repo(self.hub_root, "models", "acme/evilcard",
+                  {"README.md": card, "LICENSE": " ".join(words), "model.safetensors": b"\0" * 64})
+
+    def test_license_escapes_the_card_and_the_texts(self):
+        self.evil_card_repo()
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"allow": ["apache-2.0"]}, f)
+        for args in ((), ("--json",), ("--policy", policy)):
+            p = self.run_raw("license", "acme/evilcard", *args)
+            self.assertIn(p.returncode, (0, 7), p)
+            self.assertClean(p)
+            if args == ("--json",):
+                doc = json.loads(p.stdout)
+                self.assertTrue(doc["declared"].endswith("\x1b]0;pwned\x07\x1b[31m\u009b\u202e"))
+
+    def test_pull_escapes_server_headers_and_policy_errors(self):
+        self.evil_card_repo()
+        self.hub.faults([{"server": "api", "path_re": "^/api/models/acme/evilcard", "action": "status",
+                          "code": 403, "times": -1, "headers": {"X-Error-Message": "no\x1b[31m\x9b\x1b]0;pwned\x07"}}])
+        p = self.run_raw("pull", "acme/evilcard")
+        self.assertEqual(p.returncode, 5, p)
+        self.assertClean(p)
+        p = self.run_raw("-v", "pull", "acme/evilcard")  # the headers logged, escaped
+        self.assertEqual(p.returncode, 5, p)
+        self.assertIn(b"X-Error-Message", p.stderr)
+        self.assertClean(p)
+        self.hub.reset()
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"allow": ["apache-2.0"]}, f)
+        p = self.run_raw("pull", "acme/evilcard", "--policy", policy)
+        self.assertEqual(p.returncode, 7, p)
+        self.assertClean(p)
+
+    def test_raw_escapes_in_server_headers(self):
+        """The test hub percent-encodes header values: a bare server sends them raw."""
+        import socketserver
+        import threading
+
+        class Raw(socketserver.StreamRequestHandler):
+            def handle(self):
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                body = b'{"error": "no\\u001b[31m\\u009b"}'
+                self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nX-Error-Message: no\x1b]0;pwned\x07\x1b[31m\x9b"
+                                 b"\xc2\x9b\xe2\x80\xae\r\nX-Other\x1b[31m: \x1b[31m\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            endpoint = "http://127.0.0.1:%d" % server.server_address[1]
+            for args in (("info", "acme/x"), ("-v", "info", "acme/x"), ("pull", "acme/x")):
+                p = self.run_raw(*args, HF_ENDPOINT=endpoint, MODL_MAX_RETRIES="0")
+                self.assertEqual(p.returncode, 5, p)
+                self.assertIn(b"access denied", p.stderr)
+                self.assertClean(p)
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -508,6 +508,21 @@ class Reports(LicenseCase):
         self.assertExit(r, 8)
         self.assertOneLineError(r, "license: expected a string or a list of strings")
 
+    def test_card_front_matter_over_the_read_limit_is_exit_8(self):
+        # The front matter opens but does not close within the first MiB: its license
+        # cannot be read, which is not "declares none".
+        big = "---\n" + "".join("note%06d: %s\n" % (i, "x" * 90) for i in range(12000)) + \
+              "license: cc-by-nc-4.0\n---\n"
+        self.assertGreater(len(big), 1 << 20)
+        d = self.write_dir({"README.md": big, "LICENSE": text_of("mit")}, name="bigcard")
+        r = self.run_modl("license", d)
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, os.path.join(d, "README.md"), "front matter", "1048576")
+        # A card larger than that whose front matter closes early is read as usual.
+        d2 = self.write_dir({"README.md": card(license="mit") + "x" * (2 << 20),
+                             "LICENSE": text_of("mit")}, name="bigbody")
+        self.assertEqual(self.audit(d2)["declared"], "mit")
+
     def test_usage_errors(self):
         self.assertExit(self.run_modl("license"), 2)
         self.assertExit(self.run_modl("license", "a/b", "c/d"), 2)
@@ -774,3 +789,68 @@ class Sources(LicenseCase):
         for label in ("source", "declared", "files", "base models", "mismatch", "terms", "verdict"):
             self.assertRegex(r.out, r"(?m)^%s\b" % label)
         self.assertIn("commercial use", r.out)
+
+
+# ---- no silent cap on the license files (issue 11) ---------------------------------------------
+
+class ManyLicenseFiles(LicenseCase):
+    """A repo whose card says mit and that ships 300 MIT copies and one CC-BY-NC text: every
+    license-like file is audited, so a policy that denies CC-BY-NC fails (it used to stop
+    at the 256th file and pass)."""
+
+    COPIES = 300
+
+    def files(self):
+        files = {"README.md": card(license="mit"), "model.safetensors": b"\7" * 4096}
+        mit = text_of("mit")
+        for i in range(self.COPIES):
+            files["LICENSE.%03d" % i] = mit
+        files["LICENSE.zz"] = text_of("cc-by-nc-4.0")  # listed and visited last
+        return files
+
+    def policy(self):
+        p = os.path.join(self.tmp, "policy.json")
+        with open(p, "w") as f:
+            json.dump({"deny": ["cc-by-nc-*"]}, f)
+        return p
+
+    def test_directory_with_300_copies_and_one_denied_text(self):
+        d = self.write_dir(self.files())
+        r = self.run_modl("license", d, "--policy", self.policy())
+        self.assertExit(r, 7)
+        self.assertOneLineError(r, "cc-by-nc-4.0 is denied")
+
+    def test_hub_repo_license_and_pull_policy(self):
+        make_repo(self.hub_root, "models", "acme/many", self.files())
+        self.start_hub()
+        r = self.run_modl("license", "acme/many", "--policy", self.policy())
+        self.assertExit(r, 7)
+        self.assertOneLineError(r, "cc-by-nc-4.0 is denied")
+        self.hub.reset()
+        r = self.run_modl("pull", "acme/many", "--policy", self.policy())
+        self.assertExit(r, 7)
+        self.assertOneLineError(r, "cc-by-nc-4.0 is denied")
+        weights = [e for e in self.hub.log() if e["path"].split("?")[0].endswith(WEIGHTS)
+                   or e["server"] == "cdn"]
+        self.assertEqual(weights, [])
+        self.assertFalse(os.path.exists(os.path.join(self.hf_home, "hub", "models--acme--many",
+                                                     "snapshots")))
+
+    def test_more_files_than_the_documented_cap_is_exit_8(self):
+        d = self.write_dir({"README.md": card(license="mit")}, name="toomany")
+        for i in range(10001):
+            with open(os.path.join(d, "LICENSE.%05d" % i), "w") as f:
+                f.write("x\n")
+        r = self.run_modl("license", d)
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, d, "10000 license-like files")
+
+    def test_more_license_text_than_the_documented_cap_is_exit_8(self):
+        d = self.write_dir({"README.md": card(license="mit")}, name="toobig")
+        chunk = (b"x" * 1023 + b"\n") * 1024  # exactly 1 MiB: read
+        for i in range(65):
+            with open(os.path.join(d, "LICENSE.%02d" % i), "wb") as f:
+                f.write(chunk)
+        r = self.run_modl("license", d)
+        self.assertExit(r, 8)
+        self.assertOneLineError(r, d, "64 MiB")

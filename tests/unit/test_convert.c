@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/convert/convert_internal.h"
@@ -158,10 +159,52 @@ static void test_pre_names(void **state)
 	assert_non_null(strstr(convert_supported_architectures(), "MistralForCausalLM"));
 }
 
+/* 80k keys in one object of tokenizer_config.json: read in well under 2 s under ASan (the
+ * pairwise duplicate check took 50 s), and a duplicate key at the very end still found. */
+static char *many_keys_json(size_t n, int duplicate_last)
+{
+	char *text = malloc(n * 24 + 64), *p = text;
+	p += sprintf(p, "{\"added_tokens_decoder\": {");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s\"%zu\": %zu", i ? ", " : "", duplicate_last && i == n - 1 ? (size_t)7 : i, i);
+	sprintf(p, "}}");
+	return text;
+}
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_duplicate_keys_in_linear_time(void **state)
+{
+	(void)state;
+	for (int dup = 0; dup < 2; dup++) {
+		char *text = many_keys_json(80000, dup);
+		cJSON *doc = NULL;
+		double t0 = seconds_now();
+		int rc = convert_parse_json("tokenizer_config.json", text, strlen(text), &doc);
+		double took = seconds_now() - t0;
+		print_message("80000 keys%s: %.3f s\n", dup ? " (one twice)" : "", took);
+		assert_true(took < 2.0);
+		if (dup) {
+			assert_int_equal(rc, MODL_EINVALID);
+			assert_non_null(strstr(modl_error_message(), "duplicate key \"7\""));
+		} else {
+			assert_int_equal(rc, 0);
+		}
+		cJSON_Delete(doc);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_labels),
+		cmocka_unit_test(test_duplicate_keys_in_linear_time),
 		cmocka_unit_test(test_names_from_repo_ids),
 		cmocka_unit_test(test_card_and_overrides),
 		cmocka_unit_test(test_pre_names),

@@ -109,27 +109,29 @@ static void test_token_precedence(void **state)
 	settings_free(&s);
 
 	assert_int_equal(settings_load(&s), 0);
-	assert_string_equal(s.token, "hf_file");
-	assert_string_equal(s.token_source, "token file");
+	const char *source = NULL;
+	assert_null(s.token); /* the file is read on first use only */
+	assert_string_equal(settings_token(&s, &source), "hf_file");
+	assert_string_equal(source, "token file");
 	settings_free(&s);
 
 	setenv("HUGGING_FACE_HUB_TOKEN", "hf_legacy\n", 1);
 	assert_int_equal(settings_load(&s), 0);
-	assert_string_equal(s.token, "hf_legacy");
-	assert_string_equal(s.token_source, "HUGGING_FACE_HUB_TOKEN");
+	assert_string_equal(settings_token(&s, &source), "hf_legacy");
+	assert_string_equal(source, "HUGGING_FACE_HUB_TOKEN");
 	settings_free(&s);
 
 	setenv("HF_TOKEN", "  hf_env \r\n", 1);
 	assert_int_equal(settings_load(&s), 0);
-	assert_string_equal(s.token, "hf_env");
-	assert_string_equal(s.token_source, "HF_TOKEN");
+	assert_string_equal(settings_token(&s, &source), "hf_env");
+	assert_string_equal(source, "HF_TOKEN");
 	settings_free(&s);
 
 	/* An empty variable counts as none. */
 	setenv("HF_TOKEN", " ", 1);
 	unsetenv("HUGGING_FACE_HUB_TOKEN");
 	assert_int_equal(settings_load(&s), 0);
-	assert_string_equal(s.token, "hf_file");
+	assert_string_equal(settings_token(&s, NULL), "hf_file");
 	int removed = 0;
 	assert_int_equal(auth_remove_token(&s, &removed), 0);
 	assert_true(removed);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../formats/tokenizer_json.h"
 
@@ -182,10 +183,44 @@ static void test_refusals(void **state)
 	expect_refused("{\"model\": {\"vocab\": {}}, \"x\": \"\xff\"}", "not valid UTF-8");
 }
 
+/* 80k keys in an object that cJSON reads (the normalizer): the duplicate check is not
+ * pairwise (it took minutes), and a duplicate key at the very end is still found. */
+static void test_duplicate_keys_in_linear_time(void **state)
+{
+	(void)state;
+	const size_t n = 80000;
+	for (int dup = 0; dup < 2; dup++) {
+		char *text = malloc(n * 24 + 256), *p = text;
+		p += sprintf(p, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
+			     "\"normalizer\": {\"type\": \"NFC\"");
+		for (size_t i = 0; i < n; i++)
+			p += sprintf(p, ", \"k%zu\": %zu", dup && i == n - 1 ? (size_t)7 : i, i);
+		sprintf(p, "}}");
+		struct tokenizer_json t;
+		struct fmt_error err = { "" };
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int rc = tokenizer_json_parse(&t, text, strlen(text), &err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		print_message("80000 keys%s: %.3f s (%s)\n", dup ? " (one twice)" : "", took, err.message);
+		assert_true(took < 2.0);
+		if (dup) {
+			assert_int_equal(rc, FMT_EINVALID);
+			assert_non_null(strstr(err.message, "duplicate key \"k7\""));
+		} else {
+			assert_int_equal(rc, 0);
+			tokenizer_json_free(&t);
+		}
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mini_llama),
+		cmocka_unit_test(test_duplicate_keys_in_linear_time),
 		cmocka_unit_test(test_pairs_and_template),
 		cmocka_unit_test(test_refusals),
 	};
