@@ -16,7 +16,7 @@ DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-STD_FLAGS  := -std=c11 -iquote src -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -DMODL_VERSION='"$(VERSION)"'
+STD_FLAGS  := -std=c11 -iquote src -iquote . -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -DMODL_VERSION='"$(VERSION)"'
 WARN_FLAGS := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -24,11 +24,14 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 # Generated sources live in the build folder: the license knowledge base, from src/license/data/.
 GEN        := build/gen
 GEN_SRCS   := $(GEN)/license/embedded.c
-LIB_SRCS   := $(sort $(wildcard src/*.c src/*/*.c formats/*.c)) $(GEN_SRCS)
-CMD_SRCS   := $(sort $(wildcard cmd/*.c))
+# cmd/args.c and cmd/output.c are the command line's own helpers, in the library so that
+# the unit tests can reach them.
+CLI_SRCS   := cmd/args.c cmd/output.c
+LIB_SRCS   := $(sort $(wildcard src/*/*.c formats/*.c)) $(CLI_SRCS) $(GEN_SRCS)
+CMD_SRCS   := $(filter-out $(CLI_SRCS),$(sort $(wildcard cmd/*.c)))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HEADERS    := $(wildcard src/*.h src/*/*.h formats/*.h cmd/*.h)
+HEADERS    := $(wildcard src/*/*.h formats/*.h cmd/*.h)
 
 REL        := build/release
 ASAN       := build/asan
@@ -129,7 +132,7 @@ e2e: modl $(ASAN)/modl
 # The threaded paths under ThreadSanitizer: parallel and concurrent pulls, cache verify over
 # the pool, quantization with several threads. A race report fails the test (halt_on_error).
 TSAN_TESTS := test_pull.Basics test_pull.Faults test_pull.ResumeAndConcurrency test_cache.Verify \
-              test_cache.Rm test_cache.Prune test_quantize.QuantizeOutput
+              test_cache.Rm test_cache.Prune test_quantize.QuantizeOutput test_hardening_pull
 
 tsan: modl $(TSAN)/modl
 	@PYTHON=$(PYTHON) MODL_BIN=$(TSAN)/modl TSAN_OPTIONS="halt_on_error=1 exitcode=66" \

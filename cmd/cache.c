@@ -5,16 +5,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/archive.h"
-#include "../src/args.h"
-#include "../src/cache_clean.h"
-#include "../src/cache_scan.h"
-#include "../src/cache_verify.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/output.h"
-#include "../src/pool.h"
-#include "../src/strbuf.h"
+#include "cache/archive.h"
+#include "args.h"
+#include "cache/cache_clean.h"
+#include "cache/cache_scan.h"
+#include "cache/cache_verify.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "output.h"
+#include "util/pool.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

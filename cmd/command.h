@@ -2,7 +2,7 @@
 #ifndef MODL_COMMAND_H
 #define MODL_COMMAND_H
 
-#include "../src/settings.h"
+#include "util/settings.h"
 
 /* The dispatcher's options: the only process-wide state, read-only for commands. */
 struct modl_ctx {

@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/args.h"
-#include "../src/convert/convert.h"
-#include "../src/error.h"
-#include "../src/output.h"
-#include "../src/quant/quant.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "convert/convert.h"
+#include "util/error.h"
+#include "output.h"
+#include "quant/quant.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

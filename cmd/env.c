@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/output.h"
-#include "../src/strbuf.h"
-#include "../src/version.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "output.h"
+#include "util/strbuf.h"
+#include "util/version.h"
 #include "command.h"
 
 static const char usage[] =

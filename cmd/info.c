@@ -2,13 +2,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/hub.h"
-#include "../src/output.h"
-#include "../src/repo_info.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "hub/hub.h"
+#include "output.h"
+#include "hub/repo_info.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

@@ -1,11 +1,11 @@
 /* modl inspect FILE: the header of a GGUF or safetensors file. */
 #include <stdio.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/inspect.h"
-#include "../src/output.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "util/error.h"
+#include "inspect/inspect.h"
+#include "output.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

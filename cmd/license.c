@@ -1,10 +1,10 @@
 /* modl license REPO[@REV]|DIR [--policy FILE]: audit the license a model ships with. */
 #include <stdio.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/license/license.h"
-#include "../src/output.h"
+#include "args.h"
+#include "util/error.h"
+#include "license/license.h"
+#include "output.h"
 #include "command.h"
 
 static const char usage[] =

@@ -3,11 +3,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/args.h"
-#include "../src/auth.h"
-#include "../src/error.h"
-#include "../src/hub.h"
-#include "../src/output.h"
+#include "args.h"
+#include "hub/auth.h"
+#include "util/error.h"
+#include "hub/hub.h"
+#include "output.h"
 #include "command.h"
 
 static const char usage[] =

@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/args.h"
-#include "../src/auth.h"
-#include "../src/error.h"
-#include "../src/output.h"
+#include "args.h"
+#include "hub/auth.h"
+#include "util/error.h"
+#include "output.h"
 #include "command.h"
 
 static const char usage[] =

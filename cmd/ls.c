@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/hub.h"
-#include "../src/output.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "hub/hub.h"
+#include "output.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/http.h"
-#include "../src/version.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "hub/http.h"
+#include "util/version.h"
 #include "command.h"
 
 static const struct modl_command *const commands[] = {

@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/output.h"
-#include "../src/pull.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "output.h"
+#include "pull/pull.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

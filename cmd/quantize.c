@@ -1,14 +1,14 @@
 /* modl quantize IN.gguf OUT.gguf TYPE: llama-quantize's mixtures and bytes. */
 #include <stdio.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/output.h"
-#include "../src/progress.h"
-#include "../src/quant/mix.h"
-#include "../src/quant/quant.h"
-#include "../src/quantize.h"
-#include "../src/strbuf.h"
+#include "args.h"
+#include "util/error.h"
+#include "output.h"
+#include "util/progress.h"
+#include "quant/mix.h"
+#include "quant/quant.h"
+#include "convert/quantize.h"
+#include "util/strbuf.h"
 #include "command.h"
 
 static const char usage[] =

@@ -1,11 +1,11 @@
 /* modl verify REPO[@REV]: re-hash a cached snapshot. */
 #include <stdio.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/escape.h"
-#include "../src/output.h"
-#include "../src/verify.h"
+#include "args.h"
+#include "util/error.h"
+#include "util/escape.h"
+#include "output.h"
+#include "pull/verify.h"
 #include "command.h"
 
 static const char usage[] =

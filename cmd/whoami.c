@@ -1,10 +1,10 @@
 /* modl whoami: the user the token belongs to. */
 #include <stdio.h>
 
-#include "../src/args.h"
-#include "../src/error.h"
-#include "../src/hub.h"
-#include "../src/output.h"
+#include "args.h"
+#include "util/error.h"
+#include "hub/hub.h"
+#include "output.h"
 #include "command.h"
 
 static const char usage[] =

@@ -16,9 +16,9 @@
 
 #include <stdint.h>
 
-#include "../../formats/gguf.h"
-#include "../progress.h"
-#include "../settings.h"
+#include "formats/gguf.h"
+#include "util/progress.h"
+#include "util/settings.h"
 
 struct convert_options {
 	const char *source;    /* a directory, or REPO[@REV] looked up in the Hugging Face cache */

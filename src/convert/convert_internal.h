@@ -9,9 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../formats/gguf.h"
-#include "../../formats/hf_config.h"
-#include "../../formats/safetensors.h"
+#include "formats/gguf.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
 #include "convert.h"
 
 /* ---- the model (llama.c) ----------------------------------------------------------------- */

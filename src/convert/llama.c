@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../error.h"
-#include "../strbuf.h"
-#include "../quant/mix.h"
-#include "../quant/quant.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "quant/mix.h"
+#include "quant/quant.h"
 
 static const struct convert_arch arches[] = {
 	{ "LlamaForCausalLM", "llama", 1, 1 },

@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "../error.h"
-#include "../strbuf.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 /* ---- the model card ------------------------------------------------------------------- */
 

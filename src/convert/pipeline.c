@@ -15,12 +15,12 @@
  *   6. the tensors streamed (below) into a temporary file next to the output, which is
  *      fsynced and renamed; any failure or signal removes it.
  *
- * Streaming one tensor (src/tensor_stream.h): chunks of rows on the worker pool, each row
+ * Streaming one tensor (src/convert/tensor_stream.h): chunks of rows on the worker pool, each row
  * converted from the mapped BF16/F16/F32 data to F32 (Q and K rows taken in un-permuted
  * order), checked finite, quantized and checked as ggml_validate_row_data does, and the
  * chunks written in file order; the mapped input is released as it is consumed. */
 #include "convert_internal.h"
-#include "../clock.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +28,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../error.h"
-#include "../pool.h"
-#include "../quant/mix.h"
-#include "../quant/quant.h"
-#include "../strbuf.h"
-#include "../tensor_stream.h"
+#include "util/error.h"
+#include "util/pool.h"
+#include "quant/mix.h"
+#include "quant/quant.h"
+#include "util/strbuf.h"
+#include "tensor_stream.h"
 
 struct run {
 	const struct convert_options *o;

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../formats/json_keys.h"
-#include "../../formats/json_scan.h"
-#include "../cache.h"
-#include "../error.h"
-#include "../fs.h"
-#include "../hub.h"
-#include "../strbuf.h"
+#include "formats/json_keys.h"
+#include "formats/json_scan.h"
+#include "cache/cache.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "hub/hub.h"
+#include "util/strbuf.h"
 
 int convert_read_file(const char *dir, const char *name, size_t max, char **out, size_t *len)
 {

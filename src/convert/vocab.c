@@ -29,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/spm_model.h"
-#include "../../formats/tokenizer_json.h"
-#include "../error.h"
-#include "../strbuf.h"
+#include "formats/spm_model.h"
+#include "formats/tokenizer_json.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 enum token_type { T_NORMAL = 1, T_UNKNOWN = 2, T_CONTROL = 3, T_USER_DEFINED = 4, T_UNUSED = 5, T_BYTE = 6 };
 

@@ -1,10 +1,10 @@
 #include "license.h"
 #include "policy.h"
 #include "source.h"
-#include "../cache.h"
-#include "../error.h"
-#include "../repo_info.h"
-#include "../strbuf.h"
+#include "cache/cache.h"
+#include "util/error.h"
+#include "hub/repo_info.h"
+#include "util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 #include "card.h"
-#include "../error.h"
-#include "../strbuf.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

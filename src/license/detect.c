@@ -2,7 +2,7 @@
  * surely. The stages it stands on (words, shingle sets, the known texts, alignment,
  * regions) have a file each, detect_*.c, sharing only what detect_internal.h declares. */
 #include "detect_internal.h"
-#include "../error.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

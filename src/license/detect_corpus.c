@@ -3,7 +3,7 @@
  * kept and handed to every caller; the state stays private to this file, read through
  * detect_known() and detect_known_count(). */
 #include "detect_internal.h"
-#include "../error.h"
+#include "util/error.h"
 
 #include <pthread.h>
 #include <stdlib.h>

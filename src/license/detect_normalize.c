@@ -3,7 +3,7 @@
  * list numbering, a copyright holder) is decided in a single place; detect.h says what a
  * word is and which words are soft. */
 #include "detect_internal.h"
-#include "../error.h"
+#include "util/error.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
  * the words differ, each with the sentences around it on both sides. Accidental pairings
  * of common words are dropped here, where the gaps around them are in view. */
 #include "detect_internal.h"
-#include "../error.h"
-#include "../strbuf.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 #include <ctype.h>
 #include <stdlib.h>

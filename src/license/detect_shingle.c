@@ -2,7 +2,7 @@
  * which close versions its words favour, made before the costly word alignment is run
  * against the few texts that qualify. */
 #include "detect_internal.h"
-#include "../error.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 

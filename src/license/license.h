@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../hub.h"
-#include "../settings.h"
+#include "hub/hub.h"
+#include "util/settings.h"
 #include "card.h"
 #include "detect.h"
 #include "terms.h"

@@ -1,6 +1,6 @@
 #include "policy.h"
-#include "../error.h"
-#include "../fs.h"
+#include "util/error.h"
+#include "util/fs.h"
 
 #include <ctype.h>
 #include <fnmatch.h>

@@ -1,6 +1,6 @@
 #include "license.h"
-#include "../escape.h"
-#include "../strbuf.h"
+#include "util/escape.h"
+#include "util/strbuf.h"
 
 #include <stdio.h>
 #include <string.h>

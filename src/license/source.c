@@ -1,8 +1,8 @@
 #include "source.h"
-#include "../cache.h"
-#include "../error.h"
-#include "../http.h"
-#include "../strbuf.h"
+#include "cache/cache.h"
+#include "util/error.h"
+#include "hub/http.h"
+#include "util/strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>

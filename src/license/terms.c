@@ -1,6 +1,6 @@
 #include "terms.h"
 #include "embedded.h"
-#include "../error.h"
+#include "util/error.h"
 
 #include <ctype.h>
 #include <pthread.h>

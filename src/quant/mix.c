@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../error.h"
-#include "../strbuf.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 #include "quant.h"
 
 struct quant_mix {

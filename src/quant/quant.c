@@ -7,9 +7,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "../../formats/gguf.h"
-#include "../error.h"
-#include "../pool.h"
+#include "formats/gguf.h"
+#include "util/error.h"
+#include "util/pool.h"
 
 /* The types this core quantizes, with their scalar reference. Names, elements per block and
  * bytes per block are GGUF's, read from the one table in formats/gguf_types.c (the block

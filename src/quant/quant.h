@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../formats/gguf.h"
+#include "formats/gguf.h"
 
 /* The GGUF tensor type ids (formats/gguf.h), under the names this core uses. */
 enum quant_type {

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../formats/gguf.h"
+#include "formats/gguf.h"
 
 static void check(int ok)
 {

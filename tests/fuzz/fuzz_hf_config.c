@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/hf_config.h"
+#include "formats/hf_config.h"
 
 static void check(int ok)
 {

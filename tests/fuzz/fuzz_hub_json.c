@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/http.h"
-#include "../../src/hub.h"
-#include "../../src/repo_info.h"
+#include "util/error.h"
+#include "hub/http.h"
+#include "hub/hub.h"
+#include "hub/repo_info.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

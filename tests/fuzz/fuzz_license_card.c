@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/license/card.h"
-#include "../../src/license/detect.h"
-#include "../../src/license/policy.h"
+#include "util/error.h"
+#include "license/card.h"
+#include "license/detect.h"
+#include "license/policy.h"
 
 static void check(int ok)
 {

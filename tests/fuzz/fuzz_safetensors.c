@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/safetensors.h"
+#include "formats/safetensors.h"
 
 static void check(int ok)
 {

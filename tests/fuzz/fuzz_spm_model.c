@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/spm_model.h"
+#include "formats/spm_model.h"
 
 static void check(int ok)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/tokenizer_json.h"
+#include "formats/tokenizer_json.h"
 
 static void check(int ok)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../formats/gguf.h"
+#include "formats/gguf.h"
 
 static int write_sample(struct gguf_writer *w)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../src/quant/quant.h"
+#include "quant/quant.h"
 
 typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start,
 				     int64_t nrows, int64_t n_per_row, const float *imatrix);

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../formats/gguf.h"
+#include "formats/gguf.h"
 
 struct options {
 	unsigned layers, embd, heads, kv_heads, ff, vocab, seed;

@@ -42,7 +42,7 @@ def build_model_tool(tmp):
     out = os.path.join(tmp, "quantize_model")
     srcs = [os.path.join(HERE, "quantize_model.c")]
     srcs += [os.path.join(ROOT, "formats", f) for f in GGUF_FILES]
-    subprocess.run([cc(), "-std=c11", "-D_DEFAULT_SOURCE", "-D_XOPEN_SOURCE=700", "-Wall",
+    subprocess.run([cc(), "-std=c11", "-iquote", os.path.join(ROOT, "src"), "-iquote", ROOT, "-D_DEFAULT_SOURCE", "-D_XOPEN_SOURCE=700", "-Wall",
                     "-Wextra", "-Werror", "-O2", "-o", out] + srcs + ["-lm"], check=True)
     return out
 

@@ -13,7 +13,7 @@ Runs under tests/e2e/run.py (which puts tests/e2e on sys.path), e.g.
 The npm packages are installed on first use (`npm ci`); a failed install is a test failure.
 
 What each tool counts (read from @huggingface/hub 2.17.5 dist/chunk-*.mjs, scanCacheDir, and
-src/cache_scan.c):
+src/cache/cache_scan.c):
 
 | figure | scanCacheDir | modl cache ls --json |
 |---|---|---|

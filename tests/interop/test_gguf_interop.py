@@ -63,7 +63,7 @@ def setUpModule():
     sources = [os.path.join(HERE, "gguf_write_sample.c")] + [
         os.path.join(formats, f) for f in
         ("gguf.c", "gguf_writer.c", "gguf_types.c", "fmt.c", "fmt_map.c", "fmt_names.c")]
-    subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-D_DEFAULT_SOURCE",
+    subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-iquote", os.path.join(ROOT, "src"), "-iquote", ROOT, "-D_DEFAULT_SOURCE",
                     "-D_XOPEN_SOURCE=700", "-Wall", "-Wextra", "-Werror", "-O1", "-o",
                     _sample_writer] + sources, check=True)
 

@@ -65,10 +65,10 @@ class QuantOracle(unittest.TestCase):
         sources += sorted(os.path.join(ROOT, "src", "quant", f)
                           for f in os.listdir(os.path.join(ROOT, "src", "quant"))
                           if f.endswith(".c"))
-        sources += [os.path.join(ROOT, "src", f) for f in ("pool.c", "error.c", "strbuf.c")]
+        sources += [os.path.join(ROOT, "src", "util", f) for f in ("pool.c", "error.c", "strbuf.c")]
         sources += [
                     os.path.join(ROOT, "formats", "gguf_types.c")]
-        subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-D_DEFAULT_SOURCE",
+        subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-iquote", os.path.join(ROOT, "src"), "-iquote", ROOT, "-D_DEFAULT_SOURCE",
                         "-D_XOPEN_SOURCE=700", "-Wall", "-Wextra", "-Werror", "-O2", "-g",
                         "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                         "-pthread", "-o", cls.oracle] + sources + ["-ldl", "-lm"],

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "../../src/args.h"
-#include "../../src/error.h"
+#include "../../cmd/args.h"
+#include "util/error.h"
 
 static void test_long_short_and_values(void **state)
 {

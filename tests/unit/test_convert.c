@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/convert/convert_internal.h"
-#include "../../src/error.h"
+#include "convert/convert_internal.h"
+#include "util/error.h"
 
 static void test_size_labels(void **state)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/escape.h"
+#include "util/escape.h"
 
 static char *esc(const char *s, size_t len, unsigned flags)
 {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../formats/gguf.h"
+#include "formats/gguf.h"
 
 static char tmpdir[64];
 static char path[128];

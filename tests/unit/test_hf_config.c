@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/hf_config.h"
+#include "formats/hf_config.h"
 
 static void expect_failure(const char *json, const char *msg)
 {

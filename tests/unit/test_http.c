@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/http.h"
+#include "util/error.h"
+#include "hub/http.h"
 
 static void add_header(struct http_response *r, const char *name, const char *value)
 {

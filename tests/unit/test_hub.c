@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/hub.h"
+#include "util/error.h"
+#include "hub/hub.h"
 
 static void test_parse_repo(void **state)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/license/card.h"
+#include "util/error.h"
+#include "license/card.h"
 
 static int parse(const char *text, struct license_card *c)
 {

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/fs.h"
-#include "../../src/license/embedded.h"
-#include "../../src/license/terms.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "license/embedded.h"
+#include "license/terms.h"
 
 #define DATA "src/license/data"
 

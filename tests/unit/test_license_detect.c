@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../src/error.h"
-#include "../../src/fs.h"
-#include "../../src/license/detect.h"
-#include "../../src/strbuf.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "license/detect.h"
+#include "util/strbuf.h"
 
 static const struct license_info *kb_all(size_t *n)
 {

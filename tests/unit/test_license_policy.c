@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/license/policy.h"
+#include "util/error.h"
+#include "license/policy.h"
 
 static int parse(const char *text, struct license_policy *p)
 {

@@ -13,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../src/error.h"
-#include "../../src/http.h"
-#include "../../src/hub.h"
-#include "../../src/license/license.h"
-#include "../../src/settings.h"
+#include "util/error.h"
+#include "hub/http.h"
+#include "hub/hub.h"
+#include "license/license.h"
+#include "util/settings.h"
 
 static struct {
 	char root[256];

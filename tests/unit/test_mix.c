@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/quant/mix.h"
-#include "../../src/quant/quant.h"
+#include "util/error.h"
+#include "quant/mix.h"
+#include "quant/quant.h"
 
 /* ---- a llama-shaped model ---------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../../src/repo_info.h"
+#include "util/error.h"
+#include "hub/repo_info.h"
 
 /* Trimmed from shared/data/hub-samples (a real answer for a gated Llama repo). */
 static const char llama[] =

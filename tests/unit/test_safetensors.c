@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../formats/safetensors.h"
+#include "formats/safetensors.h"
 
 static char tmpdir[64];
 static char path[160];

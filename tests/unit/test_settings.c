@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/auth.h"
-#include "../../src/error.h"
-#include "../../src/fs.h"
-#include "../../src/settings.h"
+#include "hub/auth.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/settings.h"
 
 static char tmpdir[64];
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/spm_model.h"
+#include "formats/spm_model.h"
 
 /* ---- a protobuf builder ------------------------------------------------------------------ */
 

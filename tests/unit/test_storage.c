@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/cache.h"
-#include "../../src/error.h"
-#include "../../src/filter.h"
-#include "../../src/fs.h"
-#include "../../src/hash.h"
+#include "cache/cache.h"
+#include "util/error.h"
+#include "pull/filter.h"
+#include "util/fs.h"
+#include "util/hash.h"
 
 static char tmpdir[64];
 

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/fmt.h"
-#include "../../src/error.h"
-#include "../../src/strbuf.h"
+#include "formats/fmt.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 static void test_add_and_take(void **state)
 {

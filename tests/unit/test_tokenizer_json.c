@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../formats/tokenizer_json.h"
+#include "formats/tokenizer_json.h"
 
 static int parse(const char *json, struct tokenizer_json *t, struct fmt_error *err)
 {
