@@ -106,7 +106,7 @@ static int store(const char *command, const struct args_option *o, const char *v
 		struct args_list *l = o->target;
 		const char **items = realloc(l->items, (l->count + 1) * sizeof(*items));
 		if (!items)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		items[l->count++] = value;
 		l->items = items;
 		return 0;

@@ -321,7 +321,7 @@ static int run_rm_or_prune(const struct modl_ctx *ctx, int argc, char **argv, in
 	if (!prune && n == 0)
 		return modl_error_set(MODL_EUSAGE, "cache rm: expected REPO[@REV]... (see 'modl help cache')");
 	if (!(repos = calloc((size_t)n + 1, sizeof(*repos))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if ((rc = parse_repo_args(n, argv, type_name, repos)) || (rc = cache_scan(ctx->settings.hub_cache, &scan))) {
 		free(repos);
 		return rc;

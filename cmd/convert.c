@@ -107,7 +107,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if ((output && !*output) || (name && !*name) || (pre && !*pre))
 		return modl_error_set(MODL_EUSAGE, "convert: an option was given an empty value");
 	if (progress_new(&progress, progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress), "converted"))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	o.source = argv[0];
 	o.output = output;
 	o.type = type;

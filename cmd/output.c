@@ -11,7 +11,7 @@ int output_json(cJSON *doc)
 	char *text = doc ? cJSON_Print(doc) : NULL;
 	cJSON_Delete(doc);
 	if (!text)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	/* cJSON escapes C0 controls; DEL, C1 and bidi controls and invalid UTF-8 from
 	 * outside would reach a terminal raw: written as \u escapes (the same values). */
 	struct strbuf safe = STRBUF_INIT;
@@ -19,7 +19,7 @@ int output_json(cJSON *doc)
 	free(text);
 	if (rc) {
 		strbuf_free(&safe);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	int ok = puts(safe.buf ? safe.buf : "") >= 0 && fflush(stdout) == 0;
 	strbuf_free(&safe);

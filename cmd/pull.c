@@ -129,7 +129,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (progress_new(&progress, dry_run ? PROGRESS_NONE :
 			 progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress), "downloaded")) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	o.files = (const char *const *)argv + 1;

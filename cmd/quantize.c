@@ -112,7 +112,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	}
 	if (progress_new(&progress, progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress),
 			 "wrote"))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	o.threads = (unsigned)threads;
 	o.allow_requantize = allow_requantize;
 	o.progress = progress;

@@ -19,6 +19,11 @@ int fmt_error_set(struct fmt_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int fmt_error_oom(struct fmt_error *err)
+{
+	return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+}
+
 void fmt_error_prefix(struct fmt_error *err, const char *fmt, ...)
 {
 	char prefix[256];

@@ -27,6 +27,8 @@ struct fmt_error {
 /* Writes the message (when err is not NULL) and returns code. */
 int fmt_error_set(struct fmt_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The one out-of-memory failure of formats/: FMT_ENOMEM, "out of memory". */
+int fmt_error_oom(struct fmt_error *err);
 /* Prefixes the message already in err with "prefix: ". */
 void fmt_error_prefix(struct fmt_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

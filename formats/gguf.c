@@ -44,7 +44,7 @@ int gguf_read_open(struct gguf_reader **out, const char *path, struct fmt_error 
 	int rc;
 	*out = NULL;
 	if (!r)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if ((rc = fmt_map_open(&r->map, path, err)))
 		goto out;
 	r->data = r->map.data;
@@ -65,7 +65,7 @@ int gguf_read_memory(struct gguf_reader **out, const void *data, size_t size,
 	int rc;
 	*out = NULL;
 	if (!r)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	r->data = data;
 	r->size = size;
 	rc = parse(r, err);
@@ -319,7 +319,7 @@ static int take_array(struct cursor *c, struct gguf_kv *kv)
 	}
 	uint64_t *offsets = malloc((count ? count : 1) * sizeof(*offsets));
 	if (!offsets)
-		return fmt_error_set(c->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(c->err);
 	kv->string_offsets = offsets;
 	for (uint64_t i = 0; i < count; i++) {
 		struct gguf_string s;
@@ -348,11 +348,11 @@ static int take_kv(struct gguf_reader *r, struct cursor *c, size_t index)
 		return fmt_error_set(c->err, FMT_EINVALID, "key at offset %llu contains a NUL byte",
 				     U64(kv->offset));
 	if (!(kv->key = copy_name(&key)))
-		return fmt_error_set(c->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(c->err);
 	kv->key_len = key.len;
 	rc = fmt_nameset_add(&r->kv_names, kv->key, key.len, index, &first);
 	if (rc < 0)
-		return fmt_error_set(c->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(c->err);
 	if (rc == 0)
 		return fmt_error_set(c->err, FMT_EINVALID, "duplicate key '%s' at offset %llu (first at offset %llu)",
 				     kv->key, U64(kv->offset), U64(r->kvs[first].offset));
@@ -398,10 +398,10 @@ static int take_tensor_info(struct gguf_reader *r, struct cursor *c, size_t inde
 		return fmt_error_set(c->err, FMT_EINVALID, "tensor name at offset %llu contains a NUL byte",
 				     U64(at));
 	if (!(t->name = copy_name(&name)))
-		return fmt_error_set(c->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(c->err);
 	rc = fmt_nameset_add(&r->tensor_names, t->name, name.len, index, &first);
 	if (rc < 0)
-		return fmt_error_set(c->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(c->err);
 	if (rc == 0)
 		return fmt_error_set(c->err, FMT_EINVALID, "duplicate tensor name '%s' at offset %llu (tensors %zu and %zu)",
 				     t->name, U64(at), first, index);
@@ -543,7 +543,7 @@ static int parse(struct gguf_reader *r, struct fmt_error *err)
 	r->kvs = calloc(n_kv ? n_kv : 1, sizeof(*r->kvs));
 	r->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*r->tensors));
 	if (!r->kvs || !r->tensors)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	/* Counted as they are filled, so that close frees exactly what was allocated. */
 	for (; r->kv_count < n_kv; r->kv_count++)
 		if ((rc = take_kv(r, &c, r->kv_count))) {

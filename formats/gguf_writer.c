@@ -63,7 +63,7 @@ int gguf_writer_begin(struct gguf_writer **out, int fd, struct fmt_error *err)
 		w->out = malloc(OUT_CAP);
 	if (!w || !w->out) {
 		free(w);
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	}
 	w->fd = fd;
 	w->err = err;

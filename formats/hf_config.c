@@ -50,7 +50,7 @@ static int check_duplicates(const cJSON *node, const char *where, struct fmt_err
 	if (rc == 1)
 		return fmt_error_set(err, FMT_EINVALID, "duplicate key \"%s\" in %s", key,
 				     object->string ? object->string : where);
-	return rc ? fmt_error_set(err, FMT_ENOMEM, "out of memory") : 0;
+	return rc ? fmt_error_oom(err) : 0;
 }
 
 static const char *json_type(const cJSON *v)
@@ -299,7 +299,7 @@ int hf_config_parse(struct hf_config *out, const char *json, size_t len, struct 
 	if (json_scan_validate(&s))
 		return fmt_error_set(err, FMT_EINVALID, "invalid JSON at offset %zu: %s", s.error_pos, s.error);
 	if (!(doc = cJSON_ParseWithLength(json, len)))
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if (!cJSON_IsObject(doc))
 		rc = fmt_error_set(err, FMT_EINVALID, "not a JSON object");
 	else if (!(rc = check_duplicates(doc, "the top level", err)))

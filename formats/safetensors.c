@@ -58,7 +58,7 @@ static int add_file(struct safetensors *st, struct safetensors_file **out, struc
 {
 	void *p = realloc(st->files, (st->file_count + 1) * sizeof(*st->files));
 	if (!p)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	st->files = p;
 	*out = memset(&st->files[st->file_count++], 0, sizeof(**out));
 	return 0;
@@ -110,7 +110,7 @@ static int index_names(struct safetensors *st, struct fmt_error *err)
 		size_t first;
 		int added = fmt_nameset_add(&st->names, t->name, strlen(t->name), i, &first);
 		if (added < 0)
-			return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			return fmt_error_oom(err);
 		if (!added)
 			return fmt_error_set(err, FMT_EINVALID, "tensor '%s' is in both %s and %s", t->name,
 					     base_name(st->files[st->tensors.items[first].file].path),
@@ -144,7 +144,7 @@ static int check_weight_map(struct safetensors *st, const struct safetensors_ind
 		fmt_nameset_init(&listed);
 		for (size_t i = 0; i < index->count && !rc; i++)
 			if (fmt_nameset_add(&listed, index->names[i], strlen(index->names[i]), i, NULL) < 0)
-				rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+				rc = fmt_error_oom(err);
 		for (size_t i = 0; i < st->tensors.count && !rc; i++) {
 			const struct safetensors_tensor *t = &st->tensors.items[i];
 			if (!fmt_nameset_find(&listed, t->name, strlen(t->name), NULL))
@@ -176,7 +176,7 @@ static int open_index(struct safetensors *st, const char *path, struct fmt_error
 	dir = strdup(path);
 	shards = malloc((index.count ? index.count : 1) * sizeof(*shards));
 	if (!st->index_path || !dir || !shards) {
-		rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = fmt_error_oom(err);
 		goto out;
 	}
 	st->has_total_size = index.has_total_size;
@@ -194,7 +194,7 @@ static int open_index(struct safetensors *st, const char *path, struct fmt_error
 			continue;
 		char *shard = join(dir, shards[i]);
 		if (!shard) {
-			rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			rc = fmt_error_oom(err);
 			goto out;
 		}
 		if ((rc = load_file(st, shard, 1, err))) {
@@ -235,14 +235,14 @@ static int open_directory(struct safetensors *st, const char *path, struct fmt_e
 	DIR *d = NULL;
 	int rc = 0;
 	if (!candidate)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if (is_regular(candidate)) {
 		rc = open_index(st, candidate, err);
 		goto out;
 	}
 	free(candidate);
 	if (!(candidate = join(path, "model.safetensors")))
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if (is_regular(candidate)) {
 		rc = load_file(st, candidate, 1, err);
 		candidate = NULL;
@@ -261,13 +261,13 @@ static int open_directory(struct safetensors *st, const char *path, struct fmt_e
 			cap = cap ? cap * 2 : 16;
 			void *p = realloc(names, cap * sizeof(*names));
 			if (!p) {
-				rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+				rc = fmt_error_oom(err);
 				goto out;
 			}
 			names = p;
 		}
 		if (!(names[count] = strdup(e->d_name))) {
-			rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			rc = fmt_error_oom(err);
 			goto out;
 		}
 		count++;
@@ -280,7 +280,7 @@ static int open_directory(struct safetensors *st, const char *path, struct fmt_e
 	qsort(names, count, sizeof(*names), by_string);
 	for (size_t i = 0; i < count && !rc; i++) {
 		char *file = join(path, names[i]);
-		rc = file ? load_file(st, file, 1, err) : fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = file ? load_file(st, file, 1, err) : fmt_error_oom(err);
 	}
 	if (!rc)
 		rc = index_names(st, err);
@@ -301,7 +301,7 @@ int safetensors_open(struct safetensors **out, const char *path, struct fmt_erro
 	int rc;
 	*out = NULL;
 	if (!st)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	fmt_nameset_init(&st->names);
 	if (stat(path, &s)) {
 		rc = fmt_error_set(err, errno == ENOENT ? FMT_ENOTFOUND : FMT_EIO, "cannot open: %s",
@@ -312,7 +312,7 @@ int safetensors_open(struct safetensors **out, const char *path, struct fmt_erro
 		rc = open_index(st, path, err);
 	} else {
 		char *copy = strdup(path);
-		rc = copy ? load_file(st, copy, 0, err) : fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = copy ? load_file(st, copy, 0, err) : fmt_error_oom(err);
 		if (!rc)
 			rc = index_names(st, err);
 	}
@@ -331,7 +331,7 @@ int safetensors_open_memory(struct safetensors **out, const void *data, size_t s
 	int rc;
 	*out = NULL;
 	if (!st)
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	fmt_nameset_init(&st->names);
 	if (!(rc = add_file(st, &f, err))) {
 		f->data = data;

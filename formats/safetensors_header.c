@@ -88,7 +88,7 @@ static int parse_metadata(struct safetensors_file *f, struct json_scan *s, struc
 			size_t n = cap ? cap * 2 : 8;
 			void *p = realloc(f->metadata, n * sizeof(*f->metadata));
 			if (!p) {
-				rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+				rc = fmt_error_oom(err);
 				goto out;
 			}
 			f->metadata = p;
@@ -100,7 +100,7 @@ static int parse_metadata(struct safetensors_file *f, struct json_scan *s, struc
 		key = value = NULL;
 		int added = fmt_nameset_add(&keys, stored, key_len, 0, NULL);
 		if (added <= 0) {
-			rc = added < 0 ? fmt_error_set(err, FMT_ENOMEM, "out of memory")
+			rc = added < 0 ? fmt_error_oom(err)
 				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in __metadata__ (before file offset %llu)",
 						       stored, U64(8 + s->pos));
 			goto out;
@@ -158,7 +158,7 @@ static int parse_shape(struct json_scan *s, struct safetensors_tensor *t, struct
 	if (more < 0)
 		return json_error(err, s, t->name);
 	if (!(shape = malloc(n ? n * sizeof(*shape) : 1)))
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if (n)
 		memcpy(shape, dims, n * sizeof(*shape));
 	t->shape = shape;
@@ -239,7 +239,7 @@ static int append(struct safetensors_tensor_list *list, char *name, struct fmt_e
 		void *p = realloc(list->items, cap * sizeof(*list->items));
 		if (!p) {
 			free(name);
-			return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			return fmt_error_oom(err);
 		}
 		list->items = p;
 		list->cap = cap;
@@ -264,7 +264,7 @@ static int parse_object(struct safetensors_file *f, struct json_scan *s,
 		 * metadata key is freed now, so a constant stands for it. */
 		int added = fmt_nameset_add(&keys, is_metadata ? "__metadata__" : key, key_len, 0, NULL);
 		if (added <= 0) {
-			rc = added < 0 ? fmt_error_set(err, FMT_ENOMEM, "out of memory")
+			rc = added < 0 ? fmt_error_oom(err)
 				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in the header (file offset %llu)",
 						       key, U64(8 + at));
 			goto out;

@@ -27,7 +27,7 @@ static int duplicate_keys(const cJSON *object, struct fmt_error *err, const char
 	for (const cJSON *c = object->child; c; c = c->next) {
 		int added = fmt_nameset_add(&keys, c->string, strlen(c->string), 0, NULL);
 		if (added <= 0) {
-			rc = added < 0 ? fmt_error_set(err, FMT_ENOMEM, "out of memory")
+			rc = added < 0 ? fmt_error_oom(err)
 				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in %s", c->string, where);
 			break;
 		}
@@ -82,7 +82,7 @@ int safetensors_index_parse(struct safetensors_index *index, const char *text, s
 		goto out;
 	}
 	if (!(doc = cJSON_ParseWithLength(text, len))) {
-		rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = fmt_error_oom(err);
 		goto out;
 	}
 	if (!cJSON_IsObject(doc)) {
@@ -103,7 +103,7 @@ int safetensors_index_parse(struct safetensors_index *index, const char *text, s
 	index->names = calloc(n ? n : 1, sizeof(char *));
 	index->shards = calloc(n ? n : 1, sizeof(char *));
 	if (!index->names || !index->shards) {
-		rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = fmt_error_oom(err);
 		goto out;
 	}
 	for (const cJSON *e = map->child; e; e = e->next) {
@@ -121,7 +121,7 @@ int safetensors_index_parse(struct safetensors_index *index, const char *text, s
 		index->shards[index->count] = strdup(e->valuestring);
 		index->count++;
 		if (!index->names[index->count - 1] || !index->shards[index->count - 1]) {
-			rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			rc = fmt_error_oom(err);
 			goto out;
 		}
 	}

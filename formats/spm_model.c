@@ -167,7 +167,7 @@ static int add_piece(struct parse *ps, const struct pb_field *text, float score,
 		size_t cap = ps->pieces_cap ? ps->pieces_cap * 2 : 1024;
 		struct spm_piece *p = realloc(m->pieces, cap * sizeof(*p));
 		if (!p)
-			return fmt_error_set(ps->err, FMT_ENOMEM, "out of memory");
+			return fmt_error_oom(ps->err);
 		m->pieces = p;
 		ps->pieces_cap = cap;
 	}
@@ -182,7 +182,7 @@ static int add_piece(struct parse *ps, const struct pb_field *text, float score,
 	size_t first;
 	int added = fmt_nameset_add(&ps->names, s, text->len, m->count, &first);
 	if (added < 0)
-		return fmt_error_set(ps->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(ps->err);
 	if (!added)
 		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu \"%s\" repeats piece %zu",
 				     offset, m->count, s, first);
@@ -335,7 +335,7 @@ int spm_model_parse(struct spm_model *out, const void *data, size_t size, struct
 	out->add_dummy_prefix = out->remove_extra_whitespaces = out->escape_whitespaces = 1;
 	fmt_nameset_init(&ps.names);
 	if (!(out->storage = malloc(ps.storage_cap))) {
-		rc = fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		rc = fmt_error_oom(err);
 		goto out;
 	}
 	while ((rc = next_field(&b, &f, err)) == 1) {

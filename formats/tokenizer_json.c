@@ -31,14 +31,14 @@ struct parser {
 static int scan_failed(struct parser *p, const char *where)
 {
 	if (p->s.error && !strcmp(p->s.error, "out of memory"))
-		return fmt_error_set(p->err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(p->err);
 	return fmt_error_set(p->err, FMT_EINVALID, "%s: invalid JSON at offset %zu: %s", where,
 			     p->s.error_pos, p->s.error ? p->s.error : "unexpected value");
 }
 
 static int oom(struct parser *p)
 {
-	return fmt_error_set(p->err, FMT_ENOMEM, "out of memory");
+	return fmt_error_oom(p->err);
 }
 
 /* true/false (and null when null_ok, leaving *out alone). */
@@ -519,7 +519,7 @@ static int check_unique_keys(const cJSON *node, const char *where, struct fmt_er
 	int rc = json_duplicate_key(node, &object, &key);
 	if (rc == 1)
 		return fmt_error_set(err, FMT_EINVALID, "%s: duplicate key \"%s\"", where, key);
-	return rc ? fmt_error_set(err, FMT_ENOMEM, "out of memory") : 0;
+	return rc ? fmt_error_oom(err) : 0;
 }
 
 static int get_flag(const cJSON *node, const char *key, int *out, const char *where, struct fmt_error *err)
@@ -545,7 +545,7 @@ static int get_text(const cJSON *node, const char *key, char **out, size_t *len,
 		return fmt_error_set(err, FMT_EINVALID, "%s.%s must be a string, found %s", where, key,
 				     json_kind(v));
 	if (!(*out = strdup(v->valuestring)))
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	if (len)
 		*len = strlen(*out);
 	return 0;
@@ -579,7 +579,7 @@ static int add_component(const cJSON *node, struct tokenizer_json_stage *st, con
 				     TOKENIZER_JSON_MAX_COMPONENTS);
 	struct tokenizer_json_component *c = &st->items[st->count++];
 	if (!(c->type = strdup(type->valuestring)))
-		return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+		return fmt_error_oom(err);
 	const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(node, "pattern");
 	if (pattern && !cJSON_IsNull(pattern)) {
 		const cJSON *regex = cJSON_GetObjectItemCaseSensitive(pattern, "Regex");
@@ -589,7 +589,7 @@ static int add_component(const cJSON *node, struct tokenizer_json_stage *st, con
 			return fmt_error_set(err, FMT_EINVALID, "%s: pattern must be {\"Regex\": ...} or "
 					     "{\"String\": ...}", where);
 		if (!(c->pattern = strdup(v->valuestring)))
-			return fmt_error_set(err, FMT_ENOMEM, "out of memory");
+			return fmt_error_oom(err);
 		c->pattern_len = strlen(c->pattern);
 		c->pattern_is_regex = regex != NULL;
 	}

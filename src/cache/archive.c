@@ -52,7 +52,7 @@ static int add_entry(struct archive *a, const char *output, const char *path, mo
 {
 	struct archive_entry *e = archive_entry_new();
 	if (!e)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	archive_entry_set_pathname(e, path);
 	archive_entry_set_filetype(e, type);
 	archive_entry_set_perm(e, perm);
@@ -78,7 +78,7 @@ static int add_file(struct archive *a, const char *output, const char *archive_p
 	int rc = add_entry(a, output, archive_path, AE_IFREG, 0644, st.st_size, NULL, st.st_mtime);
 	char *buf = rc ? NULL : malloc(ARCHIVE_CHUNK);
 	if (!rc && !buf)
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	for (long long left = st.st_size; !rc && left > 0;) {
 		ssize_t n = read(fd, buf, ARCHIVE_CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -144,7 +144,7 @@ static int open_writer(struct archive **out, const char *output, const char *tar
 	struct archive *a = archive_write_new();
 	int rc = 0;
 	if (!a)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	archive_write_set_format_pax_restricted(a);
 	if (ends_with(output, ".tar.gz") || ends_with(output, ".tgz"))
 		rc = archive_write_add_filter_gzip(a);
@@ -172,7 +172,7 @@ static int export_entries(struct archive *a, const char *output, const struct ca
 	cJSON *manifest = export_manifest(e, chosen, used);
 	char *text = manifest ? cJSON_Print(manifest) : NULL;
 	time_t now = time(NULL);
-	int rc = text ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = text ? 0 : modl_error_oom();
 	/* The manifest comes first, so that an importer can check every entry as it comes. */
 	if (!rc)
 		rc = add_entry(a, output, ARCHIVE_MANIFEST_NAME, AE_IFREG, 0644, (la_int64_t)strlen(text), NULL, now);
@@ -241,7 +241,7 @@ int archive_export(const char *hub_cache, const struct hub_repo *repo, const cha
 	chosen = calloc(e->revision_count + 1, 1);
 	used = calloc(e->blob_count + 1, 1);
 	if (!chosen || !used) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	if (repo->revision[0]) {
@@ -392,7 +392,7 @@ static int collect_blobs(struct import_state *st, const cJSON *blobs)
 	const cJSON *b;
 	st->blobs = calloc((size_t)cJSON_GetArraySize(blobs) + 1, sizeof(*st->blobs));
 	if (!st->blobs)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	cJSON_ArrayForEach(b, blobs) {
 		struct manifest_blob *mb = &st->blobs[st->blob_count];
 		mb->name = json_string(b, "name");
@@ -419,7 +419,7 @@ static int collect_revisions(struct import_state *st, const cJSON *revs)
 	st->files = calloc(nfiles + 1, sizeof(*st->files));
 	st->refs = calloc(nrefs + 1, sizeof(*st->refs));
 	if (!st->files || !st->refs)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	cJSON_ArrayForEach(rev, revs) {
 		const char *commit = json_string(rev, "commit");
 		if (!commit || !hub_is_commit(commit))
@@ -483,7 +483,7 @@ static int read_manifest(struct import_state *st, struct archive *a, struct arch
 		return bad(st, "the manifest claims %lld bytes", (long long)size);
 	char *text = malloc((size_t)size);
 	if (!text)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	la_ssize_t n = archive_read_data(a, text, (size_t)size);
 	int rc = n == size ? parse_manifest(st, text, (size_t)size) : bad(st, "the manifest is truncated");
 	free(text);
@@ -526,7 +526,7 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 	struct strbuf path = STRBUF_INIT;
 	struct hasher *h = NULL;
 	char *buf = malloc(ARCHIVE_CHUNK), hex[65];
-	int fd = -1, rc = buf ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int fd = -1, rc = buf ? 0 : modl_error_oom();
 	if (!rc && (unsigned long long)size != mb->size)
 		rc = bad(st, "blob %.12s: %lld bytes, the manifest says %llu", mb->name, (long long)size, mb->size);
 	if (!rc && !st->space_checked && !(rc = check_space(st)))
@@ -715,7 +715,7 @@ static int open_reader(struct archive **out, const char *input)
 		free(src);
 		if (a)
 			archive_read_free(a);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	src->fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	if (src->fd < 0) {

@@ -31,7 +31,7 @@ int cache_repo_init(struct cache_repo *c, const char *hub_cache, const struct hu
 	memset(c, 0, sizeof(*c));
 	int rc = cache_folder_name(repo, &name);
 	if (!rc && !(c->root = strdup(hub_cache)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	if (!rc && !(rc = strbuf_addf(&sb, "%s/%s", hub_cache, name.buf)))
 		c->folder = strbuf_take(&sb);
 	if (!rc && !(rc = strbuf_addf(&sb, "%s/.locks/%s", hub_cache, name.buf)))
@@ -205,7 +205,7 @@ int cache_write_tree(const struct cache_repo *c, const char *commit, const struc
 	struct strbuf path = STRBUF_INIT;
 	cJSON *doc = cJSON_CreateObject(), *files = NULL;
 	char *text = NULL;
-	int rc = doc ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = doc ? 0 : modl_error_oom();
 	if (!rc) {
 		cJSON_AddNumberToObject(doc, "format_version", 1);
 		files = cJSON_AddObjectToObject(doc, "files");
@@ -217,7 +217,7 @@ int cache_write_tree(const struct cache_repo *c, const char *commit, const struc
 		cJSON *f = cJSON_CreateObject();
 		if (!f || !cJSON_AddItemToObject(files, e->path, f)) {
 			cJSON_Delete(f);
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 			break;
 		}
 		cJSON_AddNumberToObject(f, "size", (double)e->size);
@@ -232,7 +232,7 @@ int cache_write_tree(const struct cache_repo *c, const char *commit, const struc
 		cJSON_AddNullToObject(f, "xet_hash");
 	}
 	if (!rc && !(text = cJSON_PrintUnformatted(doc)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	if (!rc)
 		rc = strbuf_addf(&path, "%s/trees", c->folder);
 	if (!rc)

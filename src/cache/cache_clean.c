@@ -58,7 +58,7 @@ static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const cha
 {
 	struct cache_action *grown = realloc(p->actions, (p->count + 1) * sizeof(*grown));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	p->actions = grown;
 	struct cache_action *a = &p->actions[p->count];
 	a->kind = kind;
@@ -70,7 +70,7 @@ static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const cha
 	if (!a->path || !a->label) {
 		free(a->path);
 		free(a->label);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	p->count++;
 	p->bytes += bytes;
@@ -81,10 +81,10 @@ static int plan_skip(struct cache_plan *p, const char *what)
 {
 	char **grown = realloc(p->skipped, (p->skipped_count + 1) * sizeof(*grown));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	p->skipped = grown;
 	if (!(grown[p->skipped_count] = strdup(what)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	p->skipped_count++;
 	return 0;
 }
@@ -116,7 +116,7 @@ static int plan_add_blob(struct cache_plan *p, const struct cache_scan *scan, co
 	if (!rc)
 		rc = plan_add(p, b->incomplete ? ACTION_PARTIAL : ACTION_BLOB, path.buf, label, b->size);
 	if (!rc && !(p->actions[p->count - 1].lock = strbuf_take(&lock)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	strbuf_free(&path);
 	strbuf_free(&lock);
 	return rc;
@@ -175,7 +175,7 @@ static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry
 	unsigned *kept = calloc(e->blob_count + 1, sizeof(*kept));
 	unsigned char *dropped = calloc(e->blob_count + 1, 1);
 	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
-	int rc = kept && dropped ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = kept && dropped ? 0 : modl_error_oom();
 	for (size_t i = 0; !rc && i < e->revision_count; i++)
 		for (size_t k = 0; k < e->revisions[i].file_count; k++) {
 			long b = e->revisions[i].files[k].blob;
@@ -230,7 +230,7 @@ static int plan_revisions(const struct cache_scan *scan, const struct cache_entr
 		strbuf_reset(&path);
 		if (!rc && !(rc = snapshot_lock_path(scan, e, r->commit, &path)) &&
 		    !(p->actions[p->count - 1].lock = strdup(path.buf)))
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 		/* What pull recorded about that commit goes with it. */
 		static const char *const meta[] = { "trees/%s.json", ".no_exist/%s" };
 		for (size_t m = 0; !rc && m < 2; m++) {
@@ -300,7 +300,7 @@ int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, s
 	 * only by revisions that all go are removed too. */
 	unsigned char *done = calloc(count + 1, 1);
 	if (!done)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; !rc && i < count; i++) {
 		if (done[i])
 			continue;
@@ -312,7 +312,7 @@ int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, s
 		}
 		unsigned char *gone = calloc(e->revision_count + 1, 1);
 		if (!gone) {
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 			break;
 		}
 		for (size_t k = i; !rc && k < count; k++) {
@@ -346,7 +346,7 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 		const struct cache_entry *e = &scan->repos[i];
 		unsigned char *gone = calloc(e->revision_count + 1, 1);
 		if (!gone)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		for (size_t k = 0; k < e->revision_count; k++)
 			gone[k] = e->revisions[k].ref_count == 0;
 		/* A repo with no revision left (or none at all: a pull that died before its
@@ -384,7 +384,7 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 		if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode) && !staging_in_use(path.buf) &&
 		    !(rc = plan_add(p, ACTION_META, path.buf, "stale import staging", 0)) &&
 		    !(p->actions[p->count - 1].lock = strdup(path.buf)))
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 	}
 	if (d)
 		closedir(d);
@@ -440,10 +440,10 @@ static int names_add(void *ctx, struct fs_entry *ent)
 	const char *base = strrchr(target, '/');
 	char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	l->v = grown;
 	if (!(l->v[l->n] = strdup(base ? base + 1 : target)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	l->n++;
 	return 0;
 }
@@ -518,7 +518,7 @@ static int remove_blobs(struct cache_plan *p)
 			   !strncmp(prev, a->path, blob_folder_len(a->path));
 		if (n && (!same || n == REMOVE_BATCH)) {
 			char *folder = strndup(prev, blob_folder_len(prev));
-			rc = folder ? remove_blob_batch(p, idx, n, folder) : modl_error_set(MODL_EFAIL, "out of memory");
+			rc = folder ? remove_blob_batch(p, idx, n, folder) : modl_error_oom();
 			free(folder);
 			n = 0;
 		}

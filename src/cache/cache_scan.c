@@ -24,7 +24,7 @@ static int grow(void **items, size_t *cap, size_t count, size_t size)
 	size_t n = *cap ? *cap * 2 : 16;
 	void *p = realloc(*items, n * size);
 	if (!p)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	*items = p;
 	*cap = n;
 	return 0;
@@ -34,10 +34,10 @@ static int push_string(char ***list, size_t *count, const char *s)
 {
 	char **grown = realloc(*list, (*count + 1) * sizeof(**list));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	*list = grown;
 	if (!(grown[*count] = strdup(s)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	(*count)++;
 	return 0;
 }
@@ -239,7 +239,7 @@ static int snapshot_entry(void *ctx, struct fs_entry *ent)
 			r->last_modified = mtime;
 		f->path = strbuf_take(&rel);
 		if (!f->path)
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 	}
 	strbuf_free(&rel);
 	return rc;
@@ -375,7 +375,7 @@ static int scan_entry(struct cache_scan *scan, const char *name, const struct hu
 {
 	struct cache_entry *grown = realloc(scan->repos, (scan->count + 1) * sizeof(*grown));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	scan->repos = grown;
 	struct cache_entry *e = &scan->repos[scan->count++];
 	memset(e, 0, sizeof(*e));
@@ -384,7 +384,7 @@ static int scan_entry(struct cache_scan *scan, const char *name, const struct hu
 	struct strbuf sb = STRBUF_INIT;
 	int rc = strbuf_addf(&sb, "%s/%s", scan->root, name);
 	if (!rc && (!(e->folder = strbuf_take(&sb)) || !(e->folder_name = strdup(name))))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	if (!rc)
 		rc = scan_blobs(scan, e);
 	if (!rc)
@@ -401,7 +401,7 @@ static int scan_init(struct cache_scan *scan, const char *hub_cache)
 {
 	memset(scan, 0, sizeof(*scan));
 	scan->root = strdup(hub_cache);
-	return scan->root ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return scan->root ? 0 : modl_error_oom();
 }
 
 static int root_entry(void *ctx, struct fs_entry *ent)

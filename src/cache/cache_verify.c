@@ -68,7 +68,7 @@ static int add_missing(struct cache_verify_report *r, const struct cache_entry *
 	for (size_t k = 0; k < rev->dangling_count; k++) {
 		struct cache_missing_blob *grown = realloc(r->missing, (r->missing_count + 1) * sizeof(*grown));
 		if (!grown)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		r->missing = grown;
 		grown[r->missing_count++] = (struct cache_missing_blob){ e, rev->commit, rev->dangling[k] };
 	}
@@ -109,7 +109,7 @@ int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsi
 	if (!q.jobs || !chosen) {
 		free(q.jobs);
 		free(chosen);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	for (size_t i = 0; !rc && i < scan->count; i++) {
 		memset(chosen, 0, total + 1);
@@ -141,7 +141,7 @@ int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsi
 			continue;
 		struct cache_bad_blob *grown = realloc(r->bad, (r->bad_count + 1) * sizeof(*grown));
 		if (!grown) {
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 			break;
 		}
 		r->bad = grown;

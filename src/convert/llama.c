@@ -373,7 +373,7 @@ static int add_rope_freqs(struct convert_plan *plan, const struct convert_model 
 	uint32_t n = m->head_dim / 2;
 	float *f = calloc(n ? n : 1, sizeof(float));
 	if (!f)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	float base = (float)(m->config.rope_theta.present ? m->config.rope_theta.value : 10000.0);
 	float factor = (float)(r->factor.present ? r->factor.value : 8.0);
 	float low = (float)(r->low_freq_factor.present ? r->low_freq_factor.value : 1.0);
@@ -437,7 +437,7 @@ int convert_plan_build(struct convert_plan *plan, const struct convert_model *m,
 	memset(plan, 0, sizeof(*plan));
 	plan->tensors = calloc(n + 2, sizeof(*plan->tensors));
 	if (!seen || !plan->tensors) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	plan->float_type = QUANT_F32;

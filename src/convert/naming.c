@@ -414,7 +414,7 @@ static int dup_into(char **dst, const char *src)
 {
 	if (*dst || !src)
 		return 0;
-	return (*dst = strdup(src)) ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return (*dst = strdup(src)) ? 0 : modl_error_oom();
 }
 
 /* Fills what is still unset from one model id. */
@@ -422,7 +422,7 @@ static int from_id(struct convert_naming *n, const char *id, uint64_t parameters
 {
 	struct id_parts p;
 	if (model_id_parts(id, parameters, &p))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (p.full)
 		take(&n->name, id_to_title(p.full));
 	take(&n->basename, p.basename);
@@ -549,7 +549,7 @@ int convert_default_name(const struct convert_naming *n, const char *type_name, 
 		rc = strbuf_addf(&sb, "-%s.gguf", type_name);
 	if (rc) {
 		strbuf_free(&sb);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	for (char *c = sb.buf + sb.len - 5 - strlen(type_name); *c && c < sb.buf + sb.len - 5; c++)
 		*c = (char)toupper((unsigned char)*c);

@@ -73,7 +73,7 @@ static int fill_result(struct run *run)
 	    !(r->hf_architecture = strdup(run->model.arch->hf_name)) || !(r->name = strdup(run->naming.name)) ||
 	    (run->naming.size_label && !(r->size_label = strdup(run->naming.size_label))) ||
 	    !(r->output = strdup(run->out_path)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	return 0;
 }
 
@@ -211,7 +211,7 @@ static int choose_output(struct run *run)
 	char *name = NULL;
 	int rc;
 	if (run->o->output && !(stat(run->o->output, &st) == 0 && S_ISDIR(st.st_mode)))
-		return (run->out_path = strdup(run->o->output)) ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		return (run->out_path = strdup(run->o->output)) ? 0 : modl_error_oom();
 	if ((rc = convert_default_name(&run->naming, quant_ftype_name(run->ftype), &name)))
 		return rc;
 	if (!run->o->output) {

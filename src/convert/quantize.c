@@ -194,7 +194,7 @@ static int make_plan(struct run *run)
 	int rc;
 	run->n = gguf_read_tensor_count(run->reader);
 	if (!(run->plan = calloc(run->n ? run->n : 1, sizeof(*run->plan))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; i < run->n; i++) {
 		const struct gguf_tensor_info *t = gguf_read_tensor(run->reader, i);
 		run->plan[i] = (struct plan){ .index = i, .name = t->name, .n_dims = effective_dims(t) };

@@ -44,7 +44,7 @@ static int check_unique(const cJSON *node, const char *path)
 	int rc = json_duplicate_key(node, &object, &key);
 	if (rc == 1)
 		return modl_error_set(MODL_EINVALID, "%s: duplicate key \"%s\"", path, key);
-	return rc ? modl_error_set(MODL_EFAIL, "out of memory") : 0;
+	return rc ? modl_error_oom() : 0;
 }
 
 int convert_parse_json(const char *path, const char *text, size_t len, cJSON **out)
@@ -58,7 +58,7 @@ int convert_parse_json(const char *path, const char *text, size_t len, cJSON **o
 	if (json_scan_validate(&s))
 		return modl_error_set(MODL_EINVALID, "%s: invalid JSON at offset %zu: %s", path, s.error_pos, s.error);
 	if (!(*out = cJSON_ParseWithLength(text, len)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	int rc = check_unique(*out, path);
 	if (rc) {
 		cJSON_Delete(*out);
@@ -87,7 +87,7 @@ int convert_resolve_source(const struct convert_options *o, char **dir, char **r
 		if (!S_ISDIR(st.st_mode))
 			return modl_error_set(MODL_EUSAGE, "convert: %s is not a directory (SRC is a model directory "
 					      "or a cached REPO[@REV])", o->source);
-		return (*dir = strdup(o->source)) ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		return (*dir = strdup(o->source)) ? 0 : modl_error_oom();
 	}
 	if (hub_parse_repo(o->source, HUB_MODEL, &repo)) {
 		modl_error_clear();
@@ -114,7 +114,7 @@ int convert_resolve_source(const struct convert_options *o, char **dir, char **r
 		goto out;
 	}
 	if (!(*dir = strbuf_take(&sb)) || !(*repo_id = strdup(repo.id)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 out:
 	strbuf_free(&sb);
 	cache_repo_free(&cache);

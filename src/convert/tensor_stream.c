@@ -299,7 +299,7 @@ static void worker(void *ctx, unsigned index)
 	(void)index;
 	if (c->scratch_floats && !(scratch = malloc(c->scratch_floats * sizeof(float)))) {
 		pthread_mutex_lock(&j->lock);
-		job_fail_locked(j, modl_error_set(MODL_EFAIL, "out of memory"));
+		job_fail_locked(j, modl_error_oom());
 		pthread_mutex_unlock(&j->lock);
 		return;
 	}
@@ -346,10 +346,10 @@ static int job_setup(struct job *j, struct tensor_stream *s, const struct tensor
 		threads = j->n_chunks > 0 ? (unsigned)j->n_chunks : 1;
 	j->nslots = threads * RING_PER_THREAD;
 	if (!(j->slots = calloc(j->nslots, sizeof(*j->slots))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (unsigned i = 0; c->buffered && i < j->nslots; i++)
 		if (!(j->slots[i].buf = malloc((size_t)j->chunk_rows * c->dst_row + 1)))
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 	return 0;
 }
 

@@ -112,7 +112,7 @@ static const char *pre_lookup(const struct tokenizer_json *tj, const char *signa
 
 static int oom(void)
 {
-	return modl_error_set(MODL_EFAIL, "out of memory");
+	return modl_error_oom();
 }
 
 /* conversion/base.py does_token_look_special */

@@ -84,7 +84,7 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 {
 	struct http_client *c = calloc(1, sizeof(*c));
 	if (!c)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->locks[i], NULL);
 	pthread_mutex_init(&c->log_lock, NULL);
@@ -106,7 +106,7 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 	c->share = curl_share_init();
 	if (!c->share || !c->user_agent || (o->token && !c->token)) {
 		http_client_free(c);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
@@ -185,7 +185,7 @@ int http_resolve_url(const char *base, const char *location, char **out)
 	char *full = NULL;
 	int rc = 0;
 	if (!u)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
@@ -195,7 +195,7 @@ int http_resolve_url(const char *base, const char *location, char **out)
 	}
 	*out = strdup(full);
 	if (!*out)
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 out:
 	curl_free(full);
 	curl_url_cleanup(u);
@@ -208,7 +208,7 @@ int http_url_origin(const char *url, char **out)
 	char *scheme = NULL, *host = NULL, *port = NULL;
 	int rc = 0;
 	if (!u)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -219,7 +219,7 @@ int http_url_origin(const char *url, char **out)
 	size_t len = strlen(scheme) + strlen(host) + strlen(port) + 5;
 	*out = malloc(len);
 	if (!*out) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	snprintf(*out, len, "%s://%s:%s", scheme, host, port);
@@ -288,7 +288,7 @@ int http_link_next(const struct http_response *r, char **out)
 			if ((rel && (!next_entry || rel < next_entry)) ||
 			    (rel2 && (!next_entry || rel2 < next_entry))) {
 				*out = strndup(p + 1, (size_t)(end - p - 1));
-				return *out ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+				return *out ? 0 : modl_error_oom();
 			}
 			p = end;
 		}
@@ -504,7 +504,7 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 	struct curl_slist *headers = build_headers(c, req, url, &failed);
 	if (failed) {
 		curl_easy_cleanup(t.easy);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	int head = !strcmp(req->method, "HEAD");
 	curl_easy_setopt(t.easy, CURLOPT_URL, url);
@@ -658,7 +658,7 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	char *url = strdup(req->url);
 	int rc = 0;
 	if (!url)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	/* A buffered answer (API JSON) has a deadline; a streamed download is bounded by the
 	 * minimum rate instead, since a large file may rightly take hours. */
 	double deadline = req->sink ? 0 : clock_seconds() + (double)c->request_deadline_s;

@@ -143,7 +143,7 @@ static int hub_open_token(struct hub **out, const struct modl_settings *s, const
 	struct hub *hub = calloc(1, sizeof(*hub));
 	if (!hub || !(hub->endpoint = strdup(s->endpoint))) {
 		free(hub);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	struct http_client_options o = {
 		.user_agent = "modl/" MODL_VERSION,
@@ -493,7 +493,7 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 			e->size = (unsigned long long)lsize->valuedouble;
 	}
 	e->path = strdup(path->valuestring);
-	return e->path ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return e->path ? 0 : modl_error_oom();
 }
 
 /* A limit from the environment (tests lower them), else the default. */
@@ -518,7 +518,7 @@ int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *url)
 				      "(MODL_MAX_LISTING_ENTRIES); refusing it", url, max);
 	struct hub_entry *grown = realloc(tree->entries, (tree->count + n + 1) * sizeof(*grown));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	tree->entries = grown;
 	const cJSON *item;
 	cJSON_ArrayForEach(item, page) {
@@ -646,7 +646,7 @@ int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t pr
 	int rc = 0;
 	const struct hub_entry **sorted = malloc((tree->count + 1) * sizeof(*sorted));
 	if (!sorted)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; i < tree->count; i++)
 		sorted[i] = &tree->entries[i];
 	qsort(sorted, tree->count, sizeof(*sorted), entry_cmp);
@@ -786,7 +786,7 @@ int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *
 	else if (redirect)
 		rc = modl_error_set(MODL_EINVALID, "%s: a redirect without Location", what);
 	else if (!(meta->location = strdup(resp.url)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 out:
 	http_response_free(&resp);
 	strbuf_free(&url);

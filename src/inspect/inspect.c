@@ -54,7 +54,7 @@ int inspect_open(struct inspect_report **out, const char *path)
 	int rc = 0, fd = -1;
 	*out = NULL;
 	if (!r || !(r->path = strdup(path))) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	if (stat(path, &st)) {
@@ -110,7 +110,7 @@ cJSON *inspect_to_json(const struct inspect_report *r, int tensors)
 int inspect_to_text(const struct inspect_report *r, int tensors, struct strbuf *out)
 {
 	int rc = r->gguf ? inspect_gguf_text(r, tensors, out) : inspect_safetensors_text(r, tensors, out);
-	return rc ? modl_error_set(MODL_EFAIL, "out of memory") : 0;
+	return rc ? modl_error_oom() : 0;
 }
 
 cJSON *inspect_total_json(const struct inspect_total *k)

@@ -36,7 +36,7 @@ static int audit_dir(const struct modl_settings *s, const char *dir, struct lice
 	struct stat st;
 	r->source_kind = "directory";
 	if (!(r->location = strdup(dir)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return modl_error_set(MODL_ENOTFOUND, "%s: no such directory", dir);
 	int rc = license_collect_dir(r, dir);
@@ -89,7 +89,7 @@ static int audit_cache(const struct modl_settings *s, const struct hub_repo *rep
 	r->source_kind = "cache";
 	memcpy(r->commit, commit, 41);
 	if (!(r->location = strdup(repo->id)) || !(r->revision = strdup(rev))) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	if ((rc = license_collect_dir(r, dir.buf)))
@@ -129,7 +129,7 @@ static int audit_hub(const struct modl_settings *s, int verbose, const struct hu
 	memcpy(r->commit, summary.sha, 41);
 	if (!(r->location = strdup(repo->id)) ||
 	    !(r->revision = strdup(repo->revision[0] ? repo->revision : "main"))) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	/* The listing at the commit, never at the branch: every file comes from one commit. */
@@ -194,7 +194,7 @@ int license_check_remote(struct hub *hub, const struct hub_repo *repo, const cha
 	snprintf(r->commit, sizeof(r->commit), "%s", commit);
 	if (!(r->location = strdup(repo->id)) ||
 	    !(r->revision = strdup(repo->revision[0] ? repo->revision : "main")))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	if (!rc)
 		rc = license_collect_hub(r, hub, repo, commit, tree, NULL);
 	if (!rc)
@@ -244,7 +244,7 @@ static int detect_files(struct license_report *r)
 		for (int k = 0; !rc && k < n; k++) {
 			char **grown = realloc(f->notice_of, (f->notice_count + 1) * sizeof(*grown));
 			if (!grown) {
-				rc = modl_error_set(MODL_EFAIL, "out of memory");
+				rc = modl_error_oom();
 				break;
 			}
 			f->notice_of = grown;
@@ -285,7 +285,7 @@ static int detect_gate(struct license_report *r)
 	f->path = strdup("README.md (extra_gated_prompt)");
 	f->text = strdup(prompt);
 	f->len = strlen(prompt);
-	return f->path && f->text ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return f->path && f->text ? 0 : modl_error_oom();
 }
 
 /* ---- the base model chain ----------------------------------------------------------------- */
@@ -301,14 +301,14 @@ static int base_add(struct license_report *r, const char *repo, const char *pare
 		return 0;
 	struct license_base *grown = realloc(r->bases, (r->base_count + 1) * sizeof(*r->bases));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	r->bases = grown;
 	struct license_base *b = &r->bases[r->base_count++];
 	memset(b, 0, sizeof(*b));
 	b->depth = depth;
 	b->repo = strdup(repo);
 	b->parent = strdup(parent);
-	return b->repo && b->parent ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return b->repo && b->parent ? 0 : modl_error_oom();
 }
 
 /* Breadth first: the model's own bases (depth 1), then theirs, up to LICENSE_BASE_DEPTH. */
@@ -337,7 +337,7 @@ static int follow_bases(struct license_report *r, struct hub *hub, const char *c
 			/* A base model's broken card is its problem: noted, not fatal. */
 			b->via = NULL;
 			if (!(b->note = strdup(modl_error_message())))
-				rc = modl_error_set(MODL_EFAIL, "out of memory");
+				rc = modl_error_oom();
 			modl_error_clear();
 			continue;
 		}
@@ -351,7 +351,7 @@ static int follow_bases(struct license_report *r, struct hub *hub, const char *c
 			if (b->depth >= LICENSE_BASE_DEPTH) {
 				if (!b->note && !(b->note = strdup("its own base models are not followed "
 								   "(depth limit)")))
-					rc = modl_error_set(MODL_EFAIL, "out of memory");
+					rc = modl_error_oom();
 				break;
 			}
 			rc = base_add(r, card.base_models[k], b->repo, b->depth + 1);
@@ -372,7 +372,7 @@ static int applies_add(struct license_report *r, const struct license_info *info
 			return 0;
 	struct license_applies *grown = realloc(r->applies, (r->applies_count + 1) * sizeof(*r->applies));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	r->applies = grown;
 	struct license_applies *a = &r->applies[r->applies_count++];
 	memset(a, 0, sizeof(*a));
@@ -380,7 +380,7 @@ static int applies_add(struct license_report *r, const struct license_info *info
 	a->source = source;
 	a->name = strdup(info ? info->id : name);
 	a->where = where ? strdup(where) : NULL;
-	return a->name && (!where || a->where) ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return a->name && (!where || a->where) ? 0 : modl_error_oom();
 }
 
 /* The card's licenses, one by one ("license: [apache-2.0, mit]", or "other" + a name). */
@@ -432,7 +432,7 @@ static int collect_applies(struct license_report *r, const struct license_info *
 					continue;
 				char *name = strdup(info->id);
 				if (!name)
-					rc = modl_error_set(MODL_EFAIL, "out of memory");
+					rc = modl_error_oom();
 				else {
 					free(e->name);
 					e->name = name;
@@ -679,7 +679,7 @@ static int check_policy(struct license_report *r, const struct license_policy *p
 {
 	int rc = 0;
 	if (!(r->policy_source = strdup(p->source)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; !rc && i < r->applies_count; i++) {
 		const struct license_applies *a = &r->applies[i];
 		const char *from = strcmp(a->source, "base model") ? "" : " (base model)";

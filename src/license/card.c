@@ -121,7 +121,7 @@ static int scalar_dup(struct reader *r, const yaml_event_t *ev, const char *key,
 	if (memchr(v, '\0', n))
 		return field_error(r, ev, key, "text without NUL characters");
 	if (!(*out = strndup(v, n)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	return 0;
 }
 
@@ -130,7 +130,7 @@ static int list_add(char ***items, size_t *count, char *s)
 	char **grown = realloc(*items, (*count + 1) * sizeof(**items));
 	if (!grown) {
 		free(s);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	*items = grown;
 	(*items)[(*count)++] = s;
@@ -328,13 +328,13 @@ int license_card_parse_prefix(const char *text, size_t len, int truncated, const
 				      "bytes, the most a card's metadata may take", source, len);
 	if (unclosed && !(out->note = strdup("the card starts with '---' but no line '---' closes "
 					     "the front matter: no metadata read")))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (!found)
 		return 0;
 	out->has_front_matter = 1;
 	struct reader r = { .source = source, .line_offset = first_line };
 	if (!yaml_parser_initialize(&r.parser))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	yaml_parser_set_input_string(&r.parser, (const unsigned char *)yaml, yaml_len);
 	rc = read_document(&r, out);
 	yaml_parser_delete(&r.parser);
@@ -352,7 +352,7 @@ static int json_string(const cJSON *obj, const char *key, const char *source, ch
 		return 0;
 	if (!cJSON_IsString(v))
 		return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected a string", source, key);
-	return (*out = strdup(v->valuestring)) ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return (*out = strdup(v->valuestring)) ? 0 : modl_error_oom();
 }
 
 static int json_strings(const cJSON *obj, const char *key, const char *source, char ***items,
@@ -363,7 +363,7 @@ static int json_strings(const cJSON *obj, const char *key, const char *source, c
 		return 0;
 	if (cJSON_IsString(v)) {
 		char *s = strdup(v->valuestring);
-		return s ? list_add(items, count, s) : modl_error_set(MODL_EFAIL, "out of memory");
+		return s ? list_add(items, count, s) : modl_error_oom();
 	}
 	if (!cJSON_IsArray(v))
 		return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected a string or a list", source, key);
@@ -371,7 +371,7 @@ static int json_strings(const cJSON *obj, const char *key, const char *source, c
 		if (!cJSON_IsString(item))
 			return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected strings", source, key);
 		char *s = strdup(item->valuestring);
-		int rc = s ? list_add(items, count, s) : modl_error_set(MODL_EFAIL, "out of memory");
+		int rc = s ? list_add(items, count, s) : modl_error_oom();
 		if (rc)
 			return rc;
 	}
@@ -408,7 +408,7 @@ int license_card_from_json(const cJSON *card_data, const char *source, struct li
 		cJSON_ArrayForEach(f, fields) {
 			char *s = strdup(f->string);
 			if ((rc = s ? list_add(&out->gated_fields, &out->gated_field_count, s)
-				    : modl_error_set(MODL_EFAIL, "out of memory")))
+				    : modl_error_oom()))
 				break;
 		}
 	if (rc)

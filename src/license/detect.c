@@ -154,7 +154,7 @@ int license_detect(const char *text, size_t len, struct license_detection *out)
 	if (!rc)
 		rc = detect_shingles_make(&ta, 0, ta.count, &a);
 	if (!rc && !(taken = calloc(detect_known_count() + 1, sizeof(*taken))))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	if (rc)
 		goto out;
 	out->words = ta.count;

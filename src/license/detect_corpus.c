@@ -68,7 +68,7 @@ static void corpus_load(void)
 	size_t n = 0;
 	int rc = license_kb(&kb, &n);
 	if (!rc && !(corpus.items = calloc(n ? n : 1, sizeof(*corpus.items))))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	for (size_t i = 0; !rc && i < n; i++)
 		if (kb[i].text)
 			rc = corpus_add(&kb[i], &corpus.items[corpus.count++]);

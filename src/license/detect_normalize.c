@@ -411,7 +411,7 @@ int license_tokenize(const char *text, size_t len, struct license_tokens *out)
 		return modl_error_set(MODL_EINVALID, "text too large to compare (%zu bytes)", len);
 	unsigned char *copy = blank_html_tags(text, len);
 	if (!copy)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	t.s = copy;
 	for (size_t i = 0; i < len && !t.failed;) {
 		size_t end = i;
@@ -424,7 +424,7 @@ int license_tokenize(const char *text, size_t len, struct license_tokens *out)
 	free(copy);
 	if (t.failed) {
 		license_tokens_free(out);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	return 0;
 }

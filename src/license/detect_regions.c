@@ -150,7 +150,7 @@ static int region_make(struct license_region *r, const struct gap *g, const char
 	r->known_line = line_of(k->info->text, ks);
 	r->shipped_line = line_of(file, fs);
 	return r->known && r->shipped && r->known_diff && r->shipped_diff
-		       ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		       ? 0 : modl_error_oom();
 }
 
 /* The exact alignment of a large gap also pairs stray common words ("the", "license")
@@ -230,7 +230,7 @@ int detect_compare_with(struct license_match *m, const struct known *k, const ch
 	int rc = 0;
 	detect_align_range(&al, 0, ta->count, 0, k->tokens.count, 0);
 	if (al.failed) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	drop_weak_runs(&al);
@@ -252,7 +252,7 @@ int detect_compare_with(struct license_match *m, const struct known *k, const ch
 	m->incomplete = m->missing_words > 0;
 	m->extra_words = al.ia[0] + (ta->count - 1 - al.ia[al.n - 1]);
 	if (!(gaps = malloc((al.n + 1) * sizeof(*gaps)))) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	/* Gaps between consecutive matched pairs; gaps separated by fewer than three matched

@@ -45,7 +45,7 @@ int detect_shingles_make(const struct license_tokens *t, size_t lo, size_t hi, s
 	out->n = 0;
 	out->v = NULL;
 	if (!words)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = lo; i < hi; i++)
 		if (!t->items[i].soft)
 			words[count++] = t->items[i].hash;
@@ -53,7 +53,7 @@ int detect_shingles_make(const struct license_tokens *t, size_t lo, size_t hi, s
 	out->v = malloc((n ? n : 1) * sizeof(*out->v));
 	if (!out->v) {
 		free(words);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t h = 0x9E3779B97F4A7C15ull;
@@ -67,7 +67,7 @@ int detect_shingles_make(const struct license_tokens *t, size_t lo, size_t hi, s
 	if (sort_u64(out->v, n)) {
 		free(out->v);
 		out->v = NULL;
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	for (size_t i = 0; i < n; i++)
 		if (out->n == 0 || out->v[out->n - 1] != out->v[i])

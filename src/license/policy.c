@@ -42,10 +42,10 @@ static int add_patterns(const cJSON *v, const char *source, const char *key, cha
 					      "(non-empty strings)", source, key);
 		char **grown = realloc(*items, (*count + 1) * sizeof(**items));
 		if (!grown)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		*items = grown;
 		if (!((*items)[*count] = strdup(item->valuestring)))
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		for (char *c = (*items)[*count]; *c; c++)
 			*c = (char)tolower((unsigned char)*c);
 		(*count)++;
@@ -111,7 +111,7 @@ int license_policy_parse(const char *text, size_t len, const char *source, struc
 		if ((rc = read_key(v, source, out)))
 			goto out;
 	if (!(out->source = strdup(source)))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 out:
 	cJSON_Delete(doc);
 	if (rc)

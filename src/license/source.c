@@ -74,10 +74,10 @@ int license_strings_add(struct license_strings *list, const char *s)
 {
 	char **grown = realloc(list->items, (list->count + 1) * sizeof(*list->items));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	list->items = grown;
 	if (!(list->items[list->count] = strdup(s)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	list->count++;
 	return 0;
 }
@@ -90,7 +90,7 @@ int license_strings_addf(struct license_strings *list, const char *fmt, ...)
 	va_end(ap);
 	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
 	if (!s)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	va_start(ap, fmt);
 	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	va_end(ap);
@@ -130,7 +130,7 @@ int license_files_reserve(struct license_report *r)
 	size_t alloc = r->files_alloc ? r->files_alloc * 2 : 16;
 	struct license_file *grown = realloc(r->files, alloc * sizeof(*r->files));
 	if (!grown)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	r->files = grown;
 	r->files_alloc = alloc;
 	return 0;
@@ -161,7 +161,7 @@ static int add_file(struct license_report *r, const char *path, enum license_rol
 	f->note = note ? strdup(note) : NULL;
 	r->file_count++;
 	if (!f->path || (note && !f->note))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	return 0;
 }
 
@@ -190,7 +190,7 @@ static int read_prefix(const char *path, size_t max, char **text, size_t *len)
 		return modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno, "%s", path);
 	char *buf = malloc(max + 1);
 	size_t got = 0;
-	int rc = buf ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = buf ? 0 : modl_error_oom();
 	while (!rc && got < max) {
 		ssize_t n = read(fd, buf + got, max - got);
 		if (n < 0 && errno == EINTR)
@@ -292,13 +292,13 @@ static int visit(struct license_report *r, const char *root, const char *rel, in
 			alloc = alloc ? alloc * 2 : 32;
 			char **grown = realloc(names, alloc * sizeof(*names));
 			if (!grown) {
-				rc = modl_error_set(MODL_EFAIL, "out of memory");
+				rc = modl_error_oom();
 				break;
 			}
 			names = grown;
 		}
 		if (!(names[count] = strdup(e->d_name)))
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 		else
 			count++;
 	}
@@ -358,7 +358,7 @@ static int hub_get(struct hub *hub, const struct hub_repo *repo, const char *rev
 		*len = resp.body.len;
 		*text = strbuf_take(&resp.body);
 		if (!*text && !(*text = strdup("")))
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 		goto out;
 	}
 	rc = hub_error_from_response(hub, &resp, repo, what);
@@ -367,7 +367,7 @@ static int hub_get(struct hub *hub, const struct hub_repo *repo, const char *rev
 						  "conditions were not accepted with this token)"
 						: "not found");
 		modl_error_clear();
-		rc = *note ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		rc = *note ? 0 : modl_error_oom();
 	}
 out:
 	http_response_free(&resp);
@@ -397,7 +397,7 @@ static int license_entries(const struct license_report *r, const struct hub_tree
 				      "audit only part of them", r->location ? r->location : "repository", n,
 				      LICENSE_FILES_MAX);
 	if (n && !(list = malloc(n * sizeof(*list))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	n = 0;
 	for (size_t i = 0; i < tree->count; i++)
 		if (!tree->entries[i].is_dir && license_role_of_path(tree->entries[i].path) >= 0)
@@ -443,7 +443,7 @@ static int add_copy(struct license_report *r, const char *path, enum license_rol
 	char *text = NULL;
 	if (last->read) {
 		if (!(text = malloc(last->len + 1)))
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		memcpy(text, last->text, last->len);
 		text[last->len] = '\0';
 	}
@@ -524,7 +524,7 @@ int license_fetch_card(struct hub *hub, const char *cache_root, const char *repo
 	if (hub_parse_repo(repo_id, HUB_MODEL, &repo) || repo.revision[0]) {
 		modl_error_clear();
 		*note = strdup("not a repository id");
-		return *note ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		return *note ? 0 : modl_error_oom();
 	}
 	if (cache_root && (prefer_cache || !hub) && cached_card(cache_root, &repo, text, len) == 0) {
 		*via = "cache";
@@ -532,7 +532,7 @@ int license_fetch_card(struct hub *hub, const char *cache_root, const char *repo
 	}
 	if (!hub) {
 		*note = strdup("not in the cache (audit it with 'modl license REPO' to read it from the Hub)");
-		return *note ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+		return *note ? 0 : modl_error_oom();
 	}
 	int rc = hub_get(hub, &repo, "main", "README.md", 0, text, len, note);
 	if (!rc && *text)

@@ -173,7 +173,7 @@ static int chunk_map_open(struct dl_file *f, unsigned long long *resumed)
 		}
 		char *fresh = malloc(want);
 		if (!fresh) {
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 			goto out;
 		}
 		memcpy(fresh, header, f->map_header);
@@ -318,7 +318,7 @@ static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long st
 		int cross_host = f->cross_host;
 		pthread_mutex_unlock(&e->lock);
 		if (!url)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		struct part_io io = { .engine = e, .file = f, .start = start, .length = length,
 				      .ranged = ranged,
 				      .stream_hasher = stream_hasher ? *stream_hasher : NULL };
@@ -451,7 +451,7 @@ static int hash_chunk(struct dl_file *f, size_t i, char **buf)
 	if (end > f->item->entry->size)
 		end = f->item->entry->size;
 	if (!*buf && !(*buf = malloc(DOWNLOAD_HASH_BUFFER)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	while (off < end) {
 		size_t want = end - off < DOWNLOAD_HASH_BUFFER ? (size_t)(end - off) : DOWNLOAD_HASH_BUFFER;
 		ssize_t n = pread(f->fd, *buf, want, (off_t)off);
@@ -667,7 +667,7 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 	f->chunk_count = (size_t)((f->item->entry->size + f->chunk_size - 1) / f->chunk_size);
 	f->chunks = calloc(f->chunk_count, 1);
 	f->marked = calloc(f->chunk_count, 1);
-	rc = f->chunks && f->marked ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	rc = f->chunks && f->marked ? 0 : modl_error_oom();
 	if (!rc)
 		rc = chunk_map_open(f, &resumed);
 	if (!rc)
@@ -797,7 +797,7 @@ int download_run(struct download_job *job)
 		job->connections = 1;
 	e.files = calloc(job->count ? job->count : 1, sizeof(*e.files));
 	if (!e.files)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; i < job->count; i++) {
 		struct dl_file *f = &e.files[i];
 		const struct hub_entry *entry = job->items[i].entry;

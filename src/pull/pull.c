@@ -42,14 +42,14 @@ static int select_files(const struct pull_options *o, const struct hub_tree *tre
 {
 	r->files = calloc(tree->count + 1, sizeof(*r->files));
 	if (!r->files)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	for (size_t i = 0; i < tree->count; i++) {
 		const struct hub_entry *e = &tree->entries[i];
 		if (e->is_dir || !file_requested(o, e->path))
 			continue;
 		struct pull_file *f = &r->files[r->count++];
 		if (!(f->path = strdup(e->path)))
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		f->size = e->size;
 		f->lfs = e->lfs;
 		snprintf(f->hash, sizeof(f->hash), "%s", e->lfs ? e->sha256 : e->oid);
@@ -133,7 +133,7 @@ static int plan_items(const struct pull_options *o, const struct cache_repo *cac
 {
 	struct download_item *items = calloc(r->count + 1, sizeof(*items));
 	struct strbuf sb = STRBUF_INIT;
-	int rc = items ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	int rc = items ? 0 : modl_error_oom();
 	for (size_t i = 0; !rc && i < r->count; i++) {
 		struct pull_file *f = &r->files[i];
 		struct hub_entry *e = &entries[i];
@@ -162,7 +162,7 @@ static int plan_items(const struct pull_options *o, const struct cache_repo *cac
 		}
 		items[i].present = f->present;
 		if (!rc && (!items[i].final_path || !items[i].partial_path || !items[i].lock_path))
-			rc = modl_error_set(MODL_EFAIL, "out of memory");
+			rc = modl_error_oom();
 	}
 	strbuf_free(&sb);
 	if (rc) {
@@ -315,7 +315,7 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 		goto out;
 	entries = calloc(r->count + 1, sizeof(*entries));
 	if (!entries) {
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 		goto out;
 	}
 	if ((rc = plan_items(o, cache, r, entries, &items)) || o->dry_run)

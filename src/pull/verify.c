@@ -21,14 +21,14 @@ static int add_entry(struct verify_report *r, size_t *cap, const char *path, con
 		size_t n = *cap ? *cap * 2 : 64;
 		struct verify_entry *grown = realloc(r->entries, n * sizeof(*grown));
 		if (!grown)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		r->entries = grown;
 		*cap = n;
 	}
 	struct verify_entry *e = &r->entries[r->count];
 	memset(e, 0, sizeof(*e));
 	if (!(e->path = strdup(path)))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	snprintf(e->expected, sizeof(e->expected), "%s", expected);
 	e->size = size;
 	r->count++;

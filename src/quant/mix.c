@@ -89,7 +89,7 @@ int quant_ftype_from_name(const char *name, uint32_t *ftype)
 	int rc;
 	strbuf_init(&names);
 	if (quant_ftype_names(&names))
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 	else
 		rc = modl_error_set(MODL_EUSAGE, "unknown type '%s' (%s)", name ? name : "", names.buf);
 	strbuf_free(&names);
@@ -140,7 +140,7 @@ int quant_mix_begin(struct quant_mix **out, uint32_t ftype, const struct quant_m
 		return modl_error_set(MODL_EUSAGE, "file type %u is not supported", ftype);
 	struct quant_mix *mix = calloc(1, sizeof(*mix));
 	if (!mix)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	mix->ftype = ftype;
 	mix->default_type = ftypes[i].default_type;
 	mix->model = *model;

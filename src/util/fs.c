@@ -17,7 +17,7 @@ int fs_mkdir_p(const char *path, mode_t mode)
 {
 	char *copy = strdup(path);
 	if (!copy)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	int rc = 0;
 	for (char *p = copy + 1;; p++) {
 		if (*p != '/' && *p != '\0')
@@ -142,7 +142,7 @@ int fs_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
 	if (out_len)
 		*out_len = sb.len;
 	*out = strbuf_take(&sb);
-	return *out ? 0 : modl_error_set(MODL_EFAIL, "out of memory");
+	return *out ? 0 : modl_error_oom();
 }
 
 int fs_remove(const char *path)

@@ -22,7 +22,7 @@ int hasher_new(struct hasher **out, enum hash_kind kind, unsigned long long cont
 	struct hasher *h = calloc(1, sizeof(*h));
 	if (!h || !(h->ctx = EVP_MD_CTX_new())) {
 		free(h);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	h->kind = kind;
 	const EVP_MD *md = kind == HASH_SHA256 ? EVP_sha256() : EVP_sha1();
@@ -90,7 +90,7 @@ int hash_fd(int fd, unsigned long long size, enum hash_kind kind, char hex[65])
 	char *buf = malloc(HASH_READ_CHUNK);
 	if (!buf) {
 		hasher_free(h);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	unsigned long long off = 0;
 	while (off < size) {

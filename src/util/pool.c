@@ -31,7 +31,7 @@ int pool_run(unsigned n, pool_worker_fn worker, void *ctx)
 	if (!threads || !ids) {
 		free(threads);
 		free(ids);
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	}
 	unsigned started = 1;
 	for (unsigned i = 0; i < n; i++)

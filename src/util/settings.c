@@ -77,7 +77,7 @@ static int settings_paths(struct modl_settings *s)
 	} else {
 		char *home = home_dir();
 		rc = home ? strbuf_addf(&sb, "%s/.cache/huggingface", home)
-			  : modl_error_set(MODL_EFAIL, "out of memory");
+			  : modl_error_oom();
 		free(home);
 	}
 	if (rc)
@@ -98,7 +98,7 @@ static int settings_paths(struct modl_settings *s)
 		goto out;
 	s->token_path = strbuf_take(&sb);
 	if (!s->hf_home || !s->hub_cache || !s->token_path)
-		rc = modl_error_set(MODL_EFAIL, "out of memory");
+		rc = modl_error_oom();
 out:
 	strbuf_free(&sb);
 	return rc;
@@ -114,7 +114,7 @@ static int settings_token_env(struct modl_settings *s)
 			continue;
 		char *copy = strdup(v);
 		if (!copy)
-			return modl_error_set(MODL_EFAIL, "out of memory");
+			return modl_error_oom();
 		if (settings_clean_token(copy)) {
 			s->token = copy;
 			s->token_source = vars[i];
@@ -227,7 +227,7 @@ int settings_load(struct modl_settings *s)
 	const char *endpoint = env_nonempty("HF_ENDPOINT");
 	s->endpoint = strdup(endpoint ? endpoint : "https://huggingface.co");
 	if (!s->endpoint)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	size_t len = strlen(s->endpoint);
 	while (len && s->endpoint[len - 1] == '/')
 		s->endpoint[--len] = '\0';
@@ -237,7 +237,7 @@ int settings_load(struct modl_settings *s)
 	s->no_color = getenv("NO_COLOR") != NULL;
 	s->no_progress = settings_env_true("HF_HUB_DISABLE_PROGRESS_BARS") || s->no_color;
 	if (!(s->token_file = calloc(1, sizeof(*s->token_file))))
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	int rc = settings_paths(s);
 	if (!rc)
 		rc = settings_token_env(s);

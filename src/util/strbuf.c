@@ -53,7 +53,7 @@ int strbuf_grow(struct strbuf *sb, size_t extra)
 		alloc = alloc > SIZE_MAX / 2 ? need : alloc * 2;
 	char *p = realloc(sb->alloc ? sb->buf : NULL, alloc);
 	if (!p)
-		return modl_error_set(MODL_EFAIL, "out of memory");
+		return modl_error_oom();
 	if (!sb->alloc)
 		p[0] = '\0';
 	sb->buf = p;
