@@ -211,8 +211,8 @@ static int export_entries(struct archive *a, const char *output, const struct ca
 		for (size_t k = 0; !rc && k < r->ref_count; k++) {
 			strbuf_reset(&ap);
 			strbuf_addf(&ap, "%s/refs/%s", e->folder_name, r->refs[k]);
-			rc = add_entry(a, output, ap.buf, AE_IFREG, 0644, 40, NULL, now);
-			if (!rc && archive_write_data(a, r->commit, 40) != 40)
+			rc = add_entry(a, output, ap.buf, AE_IFREG, 0644, HASH_SHA1_HEX, NULL, now);
+			if (!rc && archive_write_data(a, r->commit, HASH_SHA1_HEX) != HASH_SHA1_HEX)
 				rc = write_error(a, output);
 		}
 	}
@@ -525,7 +525,7 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 {
 	struct strbuf path = STRBUF_INIT;
 	struct hasher *h = NULL;
-	char *buf = malloc(ARCHIVE_CHUNK), hex[65];
+	char *buf = malloc(ARCHIVE_CHUNK), hex[HASH_HEX_BUF];
 	int fd = -1, rc = buf ? 0 : modl_error_oom();
 	if (!rc && (unsigned long long)size != mb->size)
 		rc = bad(st, "blob %.12s: %lld bytes, the manifest says %llu", mb->name, (long long)size, mb->size);
@@ -580,11 +580,11 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 
 static int accept_link(struct import_state *st, struct archive_entry *e, const char *rest)
 {
-	char commit[41];
-	if (strlen(rest) < 42 || rest[40] != '/')
+	char commit[HASH_COMMIT_BUF];
+	if (strlen(rest) < HASH_SHA1_HEX + 2 || rest[HASH_SHA1_HEX] != '/')
 		return bad(st, "%s: not inside a snapshot", archive_entry_pathname(e));
-	memcpy(commit, rest, 40);
-	commit[40] = '\0';
+	memcpy(commit, rest, HASH_SHA1_HEX);
+	commit[HASH_SHA1_HEX] = '\0';
 	const char *path = rest + 41;
 	struct manifest_file *mf = find_file(st, commit, path);
 	if (!mf)
@@ -610,11 +610,11 @@ static int accept_link(struct import_state *st, struct archive_entry *e, const c
 static int accept_ref(struct import_state *st, struct archive *a, struct archive_entry *e, const char *name)
 {
 	char commit[ARCHIVE_REF_MAX + 1];
-	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) || archive_entry_size(e) != 40)
+	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) || archive_entry_size(e) != HASH_SHA1_HEX)
 		return bad(st, "%s: not a valid ref", archive_entry_pathname(e));
-	if (archive_read_data(a, commit, 40) != 40)
+	if (archive_read_data(a, commit, HASH_SHA1_HEX) != HASH_SHA1_HEX)
 		return bad(st, "%s: truncated", archive_entry_pathname(e));
-	commit[40] = '\0';
+	commit[HASH_SHA1_HEX] = '\0';
 	const char *listed = manifest_ref(st, name);
 	if (!listed || strcmp(listed, commit))
 		return bad(st, "%s: disagrees with the manifest", archive_entry_pathname(e));

@@ -1,6 +1,7 @@
 #include "cache.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,7 +168,7 @@ int cache_write_ref(const struct cache_repo *c, const char *ref, const char *com
 	return rc;
 }
 
-int cache_read_ref(const struct cache_repo *c, const char *ref, char commit[41])
+int cache_read_ref(const struct cache_repo *c, const char *ref, char commit[HASH_COMMIT_BUF])
 {
 	struct strbuf path = STRBUF_INIT;
 	char *data = NULL;

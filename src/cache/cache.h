@@ -6,6 +6,7 @@
 
 #include "hub/hub.h"
 #include "util/strbuf.h"
+#include "util/hash.h"
 
 struct cache_repo {
 	char *root;    /* the hub cache directory */
@@ -42,7 +43,7 @@ int cache_link_snapshot(const struct cache_repo *c, const char *commit, const ch
 /* refs/<ref> = commit, no trailing newline, written atomically (unless already so). */
 int cache_write_ref(const struct cache_repo *c, const char *ref, const char *commit);
 /* Reads refs/<ref>; MODL_ENOTFOUND when absent, MODL_EINVALID when not a commit id. */
-int cache_read_ref(const struct cache_repo *c, const char *ref, char commit[41]);
+int cache_read_ref(const struct cache_repo *c, const char *ref, char commit[HASH_COMMIT_BUF]);
 /* .no_exist/<commit>/<path>: an empty file meaning "known absent at this commit". */
 int cache_mark_no_exist(const struct cache_repo *c, const char *commit, const char *path);
 

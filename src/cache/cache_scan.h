@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hub/hub.h"
+#include "util/hash.h"
 
 struct cache_blob {
 	char name[96];            /* sha256 or git sha1 (the etag); partials keep their file name */
@@ -25,7 +26,7 @@ struct cache_file {
 };
 
 struct cache_revision {
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	char **refs;              /* the ref names that point at it */
 	size_t ref_count;
 	struct cache_file *files;

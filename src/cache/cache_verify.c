@@ -13,7 +13,7 @@ struct verify_job {
 	const struct cache_entry *repo;
 	const struct cache_blob *blob;
 	int bad;
-	char actual[65];
+	char actual[HASH_HEX_BUF];
 	char error[256];
 };
 

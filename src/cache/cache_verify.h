@@ -4,11 +4,12 @@
 #define MODL_CACHE_VERIFY_H
 
 #include "cache_scan.h"
+#include "util/hash.h"
 
 struct cache_bad_blob {
 	const struct cache_entry *repo;
 	const struct cache_blob *blob;
-	char actual[65];          /* "" when the blob could not be read */
+	char actual[HASH_HEX_BUF];          /* "" when the blob could not be read */
 	char error[256];
 };
 

@@ -15,6 +15,7 @@
 #include "util/fs.h"
 #include "hub/hub.h"
 #include "util/strbuf.h"
+#include "util/hash.h"
 
 int convert_read_file(const char *dir, const char *name, size_t max, char **out, size_t *len)
 {
@@ -80,7 +81,7 @@ int convert_resolve_source(const struct convert_options *o, char **dir, char **r
 	struct cache_repo cache = { 0 };
 	struct strbuf sb = STRBUF_INIT;
 	struct stat st;
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	int rc;
 	*dir = *repo_id = NULL;
 	if (stat(o->source, &st) == 0) {

@@ -2,6 +2,7 @@
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/version.h"
+#include "util/hash.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -52,7 +53,7 @@ int hub_is_commit(const char *s)
 	for (; s[n]; n++)
 		if (!isxdigit((unsigned char)s[n]) || isupper((unsigned char)s[n]))
 			return 0;
-	return n == 40;
+	return n == HASH_SHA1_HEX;
 }
 
 /* The Hub's rule: [\w.-] characters, at most one '/', no "--" or "..", and no part that
@@ -470,7 +471,7 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 	if (!e->is_dir && strcmp(type->valuestring, "file"))
 		return modl_error_set(MODL_EINVALID, "%s: unknown tree entry type", url);
 	if (cJSON_IsString(oid)) {
-		if (!is_lower_hex(oid->valuestring, 40))
+		if (!is_lower_hex(oid->valuestring, HASH_SHA1_HEX))
 			return modl_error_set(MODL_EINVALID, "%s: %s: oid is not a git sha1", url,
 					      path->valuestring);
 		memcpy(e->oid, oid->valuestring, 41);
@@ -484,7 +485,7 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 	if (cJSON_IsObject(lfs)) {
 		const cJSON *sha = cJSON_GetObjectItemCaseSensitive(lfs, "oid");
 		const cJSON *lsize = cJSON_GetObjectItemCaseSensitive(lfs, "size");
-		if (!cJSON_IsString(sha) || !is_lower_hex(sha->valuestring, 64))
+		if (!cJSON_IsString(sha) || !is_lower_hex(sha->valuestring, HASH_SHA256_HEX))
 			return modl_error_set(MODL_EINVALID, "%s: %s: lfs.oid is not a sha256", url,
 					      path->valuestring);
 		e->lfs = 1;
@@ -709,7 +710,7 @@ int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const ch
 }
 
 /* W/"abc" or "abc" → abc */
-static int normalize_etag(const char *raw, char out[65])
+static int normalize_etag(const char *raw, char out[HASH_HEX_BUF])
 {
 	if (!strncmp(raw, "W/", 2))
 		raw += 2;

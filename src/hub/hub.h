@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "util/settings.h"
+#include "util/hash.h"
 
 enum hub_repo_type { HUB_MODEL, HUB_DATASET, HUB_SPACE };
 
@@ -42,9 +43,9 @@ struct hub_entry {
 	char *path;
 	int is_dir;
 	unsigned long long size;
-	char oid[41];        /* git object id (for an LFS file: of its pointer) */
+	char oid[HASH_COMMIT_BUF];        /* git object id (for an LFS file: of its pointer) */
 	int lfs;
-	char sha256[65];     /* LFS content hash, "" for git files */
+	char sha256[HASH_HEX_BUF];     /* LFS content hash, "" for git files */
 };
 
 struct hub_tree {
@@ -74,8 +75,8 @@ int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const ch
 		    const char *path, struct strbuf *out);
 
 struct hub_file_meta {
-	char commit[41];     /* X-Repo-Commit */
-	char etag[65];       /* X-Linked-Etag, else ETag, without W/ and quotes */
+	char commit[HASH_COMMIT_BUF];     /* X-Repo-Commit */
+	char etag[HASH_HEX_BUF];       /* X-Linked-Etag, else ETag, without W/ and quotes */
 	unsigned long long size; /* X-Linked-Size, else Content-Length of a non-redirect */
 	char *location;      /* where to GET the bytes (the CDN URL of an LFS file) */
 	int ranges;          /* Accept-Ranges: bytes */

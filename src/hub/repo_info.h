@@ -5,9 +5,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/hash.h"
+
 struct repo_summary {
 	const char *id;
-	char sha[41];
+	char sha[HASH_COMMIT_BUF];
 	const char *last_modified;  /* NULL when absent */
 	const char *gated;          /* "false", "auto" or "manual" */
 	int is_private;

@@ -54,7 +54,7 @@ static int audit_cache(const struct modl_settings *s, const struct hub_repo *rep
 	struct hub_tree tree = { 0 };
 	struct license_strings lacking = { 0 };
 	const char *rev = repo->revision[0] ? repo->revision : "main";
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	struct stat st;
 	int rc = cache_repo_init(&c, s->hub_cache, repo);
 	*done = 0;

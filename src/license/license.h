@@ -82,7 +82,7 @@ struct license_report {
 	const char *source_kind;      /* "directory", "cache", "hub" */
 	char *location;               /* the directory, or the repo id */
 	char *revision;               /* the revision asked for (repos) */
-	char commit[41];              /* "" for a directory */
+	char commit[HASH_COMMIT_BUF];              /* "" for a directory */
 	int card_read;                /* a README.md was found and read */
 	struct license_card card;
 	char *declared;               /* license_card_declared() */

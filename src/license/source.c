@@ -497,7 +497,7 @@ static int cached_card(const char *cache_root, const struct hub_repo *repo, char
 {
 	struct cache_repo c = { 0 };
 	struct strbuf path = STRBUF_INIT;
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	int rc = cache_repo_init(&c, cache_root, repo);
 	if (!rc)
 		rc = cache_read_ref(&c, "main", commit);

@@ -31,7 +31,7 @@ enum file_state { FILE_WAITING, FILE_PREPARING, FILE_ACTIVE, FILE_FINISHED };
 struct dl_file {
 	struct download_item *item;
 	enum file_state state;
-	char expected[65];
+	char expected[HASH_HEX_BUF];
 	enum hash_kind kind;
 	int fd, lock_fd;
 	char *url;             /* current GET URL */
@@ -472,7 +472,7 @@ static int hash_chunk(struct dl_file *f, size_t i, char **buf)
  * the hashing thread, which still holds f->hashing. */
 static void finish_ranged(struct engine *e, struct dl_file *f)
 {
-	char actual[65];
+	char actual[HASH_HEX_BUF];
 	struct hasher *h = f->hasher;
 	f->hasher = NULL;
 	int rc = hasher_finish(h, actual);
@@ -584,7 +584,7 @@ static int check_metadata(struct engine *e, struct dl_file *f, const struct hub_
 static void run_whole(struct engine *e, struct dl_file *f)
 {
 	struct hasher *h = NULL;
-	char actual[65];
+	char actual[HASH_HEX_BUF];
 	int rc = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		if ((rc = hasher_new(&h, f->kind, f->item->entry->size)))

@@ -7,6 +7,7 @@
 #include "hub/hub.h"
 #include "util/progress.h"
 #include "util/settings.h"
+#include "util/hash.h"
 
 struct pull_options {
 	struct hub_repo repo;
@@ -27,14 +28,14 @@ struct pull_file {
 	char *path;
 	unsigned long long size;
 	int lfs;
-	char hash[65];
+	char hash[HASH_HEX_BUF];
 	int present;   /* already there before this pull */
 	int fetched;   /* downloaded and verified by this pull */
 	int failed;
 };
 
 struct pull_result {
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	char *path;              /* snapshot directory, or the local dir */
 	const char *license;     /* NULL when unknown (points into info) */
 	const char *gated;       /* "false", "auto", "manual" */

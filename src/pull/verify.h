@@ -5,20 +5,21 @@
 
 #include "hub/hub.h"
 #include "util/settings.h"
+#include "util/hash.h"
 
 enum verify_status { VERIFY_OK, VERIFY_MISSING, VERIFY_BAD };
 
 struct verify_entry {
 	char *path;
-	char expected[65];
-	char actual[65];
+	char expected[HASH_HEX_BUF];
+	char actual[HASH_HEX_BUF];
 	unsigned long long size, actual_size;
 	enum verify_status status;
 	char error[256];   /* why it could not be read, for VERIFY_BAD without a hash */
 };
 
 struct verify_report {
-	char commit[41];
+	char commit[HASH_COMMIT_BUF];
 	char *snapshot;
 	const char *source;  /* "hub", "recorded listing", "blob names" */
 	struct verify_entry *entries;

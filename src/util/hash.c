@@ -50,7 +50,7 @@ int hasher_update(struct hasher *h, const void *data, size_t len)
 	return 0;
 }
 
-int hasher_finish(struct hasher *h, char hex[65])
+int hasher_finish(struct hasher *h, char hex[HASH_HEX_BUF])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
@@ -78,10 +78,10 @@ int hash_kind_of(const char *hex)
 	for (; hex[n]; n++)
 		if (!((hex[n] >= '0' && hex[n] <= '9') || (hex[n] >= 'a' && hex[n] <= 'f')))
 			return -1;
-	return n == 64 ? HASH_SHA256 : n == 40 ? HASH_GIT_SHA1 : -1;
+	return n == HASH_SHA256_HEX ? HASH_SHA256 : n == HASH_SHA1_HEX ? HASH_GIT_SHA1 : -1;
 }
 
-int hash_fd(int fd, unsigned long long size, enum hash_kind kind, char hex[65])
+int hash_fd(int fd, unsigned long long size, enum hash_kind kind, char hex[HASH_HEX_BUF])
 {
 	struct hasher *h;
 	int rc = hasher_new(&h, kind, size);
@@ -115,7 +115,7 @@ int hash_fd(int fd, unsigned long long size, enum hash_kind kind, char hex[65])
 	return hasher_finish(h, hex);
 }
 
-int hash_file(const char *path, enum hash_kind kind, char hex[65], unsigned long long *size)
+int hash_file(const char *path, enum hash_kind kind, char hex[HASH_HEX_BUF], unsigned long long *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
