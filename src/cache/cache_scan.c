@@ -148,21 +148,28 @@ static int blob_entry(void *ctx, struct fs_entry *ent)
 	return 0;
 }
 
-static int scan_blobs(struct cache_scan *scan, struct cache_entry *e)
+/* Walks <repo folder>/<sub> with fn; a folder that is not there is empty. */
+static int walk_folder(struct walk *w, const char *sub, fs_entry_fn fn)
 {
 	struct strbuf dir = STRBUF_INIT;
-	size_t cap = 0;
-	struct walk w = { .scan = scan, .e = e, .cap = &cap };
-	int rc = strbuf_addf(&dir, "%s/blobs", e->folder);
+	int rc = strbuf_addf(&dir, "%s/%s", w->e->folder, sub);
 	if (!rc)
-		rc = fs_for_each_entry(dir.buf, blob_entry, &w);
+		rc = fs_for_each_entry(dir.buf, fn, w);
 	if (rc == MODL_ENOTFOUND) {
 		modl_error_clear();
 		rc = 0;
 	}
+	strbuf_free(&dir);
+	return rc;
+}
+
+static int scan_blobs(struct cache_scan *scan, struct cache_entry *e)
+{
+	size_t cap = 0;
+	struct walk w = { .scan = scan, .e = e, .cap = &cap };
+	int rc = walk_folder(&w, "blobs", blob_entry);
 	if (!rc && e->blob_count)
 		qsort(e->blobs, e->blob_count, sizeof(*e->blobs), blob_compare);
-	strbuf_free(&dir);
 	return rc;
 }
 
@@ -309,27 +316,12 @@ static int ref_entry(void *ctx, struct fs_entry *ent)
 
 static int scan_revisions(struct cache_scan *scan, struct cache_entry *e)
 {
-	struct strbuf dir = STRBUF_INIT;
 	size_t cap = 0;
 	struct walk w = { .scan = scan, .e = e, .prefix = "", .cap = &cap };
-	int rc = strbuf_addf(&dir, "%s/snapshots", e->folder);
-	if (!rc)
-		rc = fs_for_each_entry(dir.buf, revision_entry, &w);
-	if (rc == MODL_ENOTFOUND) {
-		modl_error_clear();
-		rc = 0;
-	}
+	int rc = walk_folder(&w, "snapshots", revision_entry);
 	if (!rc && e->revision_count)
 		qsort(e->revisions, e->revision_count, sizeof(*e->revisions), newest_first);
-	strbuf_reset(&dir);
-	if (!rc && !(rc = strbuf_addf(&dir, "%s/refs", e->folder)))
-		rc = fs_for_each_entry(dir.buf, ref_entry, &w);
-	if (rc == MODL_ENOTFOUND) {
-		modl_error_clear();
-		rc = 0;
-	}
-	strbuf_free(&dir);
-	return rc;
+	return rc ? rc : walk_folder(&w, "refs", ref_entry);
 }
 
 /* Sizes and times, with every blob counted once. */

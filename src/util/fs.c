@@ -152,12 +152,11 @@ int fs_remove(const char *path)
 	return 0;
 }
 
-int fs_lock(const char *path, int *fd)
+/* Waits for the lock on the open *fd (closed and set to -1 on failure). A file system
+ * without locks (ENOLCK, EOPNOTSUPP) is used unlocked, as huggingface_hub does. */
+static int lock_wait(const char *path, int *fd, int operation)
 {
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
-	if (*fd < 0)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot open lock %s", path);
-	while (flock(*fd, LOCK_EX) != 0) {
+	while (flock(*fd, operation) != 0) {
 		if (errno == EINTR)
 			continue;
 		if (errno == ENOLCK || errno == EOPNOTSUPP)
@@ -170,6 +169,14 @@ int fs_lock(const char *path, int *fd)
 	return 0;
 }
 
+int fs_lock(const char *path, int *fd)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+	if (*fd < 0)
+		return modl_error_errno(MODL_EFAIL, errno, "cannot open lock %s", path);
+	return lock_wait(path, fd, LOCK_EX);
+}
+
 int fs_lock_reader(const char *path, int shared, int *fd)
 {
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
@@ -180,17 +187,7 @@ int fs_lock_reader(const char *path, int shared, int *fd)
 	}
 	if (*fd < 0)
 		return modl_error_errno(MODL_EFAIL, errno, "cannot open lock %s", path);
-	while (flock(*fd, shared ? LOCK_SH : LOCK_EX) != 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno == ENOLCK || errno == EOPNOTSUPP)
-			break;
-		int e = errno;
-		close(*fd);
-		*fd = -1;
-		return modl_error_errno(MODL_EFAIL, e, "cannot lock %s", path);
-	}
-	return 0;
+	return lock_wait(path, fd, shared ? LOCK_SH : LOCK_EX);
 }
 
 int fs_write_if_changed(const char *path, const void *data, size_t len, mode_t mode)
