@@ -345,6 +345,30 @@ class Faults(PullCase):
         self.assertOneLineError(r, "weights/big.bin")
         self.assertFalse(os.path.exists(self.blob("weights/big.bin")))
 
+    def assertRangeTriesBounded(self, fault):
+        """One range that keeps failing is tried at most MODL_MAX_RETRIES + 1 times in all:
+        one retry policy, not a loop around another loop."""
+        big = sha256(self.files["weights/big.bin"])
+        self.hub.faults(dict(fault, server="cdn", path_re=big, only_range=True, times=-1))
+        r = self.pull("weights/big.bin", MODL_MAX_RETRIES="3")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "big.bin")
+        tries = {}
+        for e in self.cdn_gets("weights/big.bin"):
+            tries[e["headers"].get("range")] = tries.get(e["headers"].get("range"), 0) + 1
+        self.assertTrue(tries)
+        self.assertLessEqual(max(tries.values()), 3 + 1, tries)
+        self.assertFalse(os.path.exists(self.blob("weights/big.bin")))
+
+    def test_a_range_that_keeps_dropping_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "drop"})
+
+    def test_a_range_that_keeps_failing_with_503_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "status", "code": 503})
+
+    def test_a_range_that_keeps_coming_short_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "short", "bytes": 10})
+
     def test_hostile_listing_writes_nothing(self):
         for bad in ("../../../evil", "/etc/evil", "a\\\\b", "ok/../../evil"):
             self.hub.reset()
