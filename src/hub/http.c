@@ -490,7 +490,7 @@ static int transfer_error(const struct http_client *c, const struct transfer *t,
 /* One request to one URL, no redirect following and no retry, ended by deadline
  * (clock_seconds(); 0: none). Returns 0 when an HTTP answer arrived, MODL_ENET for a
  * transport failure (with *retryable set), MODL_EINVALID for a hostile answer, or the
- * sink's error. */
+ * sink's error (retryable when MODL_ENET). */
 static int transfer_once(struct http_client *c, const struct http_request *req, const char *url,
 			 double deadline, struct http_response *resp, int *retryable)
 {
@@ -651,21 +651,21 @@ static int try_once(struct http_client *c, const struct http_request *req, const
 	return rc == HTTP_JUDGE_EXPIRED && last ? MODL_ENET : rc;
 }
 
-/* Sleeps before retry `attempt` (0, 1, 2...). status: the answer being retried (0: a
- * failure, whose message is set). */
-static int wait_before_retry(struct http_client *c, const char *url, int attempt, long status,
-			     const struct http_response *resp, double deadline, unsigned *seed)
+/* Sleeps before retry `attempt` (0, 1, 2...). answer: the answer being retried (NULL:
+ * a failure, whose message is set). */
+static int wait_before_retry(struct http_client *c, const char *url, int attempt,
+			     const struct http_response *answer, double deadline, unsigned *seed)
 {
-	long after = status ? http_retry_after_seconds(resp) : -1;
+	long after = answer ? http_retry_after_seconds(answer) : -1;
 	unsigned long wait = after >= 0 ? server_wait_ms(c, after) : backoff_ms(c, attempt, seed);
-	if (c->verbose && status) {
-		fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url, status, wait);
+	if (c->verbose && answer) {
+		fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url, answer->status, wait);
 	} else if (c->verbose) {
 		fputs("modl: ", stderr);
 		escape_fputs(modl_error_message(), 0, stderr);
 		fprintf(stderr, "; retrying in %lu ms\n", wait);
 	}
-	return retry_sleep(c, url, wait, deadline, status);
+	return retry_sleep(c, url, wait, deadline, answer ? answer->status : 0);
 }
 
 /* Tries *url until an answer to return, an error that ends the request, or the last of
@@ -683,8 +683,7 @@ static int perform_with_retries(struct http_client *c, const struct http_request
 		if (rc == HTTP_JUDGE_EXPIRED && req->refresh)
 			rc = req->refresh(req->sink_ctx, url);
 		else
-			rc = wait_before_retry(c, *url, attempt, rc ? 0 : resp->status, resp, deadline,
-					       &seed);
+			rc = wait_before_retry(c, *url, attempt, rc ? NULL : resp, deadline, &seed);
 		if (!rc && req->restart)
 			rc = req->restart(req->sink_ctx);
 		if (rc)

@@ -48,8 +48,8 @@ struct http_response {
 
 /* Receives the body of a 2xx answer; returning non-zero aborts the transfer with that
  * code (which http_perform then returns). resp holds the status and headers so far.
- * MODL_ENET means a wrong answer worth another try (a wrong Content-Range); it is
- * retried when the request has a restart hook. */
+ * MODL_ENET means a wrong answer worth another try (a wrong Content-Range), retried
+ * like a network failure; any other code ends the request. */
 typedef int (*http_sink_fn)(void *ctx, const struct http_response *resp, const void *data,
 			    size_t len);
 
@@ -66,7 +66,8 @@ typedef int (*http_restart_fn)(void *ctx);
  * with it. On the last try, MODL_ENET and HTTP_JUDGE_EXPIRED end it as MODL_ENET. */
 typedef int (*http_judge_fn)(void *ctx, const struct http_response *resp);
 
-/* Replaces *url (owned, freed by the hook on success) by a fresh one. */
+/* Replaces *url (owned: the hook frees the old one) by a fresh one; an error ends the
+ * request with it. */
 typedef int (*http_refresh_fn)(void *ctx, char **url);
 
 struct http_request {
@@ -94,14 +95,14 @@ void http_global_cleanup(void);
 int http_client_new(struct http_client **out, const struct http_client_options *options);
 void http_client_free(struct http_client *client);
 
-/* Performs the request with retries (network errors, 408, 429, 500, 502, 503, 504, and
- * what the request's judge or sink calls worth another try; Retry-After and RateLimit
- * t= are honoured up to max_retry_wait_s): at most max_retries + 1 tries in all, with
- * one backoff sequence. Returns 0 when
- * an HTTP answer was received, whatever its status, MODL_ENET when none could be (also
- * past the deadline), MODL_EINVALID for a hostile answer that is never retried (a
- * redirect loop or one to a non-HTTP URL, a header too large, a buffered body over
- * max_body), or the sink's error. Bytes past a Content-Length are never read: libcurl
+/* Performs the request with retries: network errors, 408, 429, 500, 502, 503, 504, and
+ * what the request's judge or sink calls worth another try; at most max_retries + 1
+ * tries of each URL (of a redirect chain) in all, with one backoff sequence; Retry-After
+ * and RateLimit t= are honoured up to max_retry_wait_s. Returns 0 when an HTTP answer
+ * was received (whatever its status, unless a judge says otherwise), MODL_ENET when none
+ * could be (also past the deadline), MODL_EINVALID for a hostile answer that is never
+ * retried (a redirect loop or one to a non-HTTP URL, a header too large, a buffered
+ * body over max_body), or the sink's, judge's or refresh hook's error. Bytes past a Content-Length are never read: libcurl
  * ends the body there and closes the connection. */
 int http_perform(struct http_client *client, const struct http_request *request,
 		 struct http_response *response);
