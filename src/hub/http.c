@@ -490,7 +490,7 @@ static int transfer_error(const struct http_client *c, const struct transfer *t,
 /* One request to one URL, no redirect following and no retry, ended by deadline
  * (clock_seconds(); 0: none). Returns 0 when an HTTP answer arrived, MODL_ENET for a
  * transport failure (with *retryable set), MODL_EINVALID for a hostile answer, or the
- * sink's error. */
+ * sink's error (retryable when MODL_ENET). */
 static int transfer_once(struct http_client *c, const struct http_request *req, const char *url,
 			 double deadline, struct http_response *resp, int *retryable)
 {
@@ -541,6 +541,7 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 	curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (t.sink_error) {
 		rc = t.sink_error;
+		*retryable = rc == MODL_ENET; /* the sink calls the answer wrong, not hostile */
 	} else if (t.body_too_large) {
 		rc = modl_error_set(MODL_EINVALID, "%s: answer larger than %zu bytes", url,
 				    t.max_body);
@@ -611,37 +612,81 @@ static int retry_sleep(struct http_client *c, const char *url, unsigned long wai
 	return 0;
 }
 
+static int redirect_status(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The request's judge on an answer http_perform is about to return (a redirect it is
+ * going to follow is not judged). */
+static int judge_answer(const struct http_request *req, const struct http_response *resp)
+{
+	if (!req->judge || (req->redirects != HTTP_REDIRECT_NONE && redirect_status(resp->status) &&
+			    http_response_header(resp, "Location")))
+		return 0;
+	return req->judge(req->sink_ctx, resp);
+}
+
+/* One try at url. Returns 0 with *retry unset for an answer to return; otherwise the
+ * error that ends the request, or with *retry set the reason for another one: a status
+ * worth retrying (0), MODL_ENET, or HTTP_JUDGE_EXPIRED (another try at a fresh URL).
+ * The last try is never retried. */
+static int try_once(struct http_client *c, const struct http_request *req, const char *url,
+		    double deadline, int last, struct http_response *resp, int *retry)
+{
+	int retryable;
+	*retry = 0;
+	response_reset(resp);
+	int rc = transfer_once(c, req, url, deadline, resp, &retryable);
+	if (rc) {
+		*retry = !last && rc == MODL_ENET && retryable && (resp->sink_bytes == 0 || req->restart);
+		return rc;
+	}
+	if (!last && status_is_retryable(resp->status)) {
+		*retry = 1;
+		return 0;
+	}
+	rc = judge_answer(req, resp);
+	*retry = !last && (rc == MODL_ENET || rc == HTTP_JUDGE_EXPIRED);
+	return rc == HTTP_JUDGE_EXPIRED && last ? MODL_ENET : rc;
+}
+
+/* Sleeps before retry `attempt` (0, 1, 2...). answer: the answer being retried (NULL:
+ * a failure, whose message is set). */
+static int wait_before_retry(struct http_client *c, const char *url, int attempt,
+			     const struct http_response *answer, double deadline, unsigned *seed)
+{
+	long after = answer ? http_retry_after_seconds(answer) : -1;
+	unsigned long wait = after >= 0 ? server_wait_ms(c, after) : backoff_ms(c, attempt, seed);
+	if (c->verbose && answer) {
+		fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url, answer->status, wait);
+	} else if (c->verbose) {
+		fputs("modl: ", stderr);
+		escape_fputs(modl_error_message(), 0, stderr);
+		fprintf(stderr, "; retrying in %lu ms\n", wait);
+	}
+	return retry_sleep(c, url, wait, deadline, answer ? answer->status : 0);
+}
+
+/* Tries *url until an answer to return, an error that ends the request, or the last of
+ * max_retries + 1 tries: the one place that decides on retries, with one backoff
+ * sequence for every kind. A URL the judge calls expired is replaced by the refresh
+ * hook and tried again at once. */
 static int perform_with_retries(struct http_client *c, const struct http_request *req,
-				const char *url, double deadline, struct http_response *resp)
+				char **url, double deadline, struct http_response *resp)
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(size_t)resp;
 	for (int attempt = 0;; attempt++) {
-		int retryable;
-		response_reset(resp);
-		int rc = transfer_once(c, req, url, deadline, resp, &retryable);
-		int last = req->no_retry || attempt >= c->max_retries;
-		if (rc == MODL_ENET && retryable && resp->sink_bytes == 0 && !last) {
-			unsigned long wait = backoff_ms(c, attempt, &seed);
-			if (c->verbose) {
-				fputs("modl: ", stderr);
-				escape_fputs(modl_error_message(), 0, stderr);
-				fprintf(stderr, "; retrying in %lu ms\n", wait);
-			}
-			if ((rc = retry_sleep(c, url, wait, deadline, 0)))
-				return rc;
-			continue;
-		}
-		if (rc)
+		int retry, rc = try_once(c, req, *url, deadline, attempt >= c->max_retries, resp, &retry);
+		if (!retry)
 			return rc;
-		if (!status_is_retryable(resp->status) || last)
-			return 0;
-		long after = http_retry_after_seconds(resp);
-		unsigned long wait = after >= 0 ? server_wait_ms(c, after)
-						: backoff_ms(c, attempt, &seed);
-		if (c->verbose)
-			fprintf(stderr, "modl: %s answered %ld; retrying in %lu ms\n", url,
-				resp->status, wait);
-		if ((rc = retry_sleep(c, url, wait, deadline, resp->status)))
+		if (rc == HTTP_JUDGE_EXPIRED && req->refresh)
+			rc = req->refresh(req->sink_ctx, url);
+		else
+			rc = wait_before_retry(c, *url, attempt, rc ? NULL : resp, deadline, &seed);
+		if (!rc && req->restart)
+			rc = req->restart(req->sink_ctx);
+		if (rc)
 			return rc;
 	}
 }
@@ -663,13 +708,11 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	 * minimum rate instead, since a large file may rightly take hours. */
 	double deadline = req->sink ? 0 : clock_seconds() + (double)c->request_deadline_s;
 	for (int hops = 0;; hops++) {
-		rc = perform_with_retries(c, req, url, deadline, resp);
+		rc = perform_with_retries(c, req, &url, deadline, resp);
 		if (rc)
 			break;
 		const char *location = http_response_header(resp, "Location");
-		int redirect = resp->status == 301 || resp->status == 302 || resp->status == 303 ||
-			       resp->status == 307 || resp->status == 308;
-		if (!redirect || !location || req->redirects == HTTP_REDIRECT_NONE)
+		if (!redirect_status(resp->status) || !location || req->redirects == HTTP_REDIRECT_NONE)
 			break;
 		char *next = NULL;
 		if ((rc = http_resolve_url(url, location, &next)))
@@ -701,16 +744,4 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	free(resp->url);
 	resp->url = url;
 	return rc;
-}
-
-void http_client_backoff(struct http_client *c, int attempt, const struct http_response *resp)
-{
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed ^ (unsigned)attempt;
-	long after = resp ? http_retry_after_seconds(resp) : -1;
-	sleep_ms(after >= 0 ? server_wait_ms(c, after) : backoff_ms(c, attempt, &seed));
-}
-
-int http_client_max_retries(const struct http_client *c)
-{
-	return c->max_retries;
 }

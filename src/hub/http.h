@@ -47,9 +47,28 @@ struct http_response {
 };
 
 /* Receives the body of a 2xx answer; returning non-zero aborts the transfer with that
- * code (which http_perform then returns). resp holds the status and headers so far. */
+ * code (which http_perform then returns). resp holds the status and headers so far.
+ * MODL_ENET means a wrong answer worth another try (a wrong Content-Range), retried
+ * like a network failure; any other code ends the request. */
 typedef int (*http_sink_fn)(void *ctx, const struct http_response *resp, const void *data,
 			    size_t len);
+
+/* The sink starts over before another try: the body is sent again from its first byte. */
+typedef int (*http_restart_fn)(void *ctx);
+
+/* Returned by a judge: the URL has expired (the message is set, as MODL_ENET); the
+ * request is tried again at the URL that the refresh hook gives. */
+#define HTTP_JUDGE_EXPIRED 1
+
+/* Judges an answer that arrived (whatever its status) once http_perform would return
+ * it: 0 accepts it; MODL_ENET (message set) asks for another try after the backoff;
+ * HTTP_JUDGE_EXPIRED for another try at a fresh URL; any other code ends the request
+ * with it. On the last try, MODL_ENET and HTTP_JUDGE_EXPIRED end it as MODL_ENET. */
+typedef int (*http_judge_fn)(void *ctx, const struct http_response *resp);
+
+/* Replaces *url (owned: the hook frees the old one) by a fresh one; an error ends the
+ * request with it. */
+typedef int (*http_refresh_fn)(void *ctx, char **url);
 
 struct http_request {
 	const char *method;        /* "GET" or "HEAD" */
@@ -59,10 +78,15 @@ struct http_request {
 	long long range_end;        /* inclusive; -1: open-ended */
 	enum http_redirects redirects;
 	int identity;               /* Accept-Encoding: identity (sizes must be real) */
-	int no_retry;               /* the caller retries (ranged downloads) */
 	size_t max_body;            /* cap on the buffered body (default 32 MiB) */
 	http_sink_fn sink;
-	void *sink_ctx;
+	void *sink_ctx;             /* also the context of the three hooks below */
+	/* A streamed download's say in its retries, all optional: without restart, a
+	 * failure after the sink received bytes is final; without judge, every answer is
+	 * returned as it is; without refresh, an expired URL is tried again as it is. */
+	http_restart_fn restart;
+	http_judge_fn judge;
+	http_refresh_fn refresh;
 };
 
 int http_global_init(void);
@@ -71,12 +95,14 @@ void http_global_cleanup(void);
 int http_client_new(struct http_client **out, const struct http_client_options *options);
 void http_client_free(struct http_client *client);
 
-/* Performs the request with retries (network errors, 408, 429, 500, 502, 503, 504; on
- * 429 Retry-After and RateLimit t= are honoured up to max_retry_wait_s). Returns 0 when
- * an HTTP answer was received, whatever its status, MODL_ENET when none could be (also
- * past the deadline), MODL_EINVALID for a hostile answer that is never retried (a
- * redirect loop or one to a non-HTTP URL, a header too large, a buffered body over
- * max_body), or the sink's error. Bytes past a Content-Length are never read: libcurl
+/* Performs the request with retries: network errors, 408, 429, 500, 502, 503, 504, and
+ * what the request's judge or sink calls worth another try; at most max_retries + 1
+ * tries of each URL (of a redirect chain) in all, with one backoff sequence; Retry-After
+ * and RateLimit t= are honoured up to max_retry_wait_s. Returns 0 when an HTTP answer
+ * was received (whatever its status, unless a judge says otherwise), MODL_ENET when none
+ * could be (also past the deadline), MODL_EINVALID for a hostile answer that is never
+ * retried (a redirect loop or one to a non-HTTP URL, a header too large, a buffered
+ * body over max_body), or the sink's, judge's or refresh hook's error. Bytes past a Content-Length are never read: libcurl
  * ends the body there and closes the connection. */
 int http_perform(struct http_client *client, const struct http_request *request,
 		 struct http_response *response);
@@ -85,14 +111,6 @@ void http_response_init(struct http_response *response);
 void http_response_free(struct http_response *response);
 /* Last value of a header (case-insensitive name), or NULL. */
 const char *http_response_header(const struct http_response *response, const char *name);
-
-/* Sleeps the backoff step for a caller-driven retry (attempt 0, 1, 2...), or the
- * server's Retry-After (capped) when response says so (NULL: none). */
-void http_client_backoff(struct http_client *client, int attempt,
-			 const struct http_response *response);
-
-/* The retries after a first attempt this client makes (MODL_MAX_RETRIES). */
-int http_client_max_retries(const struct http_client *client);
 
 /* Resolves a (possibly relative) Location against base; *out owned by the caller. */
 int http_resolve_url(const char *base, const char *location, char **out);

@@ -242,9 +242,12 @@ struct part_io {
 	struct engine *engine;
 	struct dl_file *file;
 	unsigned long long start, length, received;
+	unsigned long long fetched; /* received over every try */
 	int ranged;          /* a Range was asked: only 206 with the exact Content-Range */
 	int checked;
-	struct hasher *stream_hasher; /* whole-file transfers hash as the bytes arrive */
+	unsigned generation; /* of the URL being tried */
+	int cross_host;
+	struct hasher **stream_hasher; /* whole-file transfers hash as the bytes arrive */
 };
 
 static int check_content_range(const struct part_io *io, const struct http_response *resp)
@@ -296,92 +299,115 @@ static int part_sink(void *ctx, const struct http_response *resp, const void *da
 						io->file->item->entry->path, io->file->item->partial_path);
 		done += (size_t)n;
 	}
-	if (io->stream_hasher && hasher_update(io->stream_hasher, data, len))
+	if (io->stream_hasher && hasher_update(*io->stream_hasher, data, len))
 		return MODL_EFAIL;
 	io->received += len;
+	io->fetched += len;
 	progress_add_bytes(io->engine->job->progress, len);
 	return 0;
 }
 
-/* Fetches [start, start+length) of the file into place, retrying network failures,
- * wrong answers and expired CDN URLs. */
+/* Judges a part's answer for http_perform, which decides on retries: a short body or
+ * an error status is worth another try, a refusal from the file host (a CDN) means an
+ * expired signed URL. Wrong ranges and hostile answers are caught by part_sink. */
+static int part_judge(void *ctx, const struct http_response *resp)
+{
+	struct part_io *io = ctx;
+	const char *path = io->file->item->entry->path;
+	if (io->checked && io->received == io->length)
+		return 0;
+	if (io->checked)
+		return modl_error_set(MODL_ENET, "%s: the transfer ended after %llu of %llu bytes",
+				      path, io->received, io->length);
+	if (resp->status == 403 && io->cross_host) {
+		modl_error_set(MODL_ENET, "%s: the download URL was refused (expired?)", path);
+		return HTTP_JUDGE_EXPIRED;
+	}
+	return modl_error_set(MODL_ENET, "%s: HTTP %ld from %s", path, resp->status,
+			      io->cross_host ? "the file host" : "the Hub");
+}
+
+/* Before another try: the part is written again from its start (in place), and a
+ * whole-file transfer hashes again from byte 0. */
+static int part_restart(void *ctx)
+{
+	struct part_io *io = ctx;
+	struct dl_file *f = io->file;
+	int rc = 0;
+	if (io->stream_hasher && io->received) {
+		hasher_free(*io->stream_hasher);
+		*io->stream_hasher = NULL;
+		rc = hasher_new(io->stream_hasher, f->kind, f->item->entry->size);
+	}
+	io->received = 0;
+	io->checked = 0;
+	return rc;
+}
+
+/* An expired signed URL: asks the Hub for a fresh one (once per expiry, whichever part
+ * notices first) and tries the file's current URL. A failed HEAD leaves the URL as it
+ * is: the next try fails again and the retries run out. */
+static int part_refresh(void *ctx, char **url)
+{
+	struct part_io *io = ctx;
+	struct engine *e = io->engine;
+	struct dl_file *f = io->file;
+	struct hub_file_meta meta;
+	pthread_mutex_lock(&e->lock);
+	int stale = io->generation == f->url_generation;
+	pthread_mutex_unlock(&e->lock);
+	if (stale && hub_file_metadata(e->job->hub, e->job->repo, e->job->commit,
+				       f->item->entry->path, &meta) == 0) {
+		pthread_mutex_lock(&e->lock);
+		if (io->generation == f->url_generation) {
+			free(f->url);
+			f->url = meta.location;
+			meta.location = NULL;
+			f->url_generation++;
+		}
+		pthread_mutex_unlock(&e->lock);
+		hub_file_meta_free(&meta);
+	}
+	pthread_mutex_lock(&e->lock);
+	char *fresh = strdup(f->url);
+	io->generation = f->url_generation;
+	pthread_mutex_unlock(&e->lock);
+	if (!fresh)
+		return modl_error_oom();
+	free(*url);
+	*url = fresh;
+	return 0;
+}
+
+/* Fetches [start, start+length) of the file into place. http_perform retries it (network
+ * failures, wrong answers, expired CDN URLs) at most MODL_MAX_RETRIES times. */
 static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long start,
 		      unsigned long long length, int ranged, struct hasher **stream_hasher)
 {
-	struct http_client *http = hub_http(e->job->hub);
-	int rc = 0;
-	for (int attempt = 0;; attempt++) {
-		struct http_response resp;
-		pthread_mutex_lock(&e->lock);
-		char *url = strdup(f->url);
-		unsigned generation = f->url_generation;
-		int cross_host = f->cross_host;
-		pthread_mutex_unlock(&e->lock);
-		if (!url)
-			return modl_error_oom();
-		struct part_io io = { .engine = e, .file = f, .start = start, .length = length,
-				      .ranged = ranged,
-				      .stream_hasher = stream_hasher ? *stream_hasher : NULL };
-		struct http_request req = {
-			.method = "GET", .url = url, .range_start = ranged ? (long long)start : -1,
-			.range_end = ranged ? (long long)(start + length - 1) : -1,
-			.redirects = HTTP_REDIRECT_ALL, .identity = 1, .sink = part_sink, .sink_ctx = &io,
-		};
-		http_response_init(&resp);
-		rc = http_perform(http, &req, &resp);
-		free(url);
-		pthread_mutex_lock(&e->lock);
-		f->item->fetched_bytes += io.received;
-		pthread_mutex_unlock(&e->lock);
-		if (!rc && io.checked && io.received == length && resp.status >= 200 && resp.status < 300) {
-			http_response_free(&resp);
-			return 0;
-		}
-		if (!rc && io.checked)
-			rc = modl_error_set(MODL_ENET, "%s: the transfer ended after %llu of %llu bytes",
-					    f->item->entry->path, io.received, length);
-		else if (!rc && resp.status == 403 && cross_host)
-			rc = modl_error_set(MODL_ENET, "%s: the download URL was refused (expired?)",
-					    f->item->entry->path);
-		else if (!rc)
-			rc = modl_error_set(MODL_ENET, "%s: HTTP %ld from %s", f->item->entry->path,
-					    resp.status, cross_host ? "the file host" : "the Hub");
-		/* A hostile answer (MODL_EINVALID) is not retried: it would come back. */
-		if (rc == MODL_EFAIL || rc == MODL_EINVALID || attempt >= http_client_max_retries(http)) {
-			http_response_free(&resp);
-			return rc;
-		}
-		/* An expired signed URL: ask the Hub for a fresh one (once per expiry, whichever
-		 * part notices first). */
-		if (resp.status == 403 && cross_host) {
-			struct hub_file_meta meta;
-			pthread_mutex_lock(&e->lock);
-			int stale = generation == f->url_generation;
-			pthread_mutex_unlock(&e->lock);
-			if (stale && hub_file_metadata(e->job->hub, e->job->repo, e->job->commit,
-						       f->item->entry->path, &meta) == 0) {
-				pthread_mutex_lock(&e->lock);
-				if (generation == f->url_generation) {
-					free(f->url);
-					f->url = meta.location;
-					meta.location = NULL;
-					f->url_generation++;
-				}
-				pthread_mutex_unlock(&e->lock);
-				hub_file_meta_free(&meta);
-			}
-		} else {
-			http_client_backoff(http, attempt, resp.status ? &resp : NULL);
-		}
-		http_response_free(&resp);
-		/* Whole-file transfers restart from byte 0 with a fresh hash. */
-		if (stream_hasher && io.received) {
-			hasher_free(*stream_hasher);
-			*stream_hasher = NULL;
-			if ((rc = hasher_new(stream_hasher, f->kind, f->item->entry->size)))
-				return rc;
-		}
-	}
+	struct part_io io = { .engine = e, .file = f, .start = start, .length = length,
+			      .ranged = ranged, .stream_hasher = stream_hasher };
+	struct http_response resp;
+	pthread_mutex_lock(&e->lock);
+	char *url = strdup(f->url);
+	io.generation = f->url_generation;
+	io.cross_host = f->cross_host;
+	pthread_mutex_unlock(&e->lock);
+	if (!url)
+		return modl_error_oom();
+	struct http_request req = {
+		.method = "GET", .url = url, .range_start = ranged ? (long long)start : -1,
+		.range_end = ranged ? (long long)(start + length - 1) : -1,
+		.redirects = HTTP_REDIRECT_ALL, .identity = 1, .sink = part_sink, .sink_ctx = &io,
+		.restart = part_restart, .judge = part_judge, .refresh = part_refresh,
+	};
+	http_response_init(&resp);
+	int rc = http_perform(hub_http(e->job->hub), &req, &resp);
+	pthread_mutex_lock(&e->lock);
+	f->item->fetched_bytes += io.fetched;
+	pthread_mutex_unlock(&e->lock);
+	http_response_free(&resp);
+	free(url);
+	return rc;
 }
 
 /* ---- verification and the final rename ---------------------------------------------- */

@@ -345,6 +345,51 @@ class Faults(PullCase):
         self.assertOneLineError(r, "weights/big.bin")
         self.assertFalse(os.path.exists(self.blob("weights/big.bin")))
 
+    def assertRangeTriesBounded(self, fault):
+        """One range that keeps failing is tried at most MODL_MAX_RETRIES + 1 times in all:
+        one retry policy, not a loop around another loop."""
+        big = sha256(self.files["weights/big.bin"])
+        self.hub.faults(dict(fault, server="cdn", path_re=big, only_range=True, times=-1))
+        r = self.pull("weights/big.bin", MODL_MAX_RETRIES="3")
+        self.assertExit(r, 3)
+        self.assertOneLineError(r, "big.bin")
+        tries = {}
+        for e in self.cdn_gets("weights/big.bin"):
+            tries[e["headers"].get("range")] = tries.get(e["headers"].get("range"), 0) + 1
+        self.assertTrue(tries)
+        self.assertLessEqual(max(tries.values()), 3 + 1, tries)
+        self.assertFalse(os.path.exists(self.blob("weights/big.bin")))
+
+    def test_a_range_that_keeps_dropping_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "drop"})
+
+    def test_a_range_that_keeps_failing_with_503_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "status", "code": 503})
+
+    def test_a_range_that_keeps_coming_short_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "short", "bytes": 10})
+
+    def test_a_range_with_a_wrong_content_range_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "bad_content_range"})
+
+    def test_a_range_answered_200_is_tried_max_retries_plus_one_times(self):
+        self.assertRangeTriesBounded({"action": "ignore_range"})
+
+    def test_a_url_that_keeps_expiring_is_refreshed_within_the_same_tries(self):
+        self.assertRangeTriesBounded({"action": "expire"})
+        heads = [e for e in self.hub.log() if e["method"] == "HEAD" and "weights/big.bin" in e["path"]]
+        self.assertGreater(len(heads), 1)  # a fresh URL was asked for
+
+    def test_a_range_longer_than_declared_is_tried_once_and_is_exit_8(self):
+        big = sha256(self.files["weights/big.bin"])
+        self.hub.faults({"server": "cdn", "path_re": big, "only_range": True, "times": -1,
+                         "action": "long", "bytes": 100, "declare": True})
+        r = self.pull("weights/big.bin", MODL_MAX_RETRIES="3")
+        self.assertExit(r, 8)
+        ranges = [e["headers"].get("range") for e in self.cdn_gets("weights/big.bin")]
+        self.assertTrue(ranges)
+        self.assertEqual(len(ranges), len(set(ranges)), ranges)
+
     def test_hostile_listing_writes_nothing(self):
         for bad in ("../../../evil", "/etc/evil", "a\\\\b", "ok/../../evil"):
             self.hub.reset()
