@@ -389,7 +389,7 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 			cJSON_AddStringToObject(o, "repo", b->repo->id);
 			cJSON_AddStringToObject(o, "blob", b->blob->name);
 			cJSON_AddStringToObject(o, "actual", b->actual);
-			if (b->error[0])
+			if (b->error)
 				cJSON_AddStringToObject(o, "error", b->error);
 			for (size_t r = 0; r < b->repo->revision_count; r++)
 				for (size_t k = 0; k < b->repo->revisions[r].file_count; k++) {
@@ -422,7 +422,8 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 				printf("BAD %s blob %s: content hashes to %s; used by %s\n", b->repo->id, b->blob->name,
 				       b->actual, users.len ? users.buf : "no snapshot");
 			else
-				printf("BAD %s blob %s: %s; used by %s\n", b->repo->id, b->blob->name, b->error,
+				printf("BAD %s blob %s: %s; used by %s\n", b->repo->id, b->blob->name,
+				       b->error ? b->error : "cannot be read",
 				       users.len ? users.buf : "no snapshot");
 		}
 		for (size_t i = 0; i < report.missing_count; i++)

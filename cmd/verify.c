@@ -44,7 +44,7 @@ static cJSON *report_to_json(const struct hub_repo *repo, const struct verify_re
 		cJSON_AddStringToObject(f, "expected", e->expected);
 		if (e->status == VERIFY_BAD && e->actual[0])
 			cJSON_AddStringToObject(f, "actual", e->actual);
-		if (e->error[0])
+		if (e->error)
 			cJSON_AddStringToObject(f, "error", e->error);
 		cJSON_AddItemToArray(files, f);
 	}
@@ -81,7 +81,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 				       e->expected, e->actual);
 			else if (e->status == VERIFY_BAD)
 				printf("BAD      %s: %s\n", escape_pool_str(&pool, e->path),
-				       escape_pool_str(&pool, e->error));
+				       e->error ? escape_pool_str(&pool, e->error) : "cannot be read");
 			else if (e->status == VERIFY_MISSING)
 				printf("missing  %s\n", escape_pool_str(&pool, e->path));
 			else if (!ctx->quiet)

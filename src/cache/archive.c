@@ -326,12 +326,15 @@ struct import_state {
 static int bad(const struct import_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const struct import_state *st, const char *fmt, ...)
 {
-	char msg[768];
+	struct strbuf msg = STRBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int rc = strbuf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	return modl_error_set(MODL_EINVALID, "%s: %s", st->input, msg);
+	if (!rc)
+		rc = modl_error_set(MODL_EINVALID, "%s: %s", st->input, msg.buf);
+	strbuf_free(&msg);
+	return rc;
 }
 
 static const char *json_string(const cJSON *o, const char *key)

@@ -45,12 +45,15 @@ static int push_string(char ***list, size_t *count, const char *s)
 static int warn(struct cache_scan *scan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int warn(struct cache_scan *scan, const char *fmt, ...)
 {
-	char msg[1024];
+	struct strbuf msg = STRBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int rc = strbuf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	return push_string(&scan->warnings, &scan->warning_count, msg);
+	if (!rc)
+		rc = push_string(&scan->warnings, &scan->warning_count, msg.buf);
+	strbuf_free(&msg);
+	return rc;
 }
 
 /* ---- names ------------------------------------------------------------------------- */

@@ -14,7 +14,7 @@ struct verify_job {
 	const struct cache_blob *blob;
 	int bad;
 	char actual[HASH_HEX_BUF];
-	char error[256];
+	char *error; /* why the blob could not be read; NULL when it was */
 };
 
 struct verify_queue {
@@ -34,7 +34,7 @@ static void verify_job_run(struct verify_job *j)
 	if (rc) {
 		j->bad = 1;
 		j->actual[0] = '\0';
-		snprintf(j->error, sizeof(j->error), "%s", modl_error_message());
+		j->error = strdup(modl_error_message()); /* NULL when out of memory: no reason shown */
 	} else {
 		j->bad = strcmp(j->actual, j->blob->name) != 0;
 	}
@@ -149,8 +149,11 @@ int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsi
 		bad->repo = q.jobs[i].repo;
 		bad->blob = q.jobs[i].blob;
 		memcpy(bad->actual, q.jobs[i].actual, sizeof(bad->actual));
-		memcpy(bad->error, q.jobs[i].error, sizeof(bad->error));
+		bad->error = q.jobs[i].error;
+		q.jobs[i].error = NULL;
 	}
+	for (size_t i = 0; i < q.count; i++)
+		free(q.jobs[i].error); /* those not handed to the report */
 	free(q.jobs);
 	if (!rc && r->bad_count)
 		rc = modl_error_set(MODL_EINTEGRITY, "%zu of %zu blobs do not match their hash%s", r->bad_count,
@@ -163,6 +166,8 @@ int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsi
 
 void cache_verify_report_free(struct cache_verify_report *r)
 {
+	for (size_t i = 0; i < r->bad_count; i++)
+		free(r->bad[i].error);
 	free(r->bad);
 	free(r->missing);
 	memset(r, 0, sizeof(*r));

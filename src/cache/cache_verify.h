@@ -9,8 +9,8 @@
 struct cache_bad_blob {
 	const struct cache_entry *repo;
 	const struct cache_blob *blob;
-	char actual[HASH_HEX_BUF];          /* "" when the blob could not be read */
-	char error[256];
+	char actual[HASH_HEX_BUF]; /* "" when the blob could not be read */
+	char *error;               /* why it could not be read, or NULL */
 };
 
 struct cache_missing_blob {

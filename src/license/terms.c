@@ -13,11 +13,11 @@
 static struct {
 	pthread_once_t once;
 	int rc;
-	char message[256];
+	struct modl_error_saved error; /* the loading thread's failure, for every caller */
 	cJSON *doc;
 	struct license_info *items;
 	size_t count;
-} kb = { PTHREAD_ONCE_INIT, 0, "", NULL, NULL, 0 };
+} kb = { .once = PTHREAD_ONCE_INIT };
 
 static void load(void);
 
@@ -25,7 +25,7 @@ int license_kb(const struct license_info **out, size_t *count)
 {
 	pthread_once(&kb.once, load);
 	if (kb.rc)
-		return modl_error_set(kb.rc, "%s", kb.message);
+		return modl_error_restore(&kb.error);
 	*out = kb.items;
 	*count = kb.count;
 	return 0;
@@ -109,11 +109,7 @@ const char *license_kind_name(enum license_kind k)
 
 /* ---- reading terms.json -------------------------------------------------------------- */
 
-#define KB_FAIL(...) \
-	do { \
-		snprintf(kb.message, sizeof(kb.message), "license knowledge base: " __VA_ARGS__); \
-		return MODL_EFAIL; \
-	} while (0)
+#define KB_FAIL(...) return modl_error_set(MODL_EFAIL, "license knowledge base: " __VA_ARGS__)
 
 static const char *opt_string(const cJSON *obj, const char *key)
 {
@@ -250,4 +246,8 @@ static int load_doc(void)
 static void load(void)
 {
 	kb.rc = load_doc();
+	if (kb.rc) {
+		modl_error_save(&kb.error);
+		kb.error.code = kb.rc;
+	}
 }

@@ -96,8 +96,8 @@ static void file_fail(struct engine *e, struct dl_file *f, int code)
 	if (!f->failed) {
 		f->failed = 1;
 		f->fail_order = ++e->failures;
-		f->item->error_code = code;
-		snprintf(f->item->error, sizeof(f->item->error), "%s", modl_error_message());
+		modl_error_save(&f->item->error);
+		f->item->error.code = code;
 		/* No new chunk is handed out; those in flight finish or fail on their own. */
 		for (size_t i = 0; i < f->chunk_count; i++)
 			if (f->chunks[i] == CHUNK_PENDING)
@@ -854,9 +854,9 @@ int download_run(struct download_job *job)
 	pthread_cond_destroy(&e.changed);
 	free(e.files);
 	if (!rc && failed == 1)
-		rc = modl_error_set(job->items[first].error_code, "%s", job->items[first].error);
+		rc = modl_error_restore(&job->items[first].error);
 	else if (!rc && failed > 1)
-		rc = modl_error_set(job->items[first].error_code, "%zu of %zu files failed; first: %s",
-				    failed, job->count, job->items[first].error);
+		rc = modl_error_set(job->items[first].error.code, "%zu of %zu files failed; first: %s",
+				    failed, job->count, job->items[first].error.message);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef MODL_DOWNLOAD_H
 #define MODL_DOWNLOAD_H
 
+#include "util/error.h"
 #include "hub/hub.h"
 #include "util/progress.h"
 
@@ -17,8 +18,7 @@ struct download_item {
 	int present;                   /* already there and not --force: nothing to do */
 	/* set by download_run */
 	enum download_status status;
-	int error_code;
-	char error[600];
+	struct modl_error_saved error;    /* why it failed (error.code 0: it did not) */
 	unsigned long long fetched_bytes; /* bytes received over the network for it */
 };
 

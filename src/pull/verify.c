@@ -82,7 +82,7 @@ static void verify_one(const char *snapshot, struct verify_entry *e)
 	if (stat(path.buf, &st) != 0 && lstat(path.buf, &st) == 0) {
 		/* a link whose blob is gone: the file was there and is lost */
 		e->status = VERIFY_BAD;
-		snprintf(e->error, sizeof(e->error), "its blob is missing");
+		e->error = strdup("its blob is missing"); /* NULL when out of memory: no reason shown */
 	} else if (stat(path.buf, &st) != 0) {
 		e->status = VERIFY_MISSING;
 	} else {
@@ -90,7 +90,7 @@ static void verify_one(const char *snapshot, struct verify_entry *e)
 		int rc = kind < 0 ? modl_error_set(MODL_EINVALID, "no usable hash recorded")
 				  : hash_file(path.buf, (enum hash_kind)kind, e->actual, &e->actual_size);
 		if (rc)
-			snprintf(e->error, sizeof(e->error), "%s", modl_error_message());
+			e->error = strdup(modl_error_message());
 		e->status = !rc && !strcmp(e->actual, e->expected) && e->actual_size == e->size
 				    ? VERIFY_OK : VERIFY_BAD;
 	}
@@ -200,8 +200,10 @@ int verify_snapshot(const struct modl_settings *s, int verbose, const struct hub
 
 void verify_report_free(struct verify_report *r)
 {
-	for (size_t i = 0; i < r->count; i++)
+	for (size_t i = 0; i < r->count; i++) {
 		free(r->entries[i].path);
+		free(r->entries[i].error);
+	}
 	free(r->entries);
 	free(r->snapshot);
 	memset(r, 0, sizeof(*r));

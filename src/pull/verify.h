@@ -15,7 +15,7 @@ struct verify_entry {
 	char actual[HASH_HEX_BUF];
 	unsigned long long size, actual_size;
 	enum verify_status status;
-	char error[256];   /* why it could not be read, for VERIFY_BAD without a hash */
+	char *error;       /* why it could not be read, for VERIFY_BAD without a hash; or NULL */
 };
 
 struct verify_report {

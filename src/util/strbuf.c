@@ -77,22 +77,27 @@ int strbuf_adds(struct strbuf *sb, const char *s)
 	return strbuf_add(sb, s, strlen(s));
 }
 
+int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	int rc = n < 0 ? modl_error_set(MODL_EFAIL, "bad format string") : strbuf_grow(sb, (size_t)n);
+	if (!rc) {
+		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, again);
+		sb->len += (size_t)n;
+	}
+	va_end(again);
+	return rc;
+}
+
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int rc = strbuf_vaddf(sb, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return modl_error_set(MODL_EFAIL, "bad format string");
-	int rc = strbuf_grow(sb, (size_t)n);
-	if (rc)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb->len += (size_t)n;
-	return 0;
+	return rc;
 }
 
 int strbuf_add_urlencoded(struct strbuf *sb, const char *s, int keep_slash)

@@ -2,6 +2,7 @@
 #ifndef MODL_STRBUF_H
 #define MODL_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct strbuf {
@@ -20,6 +21,7 @@ int strbuf_grow(struct strbuf *sb, size_t extra);
 int strbuf_add(struct strbuf *sb, const void *data, size_t len);
 int strbuf_adds(struct strbuf *sb, const char *s);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void strbuf_reset(struct strbuf *sb);
 /* Appends s percent-encoded for a URL; '/' is kept when keep_slash is set. */
 int strbuf_add_urlencoded(struct strbuf *sb, const char *s, int keep_slash);
