@@ -70,6 +70,43 @@ static void print_summary(const struct repo_summary *s)
 	strbuf_free(&line);
 }
 
+/* The `modl info --json` document. NULL when out of memory. */
+static cJSON *summary_json(const struct repo_summary *s, const char *revision)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", s->id);
+	cJSON_AddItemToObject(o, "revision", output_string_or_null(revision && *revision ? revision : NULL));
+	cJSON_AddStringToObject(o, "sha", s->sha);
+	cJSON_AddItemToObject(o, "last_modified", output_string_or_null(s->last_modified));
+	if (!strcmp(s->gated, "false"))
+		cJSON_AddFalseToObject(o, "gated");
+	else
+		cJSON_AddStringToObject(o, "gated", s->gated);
+	cJSON_AddBoolToObject(o, "private", s->is_private);
+	cJSON *lic = cJSON_AddObjectToObject(o, "license");
+	cJSON_AddItemToObject(lic, "card", output_string_or_null(s->license_card));
+	cJSON_AddItemToObject(lic, "tag", output_string_or_null(s->license_tag));
+	cJSON_AddItemToObject(lic, "name", output_string_or_null(s->license_name));
+	cJSON_AddItemToObject(lic, "link", output_string_or_null(s->license_link));
+	cJSON_AddItemToObject(o, "pipeline_tag", output_string_or_null(s->pipeline_tag));
+	cJSON_AddItemToObject(o, "library_name", output_string_or_null(s->library_name));
+	cJSON_AddNumberToObject(o, "files", (double)s->files);
+	if (s->sizes_known)
+		cJSON_AddNumberToObject(o, "total_size", (double)s->total_size);
+	else
+		cJSON_AddNullToObject(o, "total_size");
+	cJSON *formats = cJSON_AddArrayToObject(o, "weight_formats");
+	if (s->has_safetensors)
+		cJSON_AddItemToArray(formats, cJSON_CreateString("safetensors"));
+	if (s->has_gguf)
+		cJSON_AddItemToArray(formats, cJSON_CreateString("gguf"));
+	if (s->has_pytorch)
+		cJSON_AddItemToArray(formats, cJSON_CreateString("pytorch"));
+	return o;
+}
+
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model";
@@ -98,7 +135,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		rc = repo_summary_from_info(info, &summary);
 	if (!rc) {
 		if (ctx->json)
-			rc = output_json(repo_summary_to_json(&summary, repo.revision));
+			rc = output_json(summary_json(&summary, repo.revision));
 		else
 			print_summary(&summary);
 	}

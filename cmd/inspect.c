@@ -4,6 +4,7 @@
 #include "args.h"
 #include "util/error.h"
 #include "inspect/inspect.h"
+#include "inspect_render.h"
 #include "output.h"
 #include "util/strbuf.h"
 #include "command.h"

@@ -25,3 +25,8 @@ int output_json(cJSON *doc)
 	strbuf_free(&safe);
 	return ok ? 0 : modl_error_set(MODL_EFAIL, "cannot write to standard output");
 }
+
+cJSON *output_string_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}

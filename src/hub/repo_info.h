@@ -29,7 +29,4 @@ struct repo_summary {
  * answer lacks a valid commit sha or has malformed siblings. */
 int repo_summary_from_info(const cJSON *info, struct repo_summary *out);
 
-/* The summary as a JSON object (the `modl info --json` document). */
-cJSON *repo_summary_to_json(const struct repo_summary *s, const char *revision);
-
 #endif

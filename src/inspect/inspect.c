@@ -1,7 +1,7 @@
 /* modl inspect: recognises the input, opens it with the strict readers of formats/ and
  * turns their status into modl's error codes (every bad input exits 8 with the file's
- * name and what is wrong where). */
-#include "inspect_internal.h"
+ * name and what is wrong where); and sums the tensors up per type for the report. */
+#include "inspect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,24 +102,54 @@ void inspect_close(struct inspect_report *r)
 	free(r);
 }
 
-cJSON *inspect_to_json(const struct inspect_report *r, int tensors)
+/* Both readers have checked that every tensor's data fits in its file: the sums cannot
+ * overflow. */
+static void count_tensor(struct inspect_total *k, struct inspect_total *all, uint64_t bytes, uint64_t parameters)
 {
-	return r->gguf ? inspect_gguf_json(r, tensors) : inspect_safetensors_json(r, tensors);
+	k->tensors++;
+	k->bytes += bytes;
+	k->parameters += parameters;
+	all->tensors++;
+	all->bytes += bytes;
+	all->parameters += parameters;
 }
 
-int inspect_to_text(const struct inspect_report *r, int tensors, struct strbuf *out)
+void inspect_gguf_totals(const struct gguf_reader *g, struct inspect_total *by_type, struct inspect_total *all)
 {
-	int rc = r->gguf ? inspect_gguf_text(r, tensors, out) : inspect_safetensors_text(r, tensors, out);
-	return rc ? modl_error_oom() : 0;
-}
-
-cJSON *inspect_total_json(const struct inspect_total *k)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (o) {
-		cJSON_AddItemToObject(o, "tensors", inspect_json_u64(k->tensors));
-		cJSON_AddItemToObject(o, "parameters", inspect_json_u64(k->parameters));
-		cJSON_AddItemToObject(o, "bytes", inspect_json_u64(k->bytes));
+	memset(by_type, 0, GGUF_TENSOR_COUNT * sizeof(*by_type));
+	memset(all, 0, sizeof(*all));
+	for (size_t i = 0; i < gguf_read_tensor_count(g); i++) {
+		const struct gguf_tensor_info *t = gguf_read_tensor(g, i);
+		count_tensor(&by_type[t->type], all, t->size, t->n_elements);
 	}
-	return o;
+}
+
+void inspect_safetensors_totals(const struct safetensors *st, struct inspect_total *by_dtype,
+				struct inspect_total *all)
+{
+	memset(by_dtype, 0, SAFETENSORS_DTYPE_COUNT * sizeof(*by_dtype));
+	memset(all, 0, sizeof(*all));
+	for (size_t i = 0; i < safetensors_tensor_count(st); i++) {
+		const struct safetensors_tensor *t = safetensors_tensor(st, i);
+		count_tensor(&by_dtype[t->dtype], all, t->end - t->begin, t->n_elements);
+	}
+}
+
+static int same_entry(const struct safetensors_metadata_entry *a,
+		      const struct safetensors_metadata_entry *b)
+{
+	return a->key_len == b->key_len && a->value_len == b->value_len &&
+	       !memcmp(a->key, b->key, a->key_len) && !memcmp(a->value, b->value, a->value_len);
+}
+
+int inspect_metadata_is_common(const struct safetensors *st, const struct safetensors_metadata_entry *e)
+{
+	for (size_t f = 1; f < safetensors_file_count(st); f++) {
+		int found = 0;
+		for (size_t i = 0; !found && i < safetensors_metadata_count(st, f); i++)
+			found = same_entry(e, safetensors_metadata(st, f, i));
+		if (!found)
+			return 0;
+	}
+	return 1;
 }

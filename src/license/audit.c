@@ -6,6 +6,7 @@
 #include "hub/repo_info.h"
 #include "util/strbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

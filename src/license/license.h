@@ -11,10 +11,6 @@
 #ifndef MODL_LICENSE_H
 #define MODL_LICENSE_H
 
-#include <stdio.h>
-
-#include <cjson/cJSON.h>
-
 #include "hub/hub.h"
 #include "util/settings.h"
 #include "card.h"
@@ -143,10 +139,7 @@ int license_check_remote(struct hub *hub, const struct hub_repo *repo, const cha
  * fail, else 0. */
 int license_report_policy_error(const struct license_report *r);
 
-/* The `modl license --json` document. NULL when out of memory. */
-cJSON *license_report_to_json(const struct license_report *r);
-/* The human report. */
-void license_report_print(const struct license_report *r, FILE *out);
+/* The report is a struct: cmd/license.c prints it as text or as the --json document. */
 void license_report_free(struct license_report *r);
 
 const char *license_verdict_name(enum license_verdict v);

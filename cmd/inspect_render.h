@@ -1,24 +1,23 @@
-/* What the inspect_*.c files share: the report and the escaping helpers. */
-#ifndef MODL_INSPECT_INTERNAL_H
-#define MODL_INSPECT_INTERNAL_H
+/* How `modl inspect` prints a report (src/inspect/inspect.h): inspect_render.c lays out
+ * the two formats, inspect_escape.c quotes the bytes of the file for JSON and for a
+ * terminal. */
+#ifndef MODL_INSPECT_RENDER_H
+#define MODL_INSPECT_RENDER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "formats/gguf.h"
-#include "formats/safetensors.h"
-#include "inspect.h"
+#include <cjson/cJSON.h>
 
-struct inspect_report {
-	char *path;
-	struct gguf_reader *gguf;       /* one of these two */
-	struct safetensors *safetensors;
-};
+#include "inspect/inspect.h"
+#include "util/strbuf.h"
 
-cJSON *inspect_gguf_json(const struct inspect_report *r, int tensors);
-int inspect_gguf_text(const struct inspect_report *r, int tensors, struct strbuf *out);
-cJSON *inspect_safetensors_json(const struct inspect_report *r, int tensors);
-int inspect_safetensors_text(const struct inspect_report *r, int tensors, struct strbuf *out);
+/* The whole header as one JSON document (every metadata value complete); tensors lists
+ * each tensor too. NULL when out of memory. */
+cJSON *inspect_to_json(const struct inspect_report *report, int tensors);
+
+/* The same for people: long arrays and strings shortened. */
+int inspect_to_text(const struct inspect_report *report, int tensors, struct strbuf *out);
 
 /* s[0..len) as a JSON string literal (may hold NUL): control characters escaped, and each
  * ill-formed UTF-8 sequence replaced by one U+FFFD, as a WHATWG TextDecoder does. */
@@ -26,12 +25,6 @@ int inspect_add_json_string(struct strbuf *sb, const char *s, size_t len);
 /* The same as a raw cJSON item, and exact integers (a double loses them above 2^53). */
 cJSON *inspect_json_string(const char *s, size_t len);
 cJSON *inspect_json_u64(uint64_t v);
-
-/* Tensor count, parameters and bytes of one tensor type (or of all), for both formats. */
-struct inspect_total {
-	uint64_t tensors, bytes, parameters;
-};
-cJSON *inspect_total_json(const struct inspect_total *total);
 cJSON *inspect_json_i64(int64_t v);
 /* A number that reads back as exactly v (cJSON prints 15 digits when they come close);
  * "NaN", "Infinity" or "-Infinity" as strings, which JSON has no numbers for. */

@@ -2,7 +2,7 @@
  * valid whatever they hold, and text must not drive the terminal (escape.h, shared with
  * every command). */
 #include "util/escape.h"
-#include "inspect_internal.h"
+#include "inspect_render.h"
 
 #include <math.h>
 #include <stdio.h>
