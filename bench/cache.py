@@ -326,7 +326,7 @@ def run_ls(work, modl_bin, runs):
     node_env = clean_env(HOME=work)
 
     # What each reads, before any timing: the repo count and the files it is defined to see
-    # (scanCacheDir does not enter snapshot sub-folders: docs/peers.md).
+    # (scanCacheDir does not enter snapshot sub-folders: doc/peers.md).
     rc, _, _, out = timed([modl_bin, "cache", "ls", "--json"], env, work, capture=True)
     if rc != 0:
         raise RuntimeError("modl cache ls --json: %s" % rc)

@@ -37,7 +37,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if ((rc = inspect_open(&report, argv[0])))
 		return rc;
 	if (ctx->json) {
-		rc = output_json(inspect_to_json(report, 1)); /* cli.md: --json lists every tensor */
+		rc = output_json(inspect_to_json(report, 1)); /* doc/cli.md: --json lists every tensor */
 	} else if (!(rc = inspect_to_text(report, tensors, &text))) {
 		if (fwrite(text.buf, 1, text.len, stdout) != text.len || fflush(stdout))
 			rc = modl_error_set(MODL_EFAIL, "cannot write to standard output");

@@ -1,5 +1,5 @@
 /* modl: the command table, global options, and the one place where an error code
- * becomes an exit status (cli.md "Exit codes"). */
+ * becomes an exit status (doc/cli.md "Exit codes"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

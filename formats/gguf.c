@@ -1,4 +1,4 @@
-/* The GGUF reader: validates a whole header (gguf.md §2) over a read-only mapping and
+/* The GGUF reader: validates a whole header (doc/gguf.md §2) over a read-only mapping and
  * keeps pointers into it. Every length and count is checked against the bytes that are
  * left in the file before anything is allocated for it, so a crafted header can make
  * the reader fail but never allocate more than a small multiple of the file's size. */

@@ -1,5 +1,5 @@
 /* GGUF (v2 and v3, little-endian): a strict reader over a read-only mapping and a
- * streaming writer. The byte layout and the limits are those of gguf.md §2 (ggml's
+ * streaming writer. The byte layout and the limits are those of doc/gguf.md §2 (ggml's
  * gguf.cpp, the reader llama.cpp uses): whatever gguf_read_* accepts, llama.cpp's
  * reader accepts too, and whatever it accepts the writer can reproduce byte for byte. */
 #ifndef MODL_GGUF_H
@@ -155,7 +155,7 @@ int gguf_kv_get_string(const struct gguf_kv *kv, struct gguf_string *out, struct
  * stays bounded by the metadata plus one output buffer, whatever the tensor sizes.
  *
  * Values go in through one function per GGUF type, and the keys whose type llama.cpp
- * checks (gguf.md §3, pitfall 1: UINT32 counts, FLOAT32 epsilons, ...) are refused with
+ * checks (doc/gguf.md §3, pitfall 1: UINT32 counts, FLOAT32 epsilons, ...) are refused with
  * any other type, so that a wrong type cannot be written by accident.
  *
  * The first failure is kept in err and every later call returns it again. */

@@ -1,5 +1,5 @@
 /* The GGUF type tables: value type names, and per tensor type the name, elements per
- * block and bytes per block (gguf.md §2, from ggml.c type_traits). */
+ * block and bytes per block (doc/gguf.md §2, from ggml.c type_traits). */
 #include "gguf.h"
 
 #include <stddef.h>

@@ -221,7 +221,7 @@ static int read_architectures(const cJSON *v, struct hf_config *c, struct fmt_er
 	return 0;
 }
 
-/* Relations the converter relies on (gguf.md §3: GQA groups, head size). */
+/* Relations the converter relies on (doc/gguf.md §3: GQA groups, head size). */
 static int check_shape(const struct hf_config *c, struct fmt_error *err)
 {
 	if (c->num_attention_heads.present && c->num_key_value_heads.present &&

@@ -1,5 +1,5 @@
 /* A strict parser of a Hugging Face config.json into the hyperparameters the converter
- * needs (gguf.md §3): every field has its JSON type checked and its value in a sane
+ * needs (doc/gguf.md §3): every field has its JSON type checked and its value in a sane
  * range, so that a typo or a hostile file is refused here rather than turning into a
  * GGUF that llama.cpp cannot load. Unknown fields are ignored; null counts as absent. */
 #ifndef MODL_HF_CONFIG_H

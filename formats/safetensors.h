@@ -1,4 +1,4 @@
-/* safetensors: a strict reader of single files and sharded checkpoints (gguf.md §1).
+/* safetensors: a strict reader of single files and sharded checkpoints (doc/gguf.md §1).
  *
  * Files are mapped read-only and validated as the reference implementation does
  * (huggingface/safetensors tensor.rs): header size limit, header inside the file, a

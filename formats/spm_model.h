@@ -1,4 +1,4 @@
-/* A strict reader of SentencePiece's tokenizer.model (gguf.md §4): the protobuf
+/* A strict reader of SentencePiece's tokenizer.model (doc/gguf.md §4): the protobuf
  * ModelProto that Llama 1/2, Mistral and TinyLlama ship. Only what a GGUF vocabulary
  * needs is kept: the pieces (text, score, type), the trainer's special ids, byte
  * fallback and model type, and the normalizer's flags.

@@ -1,5 +1,5 @@
 /* A strict reader of Hugging Face's tokenizer.json (the `tokenizers` library's
- * serialization), for the vocabularies a GGUF can carry (gguf.md §4): BPE models, either
+ * serialization), for the vocabularies a GGUF can carry (doc/gguf.md §4): BPE models, either
  * byte-level (Llama 3, GPT-2 style: tokens like "Ġthe") or SentencePiece-style with byte
  * fallback (Llama 2's tokenizer.json: "▁the", "<0x0A>").
  *

@@ -1,4 +1,4 @@
-/* The Hugging Face cache layout (hub-protocol.md §2): where blobs, snapshots, refs,
+/* The Hugging Face cache layout (doc/hub-protocol.md §2): where blobs, snapshots, refs,
  * locks, tree listings and "known absent" markers live, and the writes that keep it
  * readable by huggingface_hub, transformers and @huggingface/hub at every moment. */
 #ifndef MODL_CACHE_H

@@ -2,7 +2,7 @@
  * that llama.cpp loads, in one pass and in any of the file types of `modl quantize`.
  *
  * Architectures: LlamaForCausalLM and MistralForCausalLM (GGUF "llama": the Q/K rows
- * un-permuted, gguf.md §3), Qwen2ForCausalLM (GGUF "qwen2": no permutation, Q/K/V
+ * un-permuted, doc/gguf.md §3), Qwen2ForCausalLM (GGUF "qwen2": no permutation, Q/K/V
  * biases). Tokenizers: SentencePiece tokenizer.model, or tokenizer.json (byte-level BPE,
  * or SentencePiece-style BPE with byte fallback).
  *

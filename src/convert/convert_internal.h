@@ -19,7 +19,7 @@
 struct convert_arch {
 	const char *hf_name;    /* config.json architectures[0] */
 	const char *gguf_name;  /* general.architecture and the key prefix */
-	int permute_qk;         /* un-permute q_proj/k_proj rows (gguf.md §3) */
+	int permute_qk;         /* un-permute q_proj/k_proj rows (doc/gguf.md §3) */
 	int write_vocab_keys;   /* <arch>.vocab_size and <arch>.rope.dimension_count */
 };
 
@@ -63,7 +63,7 @@ void convert_plan_free(struct convert_plan *plan);
 /* 1 when the plan has no output.weight: token_embd.weight is the output. */
 int convert_plan_tied(const struct convert_plan *plan);
 
-/* The <arch>.* keys of gguf.md §3, with their exact types. */
+/* The <arch>.* keys of doc/gguf.md §3, with their exact types. */
 int convert_model_write_keys(const struct convert_model *m, struct gguf_writer *w);
 
 /* ---- the tokenizer (vocab.c) ------------------------------------------------------------- */

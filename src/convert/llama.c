@@ -1,4 +1,4 @@
-/* The LLaMA family (gguf.md §3): config.json to the <arch>.* keys, the checkpoint's
+/* The LLaMA family (doc/gguf.md §3): config.json to the <arch>.* keys, the checkpoint's
  * tensors to GGUF names with their shapes checked against the config, the Q/K rows to
  * un-permute, and the generated rope_freqs.weight of Llama 3.1+ scaling.
  *

@@ -273,7 +273,7 @@ struct tensor_job {
 	uint32_t heads;                /* un-permute rows in this many heads */
 };
 
-/* gguf.md §3: HF stores each head's rows as (first halves, second halves) for
+/* doc/gguf.md §3: HF stores each head's rows as (first halves, second halves) for
  * rotate_half; llama.cpp's LLAMA rope pairs adjacent rows, as Meta's checkpoints did.
  * Output row r of a head of hd rows is source row j*(hd/2) + i for r = 2i + j. */
 static int64_t source_row(const struct tensor_job *j, int64_t r, int64_t rows)

@@ -1,4 +1,4 @@
-/* modl quantize: one GGUF file to another with llama-quantize's per-tensor types (gguf.md
+/* modl quantize: one GGUF file to another with llama-quantize's per-tensor types (doc/gguf.md
  * §5.6, src/quant/mix.h) and bytes (src/quant/quant.h).
  *
  * The model is streamed: tensors are read from the mapped input, converted to F32 and

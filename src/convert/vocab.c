@@ -1,6 +1,6 @@
 /* The tokenizer: tokenizer.model or tokenizer.json, with tokenizer_config.json,
  * added_tokens.json, the chat templates and config.json's ids, to the tokenizer.* keys
- * of a GGUF (gguf.md §4), as conversion/base.py and gguf-py's SpecialVocab write them.
+ * of a GGUF (doc/gguf.md §4), as conversion/base.py and gguf-py's SpecialVocab write them.
  *
  * The choice of vocabulary follows LlamaModel.set_vocab: tokenizer.model first
  * (SentencePiece: model "llama", pre "default"), else tokenizer.json: BPE with byte

@@ -257,7 +257,7 @@ long http_retry_after_seconds(const struct http_response *r)
 		if (end != v && *end == '\0' && s >= 0)
 			return s > HTTP_RETRY_AFTER_PARSE_MAX ? HTTP_RETRY_AFTER_PARSE_MAX : s;
 	}
-	/* RateLimit: "api";r=0;t=55 (draft ratelimit-headers-09, hub-protocol.md §1.8) */
+	/* RateLimit: "api";r=0;t=55 (draft ratelimit-headers-09, doc/hub-protocol.md §1.8) */
 	v = http_response_header(r, "RateLimit");
 	if (v) {
 		const char *t = strstr(v, ";t=");

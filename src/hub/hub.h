@@ -1,4 +1,4 @@
-/* The Hub API (hub-protocol.md §1): repo ids, revisions, repo info, tree listings,
+/* The Hub API (doc/hub-protocol.md §1): repo ids, revisions, repo info, tree listings,
  * whoami, and the mapping of Hub errors (status + X-Error-Code) to MODL_E* codes. */
 #ifndef MODL_HUB_H
 #define MODL_HUB_H
@@ -83,7 +83,7 @@ struct hub_file_meta {
 };
 
 /* HEAD of a file's resolve URL without following redirects that change host
- * (hub-protocol.md §1.3): the metadata is on the Hub's own answer, not the CDN's. */
+ * (doc/hub-protocol.md §1.3): the metadata is on the Hub's own answer, not the CDN's. */
 int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision,
 		      const char *path, struct hub_file_meta *out);
 void hub_file_meta_free(struct hub_file_meta *meta);

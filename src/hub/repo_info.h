@@ -1,5 +1,5 @@
 /* What `modl info` reports about a repository, derived from the Hub's repo-info JSON
- * (hub-protocol.md §1.2) so that the text and JSON outputs tell the same facts. */
+ * (doc/hub-protocol.md §1.2) so that the text and JSON outputs tell the same facts. */
 #ifndef MODL_REPO_INFO_H
 #define MODL_REPO_INFO_H
 

@@ -1,4 +1,4 @@
-/* License policies (cli.md "license"): a JSON file that says which licenses a team
+/* License policies (doc/cli.md "license"): a JSON file that says which licenses a team
  * accepts.
  *
  *   {"allow": ["apache-2.0", "mit", "llama3*"],   every license found must match one

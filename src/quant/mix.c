@@ -1,6 +1,6 @@
 /* Per-tensor type selection: llama.cpp's llama_tensor_get_type (src/llama-quant.cpp of
- * the llama.cpp that node-llama-cpp 3.22.1 bundles, described in gguf.md §5.6) for the
- * non-IQ file types of cli.md.
+ * the llama.cpp that node-llama-cpp 3.22.1 bundles, described in doc/gguf.md §5.6) for the
+ * non-IQ file types of doc/cli.md.
  *
  * The rules are stateful: the attn_v and ffn_down rules look at a counter of how many
  * such tensors came before (llama.cpp's i_attention_wv, i_ffn_down), so the caller must
@@ -374,7 +374,7 @@ static uint32_t attn_output_type(const struct quant_mix *mix, uint32_t type)
 }
 
 /* llama_tensor_get_type_impl for the non-IQ file types. attn_qkv takes the attn_v rules:
- * llama.cpp tests category_is_attn_v first, so its own attn_qkv branch (gguf.md §5.6
+ * llama.cpp tests category_is_attn_v first, so its own attn_qkv branch (doc/gguf.md §5.6
  * rule 7) is never reached. */
 static int rules_type(struct quant_mix *mix, const char *name, const uint64_t *ne,
 		      uint32_t *type)
@@ -406,7 +406,7 @@ static int rules_type(struct quant_mix *mix, const char *name, const uint64_t *n
 	return 0;
 }
 
-/* tensor_type_fallback, the table of the llama.cpp node-llama-cpp bundles (peers.md):
+/* tensor_type_fallback, the table of the llama.cpp node-llama-cpp bundles (doc/peers.md):
  * Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 when the row is
  * not a multiple of 32 either. */
 static uint32_t fallback_type(struct quant_mix *mix, const uint64_t *ne, uint32_t type)

@@ -1,4 +1,4 @@
-/* Per-tensor type selection (gguf.md §5.6, llama.cpp's llama-quant.cpp): which ggml type
+/* Per-tensor type selection (doc/gguf.md §5.6, llama.cpp's llama-quant.cpp): which ggml type
  * each tensor of a llama-family model gets for a file type (Q4_K_M...), including the
  * use_more_bits layers, the output/tied-embedding rule, and the fallback for rows not
  * divisible by the block size. Shared by `modl quantize` and `modl convert`, so that
@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-/* llama_ftype values (general.file_type), gguf.md §5.5. */
+/* llama_ftype values (general.file_type), doc/gguf.md §5.5. */
 enum quant_ftype {
 	QUANT_FTYPE_ALL_F32 = 0,
 	QUANT_FTYPE_F16 = 1,
@@ -29,7 +29,7 @@ enum quant_ftype {
 	QUANT_FTYPE_BF16 = 32,
 };
 
-/* The TYPE names of cli.md, case-insensitive ("Q4_K_M", "bf16"). MODL_EUSAGE otherwise. */
+/* The TYPE names of doc/cli.md, case-insensitive ("Q4_K_M", "bf16"). MODL_EUSAGE otherwise. */
 int quant_ftype_from_name(const char *name, uint32_t *ftype);
 /* Appends every TYPE name, space-separated, in the table's order: the one list that error
  * messages print and that the help, man pages and completions are tested against. */
@@ -75,7 +75,7 @@ int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims,
 /* Tensors so far whose row length forced a fallback type (llama.cpp's n_fallback). */
 unsigned quant_mix_fallbacks(const struct quant_mix *mix);
 
-/* 1 when llama.cpp would quantize this tensor at all (gguf.md §5.6 "Quantize at all?"):
+/* 1 when llama.cpp would quantize this tensor at all (doc/gguf.md §5.6 "Quantize at all?"):
  * at least 2 dimensions larger than 1, a name ending in "weight", not a norm, ... */
 int quant_mix_allows_quantization(const char *name, uint32_t n_dims, const uint64_t *ne);
 

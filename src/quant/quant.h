@@ -1,4 +1,4 @@
-/* The quantization core (gguf.md §5): every type of cli.md, byte-identical to ggml's
+/* The quantization core (doc/gguf.md §5): every type of doc/cli.md, byte-identical to ggml's
  * reference quantizers (no importance matrix), whatever the thread count. Types are
  * ggml/GGUF tensor type ids. */
 #ifndef MODL_QUANT_H

@@ -1,4 +1,4 @@
-/* Shared by the quantizer files only: ggml's block layouts (gguf.md §5.2, §5.4), the
+/* Shared by the quantizer files only: ggml's block layouts (doc/gguf.md §5.2, §5.4), the
  * bit-exact scalar primitives every path uses, and the per-instruction-set tables.
  *
  * Bit-exactness rules that every file under src/quant/ follows (breaking one changes

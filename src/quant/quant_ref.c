@@ -1,6 +1,6 @@
 /* The scalar reference quantizers: ggml's quantize_row_*_ref (ggml-quants.c, llama.cpp
  * v0.5.0 as bundled by node-llama-cpp 3.22.1), transcribed statement by statement so
- * that the bytes are the same for every input (gguf.md §5). Expression order, the three
+ * that the bytes are the same for every input (doc/gguf.md §5). Expression order, the three
  * rounding rules (nearest_int, roundf, truncating casts) and the requantization with the
  * fp16-rounded scales are all load-bearing; see quant_internal.h. Each K-quant is split
  * into the per-sub-block search, the scale quantization (quant_scales_*), the
@@ -172,7 +172,7 @@ void quant_ref_bf16(const float *x, void *out, int64_t n)
 		y[i] = quant_fp32_to_bf16(x[i]);
 }
 
-/* ---- the search helpers (gguf.md §5.3) ------------------------------------------------- */
+/* ---- the search helpers (doc/gguf.md §5.3) ------------------------------------------------- */
 
 /* make_qx_quants with rmse_type 1 and no importance weights (w = x²), the only variant
  * the reference quantizers use (Q6_K). */
@@ -362,7 +362,7 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 	return scale;
 }
 
-/* ---- K-quants (gguf.md §5.4) ----------------------------------------------------------- */
+/* ---- K-quants (doc/gguf.md §5.4) ----------------------------------------------------------- */
 
 /* The requantization with the fp16-rounded scales: sub-block j (of sb values) gets
  * clamp(nearest_int((x + dm[j]) / d[j]), lo, hi) + offset, or x / d[j] when dm is NULL;

@@ -33,7 +33,7 @@ void modl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 int modl_error_oom(void);
 
 /* A failure reported by formats/ (an FMT_* status with its message) as the MODL_E* code
- * of cli.md: FMT_ENOTFOUND is not found (exit 4), FMT_EINVALID and FMT_EUNSUPPORTED are
+ * of doc/cli.md: FMT_ENOTFOUND is not found (exit 4), FMT_EINVALID and FMT_EUNSUPPORTED are
  * invalid input (8), FMT_ENOMEM and FMT_EIO other failures (1). The message is
  * "<path>: <message>". The one place that mapping is decided. */
 int modl_error_from_fmt(int fmt_status, const char *path, const char *message);
@@ -54,7 +54,7 @@ const char *modl_error_message(void);
 int modl_error_code(void);
 void modl_error_clear(void);
 
-/* Exit status of cli.md for a MODL_E* code (0 for MODL_OK). */
+/* Exit status of doc/cli.md for a MODL_E* code (0 for MODL_OK). */
 int modl_error_exit_status(int code);
 
 #endif

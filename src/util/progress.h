@@ -8,7 +8,7 @@ enum progress_mode { PROGRESS_NONE, PROGRESS_LINES, PROGRESS_BAR };
 
 struct progress;
 
-/* The mode cli.md asks for: none with --quiet or --json; a bar only when stderr is a
+/* The mode doc/cli.md asks for: none with --quiet or --json; a bar only when stderr is a
  * terminal and neither HF_HUB_DISABLE_PROGRESS_BARS nor NO_COLOR is set; lines otherwise. */
 enum progress_mode progress_choose(int quiet, int json, int no_progress_env);
 

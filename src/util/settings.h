@@ -1,5 +1,5 @@
 /* Settings read from the environment with the meaning the Hugging Face tools give them
- * (hub-protocol.md §2.1, §2.3): endpoint, cache locations, token, offline mode. */
+ * (doc/hub-protocol.md §2.1, §2.3): endpoint, cache locations, token, offline mode. */
 #ifndef MODL_SETTINGS_H
 #define MODL_SETTINGS_H
 

@@ -1,4 +1,4 @@
-"""A GGUF reader independent of modl (gguf.md §2), in Python's stdlib alone: the metadata and
+"""A GGUF reader independent of modl (doc/gguf.md §2), in Python's stdlib alone: the metadata and
 tensor infos of a little-endian GGUF file. Shared by tests/e2e/test_inspect.py and
 tests/interop/quantize_tools.py (and through it the quantize and convert tests and
 benchmarks). tests/e2e is on sys.path for every test tests/e2e/run.py runs.
@@ -6,7 +6,7 @@ benchmarks). tests/e2e is on sys.path for every test tests/e2e/run.py runs.
 Not a test module (no test_ prefix): importing it runs nothing."""
 import struct
 
-# value type id -> struct format of the scalar types (gguf.md §2); BOOL (7) is read as its
+# value type id -> struct format of the scalar types (doc/gguf.md §2); BOOL (7) is read as its
 # byte, so that a value other than 0 or 1 shows as what it is.
 SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q",
                   11: "q", 12: "d"}

@@ -95,7 +95,7 @@ class ModlTestCase(unittest.TestCase):
         self.assertEqual(result.rc, code, result)
 
     def assertOneLineError(self, result, *fragments):
-        """cli.md: errors go to stderr as one line `modl: <what>: <why>`."""
+        """doc/cli.md: errors go to stderr as one line `modl: <what>: <why>`."""
         lines = [l for l in result.err.splitlines() if l.startswith("modl: ")]
         self.assertTrue(lines, result)
         for frag in fragments:

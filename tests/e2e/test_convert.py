@@ -19,7 +19,7 @@ import quantize_tools as qt  # noqa: E402
 STORIES = os.path.join(ROOT, "tests", "data", "stories260K")
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 
-# gguf.md §2 value type ids
+# doc/gguf.md §2 value type ids
 U32, I32, F32, BOOL, STR, ARR = 4, 5, 6, 7, 8, 9
 
 

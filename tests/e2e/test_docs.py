@@ -26,7 +26,7 @@ GLOBAL_LONG = ("--help", "--version", "--quiet", "--verbose", "--json")
 GLOBAL_SHORT = ("-h", "-q", "-v")
 REPO_TYPES = {"model", "dataset", "space"}
 
-# cli.md "Exit codes", word for word.
+# doc/cli.md "Exit codes", word for word.
 EXIT_CODES = {
     0: "success",
     1: "other runtime failure (I/O error, disk full, internal error)",

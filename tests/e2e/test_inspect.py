@@ -16,7 +16,7 @@ TINY_GGUF = os.path.join(SHARED, "llama-2-tiny-random-gguf", "llama-2-tiny-rando
 STORIES = os.path.join(SHARED, "stories260K-hf", "model.safetensors")
 LFS_POINTER = os.path.join(SHARED, "lfs-pointer-sample", "model.safetensors")
 
-# gguf.md §2
+# doc/gguf.md §2
 VALUE_TYPES = ["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32", "BOOL",
                "STRING", "ARRAY", "UINT64", "INT64", "FLOAT64"]
 SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
@@ -176,7 +176,7 @@ class InspectGguf(InspectCase):
             e["parameters"] += params
         self.assertEqual(doc["tensor_types"], by_type)
         self.assertEqual(doc["tensor_bytes"], sum(n for _, n in sizes))
-        # cli.md: --json lists every tensor even without --tensors; the global --json
+        # doc/cli.md: --json lists every tensor even without --tensors; the global --json
         # before the command works the same.
         r = self.run_modl("--json", "inspect", path)
         self.assertExit(r, 0)

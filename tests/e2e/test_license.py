@@ -6,7 +6,7 @@ the local test Hub, checked in the Hub's request log to fetch nothing but the ca
 the license files.
 
 Expected values come from the texts (src/license/data/, src/license/testdata/) and from
-cli.md, never from modl's own output."""
+doc/cli.md, never from modl's own output."""
 import json
 import os
 import re

@@ -568,7 +568,7 @@ class ResumeAndConcurrency(PullCase):
 
 
 class Progress(PullCase):
-    """cli.md: a bar on a terminal; plain lines otherwise; nothing with --quiet/--json."""
+    """doc/cli.md: a bar on a terminal; plain lines otherwise; nothing with --quiet/--json."""
 
     def pull_on_tty(self, *args, **env):
         import pty

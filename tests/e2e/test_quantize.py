@@ -2,11 +2,11 @@
 input, 8 malformed input / NaN / already quantized, 1 write error), no partial output left
 behind (nor an existing OUT touched) on failure, metadata kept in llama.cpp's order with
 general.file_type and general.quantization_version written, tensors in (block, name)
-order with the types of gguf.md §5.6, output bytes independent of the thread count, and
+order with the types of doc/gguf.md §5.6, output bytes independent of the thread count, and
 the summary (text and --json).
 
 The models come from tests/interop/quantize_model.c (modl's GGUF writer, random weights);
-the expected values are computed here from gguf.md, and the files are read back with the
+the expected values are computed here from doc/gguf.md, and the files are read back with the
 small parser of tests/interop/quantize_tools.py. Byte identity with llama.cpp is
 tests/interop/test_quantize_llama.py's job."""
 import hashlib
@@ -25,7 +25,7 @@ from quantize_tools import (build_model_tool, make_model, parse_gguf, tensor_byt
 
 
 def use_more_bits(i, n):
-    """gguf.md §5.6, C integer arithmetic (i - n/8 is never negative where it matters:
+    """doc/gguf.md §5.6, C integer arithmetic (i - n/8 is never negative where it matters:
     i < n/8 returns first)."""
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
@@ -247,7 +247,7 @@ class QuantizeOutput(QuantizeCase):
         self.assertEqual(len(data), start + offset)
 
     def expected_types(self, path, type_name):
-        """gguf.md §5.6 for the dense llama models these tests use (no fallback: every
+        """doc/gguf.md §5.6 for the dense llama models these tests use (no fallback: every
         row is a multiple of 256)."""
         kvs, tensors, _ = parse_gguf(self.read(path))
         n_layer = kvs["llama.block_count"][2]

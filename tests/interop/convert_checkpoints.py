@@ -2,7 +2,7 @@
 modl convert tests (tests/interop/test_convert_*.py, tests/e2e/test_convert.py) and
 bench/convert.py. Not a test module (no test_ prefix).
 
-- write_safetensors(): the safetensors format written byte by byte (gguf.md §1), so that
+- write_safetensors(): the safetensors format written byte by byte (doc/gguf.md §1), so that
   nothing of modl or of the Hugging Face libraries is involved.
 - make_llama(): a LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM directory
   with random weights in the HF layout (q/k rows in rotate_half order), any of BF16,

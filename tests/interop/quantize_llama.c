@@ -3,7 +3,7 @@
  *
  *   quantize_llama BINS_DIR IN.gguf OUT.gguf FTYPE NTHREAD [--allow-requantize]
  *
- * FTYPE is the llama_ftype number (gguf.md §5.5). Calls llama_model_quantize with the
+ * FTYPE is the llama_ftype number (doc/gguf.md §5.5). Calls llama_model_quantize with the
  * default parameters otherwise (no importance matrix, output tensor quantized), exactly
  * what `llama-quantize IN OUT TYPE NTHREAD` does. Built at test time against the
  * headers of the llama.cpp tree node-llama-cpp bundles (gitRelease.bundle, cloned into

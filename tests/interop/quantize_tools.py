@@ -18,12 +18,12 @@ LLAMA = os.path.join(HERE, "llama")
 TINY_VOCAB = os.path.join(ROOT, "..", "shared", "data", "llama-2-tiny-random-gguf",
                           "llama-2-tiny-random.gguf")
 
-# cli.md's TYPE names and their llama_ftype (gguf.md §5.5)
+# doc/cli.md's TYPE names and their llama_ftype (doc/gguf.md §5.5)
 FTYPES = {"F32": 0, "F16": 1, "BF16": 32, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q5_0": 8,
           "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14,
           "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18}
 
-# ggml type id -> (name, block, bytes per block) (gguf.md §2)
+# ggml type id -> (name, block, bytes per block) (doc/gguf.md §2)
 TENSOR_TYPES = {0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
                 6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34),
                 10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144),

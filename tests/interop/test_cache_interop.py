@@ -17,7 +17,7 @@ src/cache/cache_scan.c):
 
 | figure | scanCacheDir | modl cache ls --json |
 |---|---|---|
-| files of a revision | top-level entries of snapshots/<commit>/ only (docs/peers.md) | every file, at any depth |
+| files of a revision | top-level entries of snapshots/<commit>/ only (doc/peers.md) | every file, at any depth |
 | revision size | sum of its files' blob sizes, a blob linked twice counted twice | its distinct blobs, each once |
 | repo size / size_on_disk | distinct blobs (by realpath) linked from top-level files of any revision | distinct blobs linked from any file at any depth |
 | repo filesCount / files | that number of distinct blobs | that number of distinct blobs |

@@ -5,7 +5,7 @@ TYPE (quantize_llama.c, linked at test time with the prebuilt libllama of node-l
 see quantize_tools.py), on BF16 checkpoints (for which the BF16 intermediate is lossless):
 
 - a Llama-shaped model with rows that are multiples of 256 (no fallbacks), untied, GQA 4,
-  for every quantized type of cli.md and F16;
+  for every quantized type of doc/cli.md and F16;
 - a tied model whose feed-forward width (704) forces K-quant fallbacks, with llama3 rope
   scaling (rope_freqs.weight), sharded;
 - the real stories260K weights rounded to BF16 (rows of 64 and 172: fallbacks down to F16).

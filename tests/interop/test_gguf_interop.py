@@ -8,7 +8,7 @@ The files modl writes come from gguf_write_sample.c, built here from formats/ al
 writes it again through the writer, which must give the same bytes.
 
 Expected values come from the peer; type names and tensor sizes from the tables of
-gguf.md §2. Known quirk of the peer: a string starting with U+FEFF comes back without
+doc/gguf.md §2. Known quirk of the peer: a string starting with U+FEFF comes back without
 it (its TextDecoder strips a BOM), so such strings are compared without it."""
 import json
 import os
@@ -28,7 +28,7 @@ REAL_FILES = [
     "llama-2-tiny-random-gguf/llama-2-tiny-random.gguf",
 ]
 
-# gguf.md §2: metadata value types by id, and tensor types: id -> (name, block, bytes).
+# doc/gguf.md §2: metadata value types by id, and tensor types: id -> (name, block, bytes).
 VALUE_TYPES = ["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32", "BOOL",
                "STRING", "ARRAY", "UINT64", "INT64", "FLOAT64"]
 TENSOR_TYPES = {

@@ -153,7 +153,7 @@ class HubCacheInterop(NodeDriver, ModlTestCase):
         rev = repo["revisions"][0]
         self.assertEqual(rev["commit"], commit)
         self.assertEqual(rev["refs"], ["main"])
-        # Known quirk of @huggingface/hub (tests/interop peers, docs/peers.md): scanCacheDir does
+        # Known quirk of @huggingface/hub (tests/interop peers, doc/peers.md): scanCacheDir does
         # not descend into sub-directories of a snapshot, so it sees only the top-level files.
         top = {p: d for p, d in self.all_files.items() if "/" not in p}
         nested = sorted(p for p in self.all_files if "/" in p)

@@ -2,7 +2,7 @@
 
 The oracle is the libggml-base.so that the npm package node-llama-cpp (pinned in
 llama/package.json) ships prebuilt: llama.cpp v0.5.0, whose ggml_quantize_chunk without an
-importance matrix runs quantize_row_*_ref (gguf.md §5.1). quant_oracle.c loads it with
+importance matrix runs quantize_row_*_ref (doc/gguf.md §5.1). quant_oracle.c loads it with
 dlopen, quantizes the same matrices with ggml and with modl's quant_rows on every
 instruction set this CPU has (scalar, AVX2, AVX-512; NEON on arm64) at 1, 2 and 7
 threads, dequantizes ggml's bytes with both libraries, compares the F16/BF16 conversions

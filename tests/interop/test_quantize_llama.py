@@ -16,7 +16,7 @@ GGUF writer) with llama shapes that exercise the type rules:
             ffn 1376 (ffn_down rows not divisible by 256), the Llama 2 vocabulary;
   f16_gqa4  F16, untied, 16 layers (use_more_bits pattern), GQA 4, the Llama 2
             vocabulary.
-For every TYPE of cli.md, both tools quantize each input and the files must be equal
+For every TYPE of doc/cli.md, both tools quantize each input and the files must be equal
 byte for byte (metadata, order, types, tensor data, padding). On a difference the
 message says where (quantize_tools.first_difference). The files modl wrote for the two
 models with a vocabulary are then loaded into llama.cpp through node-llama-cpp

@@ -1,4 +1,4 @@
-/* License policies (src/license/policy.c): the keys of cli.md, strict types, and matching
+/* License policies (src/license/policy.c): the keys of doc/cli.md, strict types, and matching
  * of license ids, Hub ids, aliases and globs. */
 #include "unit.h"
 

@@ -1,7 +1,7 @@
-/* Per-tensor type selection (src/quant/mix.c) against gguf.md §5.6. The expected types
+/* Per-tensor type selection (src/quant/mix.c) against doc/gguf.md §5.6. The expected types
  * are written down from the document (the Llama-3-8B Q4_K_M worked example and the
  * "other mixtures in short" paragraph, the use_more_bits layers for n = 32, the fallback
- * table of peers.md), not computed with the code under test. */
+ * table of doc/peers.md), not computed with the code under test. */
 #include "unit.h"
 
 #include <stdio.h>
@@ -131,7 +131,7 @@ static void choose_f32_norms(struct model *m, uint32_t ftype)
 	quant_mix_end(mix);
 }
 
-/* ---- gguf.md's worked example ---------------------------------------------------------- */
+/* ---- doc/gguf.md's worked example ---------------------------------------------------------- */
 
 /* "use_more_bits(i, n) ... n=32 → layers 0-3, 6,9,12,15,18,21,24,27, 28-31 (16 of 32)" */
 static const int more_bits_32[] = { 0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31 };
@@ -408,7 +408,7 @@ static void test_fallback_not_divisible_by_256(void **state)
 {
 	(void)state;
 	unsigned fb;
-	/* ne[0] = 896 (Qwen2-0.5B): 896 % 256 != 0, 896 % 32 == 0. peers.md: Q2_K/Q3_K →
+	/* ne[0] = 896 (Qwen2-0.5B): 896 % 256 != 0, 896 % 32 == 0. doc/peers.md: Q2_K/Q3_K →
 	 * Q4_0, Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0 */
 	static const uint32_t cases[][2] = {
 		{ QUANT_FTYPE_Q2_K, QUANT_Q4_0 },   { QUANT_FTYPE_Q3_K_S, QUANT_Q4_0 },
@@ -546,7 +546,7 @@ static void test_expert_layer_from_name(void **state)
 static void test_ftype_names(void **state)
 {
 	(void)state;
-	/* cli.md's TYPE list and gguf.md §5.5's llama_ftype values */
+	/* doc/cli.md's TYPE list and doc/gguf.md §5.5's llama_ftype values */
 	static const struct {
 		const char *name;
 		uint32_t ftype, type;

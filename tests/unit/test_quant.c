@@ -405,7 +405,7 @@ static void test_validate(void **state)
 	assert_int_equal(quant_validate_row(QUANT_Q8_0, k + 34, 224), 0);
 }
 
-/* ---- bytes worked out by hand from gguf.md §5.2 ------------------------------------------- */
+/* ---- bytes worked out by hand from doc/gguf.md §5.2 ------------------------------------------- */
 
 /* Q8_0: amax = 127 makes d = 127/127 = 1 exactly (fp16 0x3C00) and id = 1, so each byte
  * is roundf(x): halves go away from zero (2.5 -> 3, -2.5 -> -3), unlike nearest_int. */

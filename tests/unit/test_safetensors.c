@@ -260,7 +260,7 @@ static void test_every_dtype_by_name(void **state)
 	static const struct {
 		const char *name;
 		unsigned bits;
-	} names[] = { /* gguf.md §1 */
+	} names[] = { /* doc/gguf.md §1 */
 		{ "BOOL", 8 }, { "F4", 4 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "U8", 8 }, { "I8", 8 },
 		{ "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 }, { "F8_E4M3FNUZ", 8 },
 		{ "F8_E5M2FNUZ", 8 }, { "I16", 16 }, { "U16", 16 }, { "F16", 16 }, { "BF16", 16 },

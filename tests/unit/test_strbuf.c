@@ -62,7 +62,7 @@ static void test_error_facility(void **state)
 	assert_string_equal(modl_error_message(), "pull r: file x");
 	assert_int_equal(modl_error_errno(MODL_EFAIL, 2, "open y"), MODL_EFAIL);
 	assert_string_equal(modl_error_message(), "open y: No such file or directory");
-	/* Exit statuses are those of cli.md. */
+	/* Exit statuses are those of doc/cli.md. */
 	assert_int_equal(modl_error_exit_status(0), 0);
 	assert_int_equal(modl_error_exit_status(MODL_EFAIL), 1);
 	assert_int_equal(modl_error_exit_status(MODL_EUSAGE), 2);
@@ -104,7 +104,7 @@ static void test_error_save_restore(void **state)
 	assert_int_equal(strlen(modl_error_message()), 1023);
 }
 
-/* formats/ statuses become the exit codes of cli.md in one place. */
+/* formats/ statuses become the exit codes of doc/cli.md in one place. */
 static void test_error_from_fmt(void **state)
 {
 	(void)state;
