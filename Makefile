@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 PKGS       := libcurl libcrypto libarchive libcjson yaml-0.1
 # Debian packages that provide the build, the tests and the fuzzers.
 DEB_PKGS   := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev \
-              libcjson-dev libyaml-dev libcmocka-dev python3 clang libclang-rt-14-dev \
+              libcjson-dev libyaml-dev libcmocka-dev python3 clang clang-format libclang-rt-14-dev \
               ca-certificates git groff-base zsh fish nodejs aria2 \
               sentencepiece python3-sentencepiece python3-numpy zstd
 
@@ -46,7 +46,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 # Quiet by default; `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check unit e2e tsan demo install clean deps fuzz fuzz-build bench help
+.PHONY: all check unit e2e tsan format demo install clean deps fuzz fuzz-build bench help
 .DELETE_ON_ERROR:
 
 all: modl
@@ -59,6 +59,7 @@ help:
 	@echo "make tsan     the threaded download, cache and quantize tests under ThreadSanitizer"
 	@echo "make demo     run the main job against the bundled local hub"
 	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS ($(FUZZ_SECONDS))"
+	@echo "make format   clang-format every C file in place (.clang-format; tests check it)"
 	@echo "make bench    run the benchmarks under bench/"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=: binary, man pages, completions"
 	@echo "make deps     install (as root) or print the missing Debian packages"
@@ -162,6 +163,9 @@ fuzz: deps $(FUZZ_BINS)
 
 bench: modl
 	@bash bench/run $(BENCH)
+
+format:
+	@git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus/' | xargs clang-format -i
 
 -include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN),$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d $(b)/*/*/*/*.d))
 

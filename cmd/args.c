@@ -77,21 +77,17 @@ static int unknown_option(const char *command, const struct args_option *options
 	plain[len] = '\0';
 	const char *hint = args_suggest(plain, names, n);
 	if (hint)
-		return modl_error_set(MODL_EUSAGE, "%s: unknown option '%s' (did you mean '--%s'?)",
-				      command, arg, hint);
-	return modl_error_set(MODL_EUSAGE, "%s: unknown option '%s' (see 'modl help %s')", command,
-			      arg, command);
+		return modl_error_set(MODL_EUSAGE, "%s: unknown option '%s' (did you mean '--%s'?)", command,
+				      arg, hint);
+	return modl_error_set(MODL_EUSAGE, "%s: unknown option '%s' (see 'modl help %s')", command, arg,
+			      command);
 }
 
 static int store(const char *command, const struct args_option *o, const char *value)
 {
 	switch (o->kind) {
-	case ARGS_FLAG:
-		*(int *)o->target = 1;
-		return 0;
-	case ARGS_STRING:
-		*(const char **)o->target = value;
-		return 0;
+	case ARGS_FLAG: *(int *)o->target = 1; return 0;
+	case ARGS_STRING: *(const char **)o->target = value; return 0;
 	case ARGS_INT: {
 		char *end;
 		errno = 0;
@@ -115,8 +111,7 @@ static int store(const char *command, const struct args_option *o, const char *v
 	return modl_error_set(MODL_EFAIL, "internal: bad option kind");
 }
 
-int args_parse(const char *command, const struct args_option *options, int argc, char **argv,
-	       int *positional)
+int args_parse(const char *command, const struct args_option *options, int argc, char **argv, int *positional)
 {
 	int out = 0, only_positional = 0;
 	for (int i = 0; i < argc; i++) {

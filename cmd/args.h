@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 enum args_kind {
-	ARGS_FLAG,    /* int *: set to 1 */
-	ARGS_STRING,  /* const char **: last one wins */
-	ARGS_INT,     /* long *: decimal, checked against [min, max] */
-	ARGS_LIST,    /* struct args_list *: every occurrence appended */
+	ARGS_FLAG,   /* int *: set to 1 */
+	ARGS_STRING, /* const char **: last one wins */
+	ARGS_INT,    /* long *: decimal, checked against [min, max] */
+	ARGS_LIST,   /* struct args_list *: every occurrence appended */
 };
 
 struct args_list {
@@ -19,11 +19,11 @@ struct args_list {
 };
 
 struct args_option {
-	const char *long_name;  /* without "--" */
-	char short_name;        /* 0: none */
+	const char *long_name; /* without "--" */
+	char short_name;       /* 0: none */
 	enum args_kind kind;
 	void *target;
-	long min, max;          /* ARGS_INT bounds */
+	long min, max; /* ARGS_INT bounds */
 };
 
 /* Parses argv[0..argc) (argv[0] is the first argument, not the command name). Options

@@ -79,7 +79,7 @@ static const char *human(struct strbuf *sb, unsigned long long bytes)
 static void print_warnings(const struct cache_scan *scan)
 {
 	for (size_t i = 0; i < scan->warning_count; i++) {
-		fputs("modl: warning: ", stderr);  /* names read from the cache directory */
+		fputs("modl: warning: ", stderr); /* names read from the cache directory */
 		escape_fputs(scan->warnings[i], 0, stderr);
 		fputc('\n', stderr);
 	}
@@ -185,14 +185,15 @@ static void print_scan(const struct cache_scan *scan, int revisions)
 		format_time(e->last_accessed, accessed, sizeof(accessed));
 		refs_text(e->refs, e->ref_count, &refs);
 		printf("%-44s %-8s %9s %5zu %6zu  %-14s %-20s %s\n", e->id, hub_repo_type_name(e->type),
-		       human(&size, e->size_on_disk), e->revision_count, e->file_count, refs.buf, modified, accessed);
+		       human(&size, e->size_on_disk), e->revision_count, e->file_count, refs.buf, modified,
+		       accessed);
 		total += e->size_on_disk;
 		for (size_t k = 0; revisions && k < e->revision_count; k++) {
 			const struct cache_revision *r = &e->revisions[k];
 			format_time(r->last_modified, modified, sizeof(modified));
 			refs_text(r->refs, r->ref_count, &refs);
-			printf("  @%-41s %-8s %9s %5s %6zu  %-14s %s\n", r->commit, "", human(&size, r->size), "",
-			       r->file_count, refs.buf, modified);
+			printf("  @%-41s %-8s %9s %5s %6zu  %-14s %s\n", r->commit, "", human(&size, r->size),
+			       "", r->file_count, refs.buf, modified);
 		}
 	}
 	printf("%zu repo%s, %s on disk\n", scan->count, scan->count == 1 ? "" : "s", human(&size, total));
@@ -204,11 +205,13 @@ static int run_ls(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	int revisions = 0, n;
 	const char *sort = "name";
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "revisions", 0, ARGS_FLAG, &revisions, 0, 0 },
 		{ "sort", 0, ARGS_STRING, &sort, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct cache_scan scan;
 	int rc = args_parse("cache ls", options, argc, argv, &n);
 	if (rc)
@@ -221,7 +224,9 @@ static int run_ls(const struct modl_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (scan.count)
 		qsort(scan.repos, scan.count, sizeof(*scan.repos),
-		      !strcmp(sort, "size") ? by_size : !strcmp(sort, "accessed") ? by_accessed : by_name);
+		      !strcmp(sort, "size")       ? by_size
+		      : !strcmp(sort, "accessed") ? by_accessed
+						  : by_name);
 	if (ctx->json) {
 		rc = output_json(scan_json(&scan));
 	} else {
@@ -303,12 +308,14 @@ static int run_rm_or_prune(const struct modl_ctx *ctx, int argc, char **argv, in
 {
 	int dry_run = 0, yes = 0, n;
 	const char *type_name = "model";
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "dry-run", 'n', ARGS_FLAG, &dry_run, 0, 0 },
 		{ "yes", 'y', ARGS_FLAG, &yes, 0, 0 },
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct cache_scan scan;
 	struct cache_plan plan = { 0 };
 	struct hub_repo *repos = NULL;
@@ -319,10 +326,12 @@ static int run_rm_or_prune(const struct modl_ctx *ctx, int argc, char **argv, in
 	if (prune && n)
 		return modl_error_set(MODL_EUSAGE, "cache prune: unexpected argument '%s'", argv[0]);
 	if (!prune && n == 0)
-		return modl_error_set(MODL_EUSAGE, "cache rm: expected REPO[@REV]... (see 'modl help cache')");
+		return modl_error_set(MODL_EUSAGE,
+				      "cache rm: expected REPO[@REV]... (see 'modl help cache')");
 	if (!(repos = calloc((size_t)n + 1, sizeof(*repos))))
 		return modl_error_oom();
-	if ((rc = parse_repo_args(n, argv, type_name, repos)) || (rc = cache_scan(ctx->settings.hub_cache, &scan))) {
+	if ((rc = parse_repo_args(n, argv, type_name, repos)) ||
+	    (rc = cache_scan(ctx->settings.hub_cache, &scan))) {
 		free(repos);
 		return rc;
 	}
@@ -355,10 +364,12 @@ static void users_of(const struct cache_entry *e, const struct cache_blob *b, st
 static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model";
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct cache_scan scan;
 	struct cache_verify_report report;
 	struct hub_repo repo;
@@ -370,7 +381,8 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 		rc = parse_repo_args(1, argv, type_name, &repo);
 	if (rc)
 		return rc;
-	rc = n == 1 ? cache_scan_one(ctx->settings.hub_cache, &repo, &scan) : cache_scan(ctx->settings.hub_cache, &scan);
+	rc = n == 1 ? cache_scan_one(ctx->settings.hub_cache, &repo, &scan)
+		    : cache_scan(ctx->settings.hub_cache, &scan);
 	if (rc)
 		return rc;
 	rc = cache_verify_blobs(&scan, n == 1 ? repo.revision : NULL, pool_default_threads(), &report);
@@ -396,8 +408,10 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 					long idx = b->repo->revisions[r].files[k].blob;
 					if (idx >= 0 && &b->repo->blobs[idx] == b->blob) {
 						cJSON *u = cJSON_CreateObject();
-						cJSON_AddStringToObject(u, "commit", b->repo->revisions[r].commit);
-						cJSON_AddStringToObject(u, "path", b->repo->revisions[r].files[k].path);
+						cJSON_AddStringToObject(u, "commit",
+									b->repo->revisions[r].commit);
+						cJSON_AddStringToObject(u, "path",
+									b->repo->revisions[r].files[k].path);
 						cJSON_AddItemToArray(used, u);
 					}
 				}
@@ -419,19 +433,20 @@ static int run_verify(const struct modl_ctx *ctx, int argc, char **argv)
 			const struct cache_bad_blob *b = &report.bad[i];
 			users_of(b->repo, b->blob, &users);
 			if (b->actual[0])
-				printf("BAD %s blob %s: content hashes to %s; used by %s\n", b->repo->id, b->blob->name,
-				       b->actual, users.len ? users.buf : "no snapshot");
+				printf("BAD %s blob %s: content hashes to %s; used by %s\n", b->repo->id,
+				       b->blob->name, b->actual, users.len ? users.buf : "no snapshot");
 			else
 				printf("BAD %s blob %s: %s; used by %s\n", b->repo->id, b->blob->name,
 				       b->error ? b->error : "cannot be read",
 				       users.len ? users.buf : "no snapshot");
 		}
 		for (size_t i = 0; i < report.missing_count; i++)
-			printf("MISSING %s %.12s/%s: its blob is not in the cache\n", report.missing[i].repo->id,
-			       report.missing[i].commit, report.missing[i].path);
+			printf("MISSING %s %.12s/%s: its blob is not in the cache\n",
+			       report.missing[i].repo->id, report.missing[i].commit, report.missing[i].path);
 		if (!ctx->quiet)
-			printf("%zu blobs verified (%s), %zu bad, %zu missing\n", report.checked - report.bad_count,
-			       human(&size, report.bytes), report.bad_count, report.missing_count);
+			printf("%zu blobs verified (%s), %zu bad, %zu missing\n",
+			       report.checked - report.bad_count, human(&size, report.bytes),
+			       report.bad_count, report.missing_count);
 	}
 	cache_verify_report_free(&report);
 	cache_scan_free(&scan);
@@ -459,11 +474,13 @@ static cJSON *summary_json(const struct archive_summary *s, const char *file)
 static int run_export(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model", *output = NULL;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "output", 'o', ARGS_STRING, &output, 0, 0 },
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct hub_repo repo;
 	struct archive_summary s;
 	struct strbuf size = STRBUF_INIT;
@@ -482,8 +499,9 @@ static int run_export(const struct modl_ctx *ctx, int argc, char **argv)
 	if (!rc && ctx->json && !to_stdout)
 		rc = output_json(summary_json(&s, output));
 	else if (!rc && !ctx->quiet)
-		fprintf(to_stdout ? stderr : stdout, "exported %s: %zu revision%s, %zu files, %zu blobs (%s) to %s\n",
-			s.repo, s.revisions, s.revisions == 1 ? "" : "s", s.files, s.blobs, human(&size, s.bytes),
+		fprintf(to_stdout ? stderr : stdout,
+			"exported %s: %zu revision%s, %zu files, %zu blobs (%s) to %s\n", s.repo, s.revisions,
+			s.revisions == 1 ? "" : "s", s.files, s.blobs, human(&size, s.bytes),
 			to_stdout ? "standard output" : output);
 	strbuf_free(&size);
 	return rc;
@@ -502,8 +520,9 @@ static int run_import(const struct modl_ctx *ctx, int argc, char **argv)
 	if (!rc && ctx->json)
 		rc = output_json(summary_json(&s, argv[0]));
 	else if (!rc && !ctx->quiet)
-		printf("imported %s: %zu revision%s, %zu files, %zu blobs (%s), %zu new\n", s.repo, s.revisions,
-		       s.revisions == 1 ? "" : "s", s.files, s.blobs, human(&size, s.bytes), s.blobs_added);
+		printf("imported %s: %zu revision%s, %zu files, %zu blobs (%s), %zu new\n", s.repo,
+		       s.revisions, s.revisions == 1 ? "" : "s", s.files, s.blobs, human(&size, s.bytes),
+		       s.blobs_added);
 	strbuf_free(&size);
 	return rc;
 }
@@ -530,7 +549,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		return run_import(ctx, argc - 1, argv + 1);
 	const char *hint = args_suggest(sub, subs, sizeof(subs) / sizeof(subs[0]));
 	if (hint)
-		return modl_error_set(MODL_EUSAGE, "cache: unknown subcommand '%s' (did you mean '%s'?)", sub, hint);
+		return modl_error_set(MODL_EUSAGE, "cache: unknown subcommand '%s' (did you mean '%s'?)", sub,
+				      hint);
 	return modl_error_set(MODL_EUSAGE, "cache: unknown subcommand '%s' (see 'modl help cache')", sub);
 }
 

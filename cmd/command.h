@@ -14,8 +14,8 @@ struct modl_ctx {
 
 struct modl_command {
 	const char *name;
-	const char *summary;  /* one line for `modl --help` */
-	const char *usage;    /* full usage for `modl help NAME` */
+	const char *summary; /* one line for `modl --help` */
+	const char *usage;   /* full usage for `modl help NAME` */
 	/* argv[0] is the first argument after the command name. Returns 0 or MODL_E*. */
 	int (*run)(const struct modl_ctx *ctx, int argc, char **argv);
 };

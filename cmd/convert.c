@@ -72,13 +72,13 @@ static void print_summary(const struct convert_result *r)
 	strbuf_add_size(&out, r->file_out);
 	for (uint32_t t = 0; t < GGUF_TENSOR_COUNT; t++)
 		if (r->count_by_type[t])
-			strbuf_addf(&mix, "%s%llu %s", mix.len ? ", " : "", (unsigned long long)r->count_by_type[t],
-				    quant_type_name(t));
+			strbuf_addf(&mix, "%s%llu %s", mix.len ? ", " : "",
+				    (unsigned long long)r->count_by_type[t], quant_type_name(t));
 	printf("%s (%s, %s parameters, %s): %llu tensors (%s), tokenizer %s/%s with %u tokens\n", r->name,
 	       r->hf_architecture, r->size_label ? r->size_label : "?", r->source_dtype,
 	       (unsigned long long)r->tensors, mix.buf, r->tokenizer_model, r->tokenizer_pre, r->n_vocab);
-	printf("%s read, %s written as %s in %.1f s on %u thread%s\n", in.buf, out.buf, r->type_name, r->seconds,
-	       r->threads, r->threads == 1 ? "" : "s");
+	printf("%s read, %s written as %s in %.1f s on %u thread%s\n", in.buf, out.buf, r->type_name,
+	       r->seconds, r->threads, r->threads == 1 ? "" : "s");
 	strbuf_free(&in);
 	strbuf_free(&out);
 	strbuf_free(&mix);
@@ -88,6 +88,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *output = NULL, *type = NULL, *name = NULL, *pre = NULL;
 	long threads = 0;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "output", 'o', ARGS_STRING, &output, 0, 0 },
 		{ "type", 0, ARGS_STRING, &type, 0, 0 },
@@ -96,6 +97,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ "pre", 0, ARGS_STRING, &pre, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct convert_options o = { 0 };
 	struct convert_result r = { 0 };
 	struct progress *progress = NULL;
@@ -106,7 +108,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		return modl_error_set(MODL_EUSAGE, "convert: expected one SRC (see 'modl help convert')");
 	if ((output && !*output) || (name && !*name) || (pre && !*pre))
 		return modl_error_set(MODL_EUSAGE, "convert: an option was given an empty value");
-	if (progress_new(&progress, progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress), "converted"))
+	if (progress_new(&progress, progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress),
+			 "converted"))
 		return modl_error_oom();
 	o.source = argv[0];
 	o.output = output;
@@ -133,5 +136,6 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_convert = { "convert", "convert a Hugging Face checkpoint to a (quantized) GGUF",
-					  usage, run };
+const struct modl_command cmd_convert = { "convert",
+					  "convert a Hugging Face checkpoint to a (quantized) GGUF", usage,
+					  run };

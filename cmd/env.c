@@ -64,8 +64,9 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		cJSON_AddNullToObject(doc, "token_problem");
 	}
 	cJSON_AddBoolToObject(doc, "offline", s->offline);
-	cJSON_AddNumberToObject(doc, "threads", threads && atoi(threads) > 0 ? atoi(threads)
-					       : (cores > 0 ? (double)cores : 1));
+	cJSON_AddNumberToObject(doc, "threads",
+				threads && atoi(threads) > 0 ? atoi(threads)
+							     : (cores > 0 ? (double)cores : 1));
 	if (ctx->json)
 		return output_json(doc);
 	field("modl version:", MODL_VERSION);
@@ -90,5 +91,5 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-const struct modl_command cmd_env = { "env", "show versions, endpoint, paths and token presence",
-				      usage, run };
+const struct modl_command cmd_env = { "env", "show versions, endpoint, paths and token presence", usage,
+				      run };

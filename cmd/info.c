@@ -110,10 +110,12 @@ static cJSON *summary_json(const struct repo_summary *s, const char *revision)
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model";
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct hub_repo repo;
 	struct hub *hub = NULL;
 	cJSON *info = NULL;
@@ -126,8 +128,10 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
-		return modl_error_set(MODL_ENET, "info: %s: offline mode (HF_HUB_OFFLINE) and the Hub "
-				      "is needed", repo.id);
+		return modl_error_set(MODL_ENET,
+				      "info: %s: offline mode (HF_HUB_OFFLINE) and the Hub "
+				      "is needed",
+				      repo.id);
 	if ((rc = hub_open(&hub, &ctx->settings, ctx->verbose)))
 		return rc;
 	rc = hub_repo_info(hub, &repo, 1, &info);

@@ -24,10 +24,12 @@ static const char usage[] =
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	int tensors = 0, n, rc;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "tensors", 0, ARGS_FLAG, &tensors, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct inspect_report *report = NULL;
 	struct strbuf text = STRBUF_INIT;
 	if ((rc = args_parse("inspect", options, argc, argv, &n)))
@@ -47,5 +49,5 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_inspect = { "inspect", "show the header of a GGUF or safetensors file",
-					  usage, run };
+const struct modl_command cmd_inspect = { "inspect", "show the header of a GGUF or safetensors file", usage,
+					  run };

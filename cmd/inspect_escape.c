@@ -17,7 +17,8 @@ int inspect_add_json_string(struct strbuf *sb, const char *str, size_t len)
 	/* Copies runs of plain bytes at once: vocabularies have 100k strings. */
 	while (!rc && i < len) {
 		unsigned char c = s[i];
-		size_t n = c >= 0x20 && c != '"' && c != '\\' ? escape_utf8_sequence(s + i, len - i, &bad) : 0;
+		size_t n =
+			c >= 0x20 && c != '"' && c != '\\' ? escape_utf8_sequence(s + i, len - i, &bad) : 0;
 		if (n) {
 			i += n;
 			run += n;

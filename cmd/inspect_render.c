@@ -10,9 +10,9 @@
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
-#define TEXT_ARRAY_ITEMS 8     /* elements of a GGUF array shown in text mode */
-#define TEXT_STRING_BYTES 120  /* bytes of a string shown in text mode */
-#define TEXT_ELEMENT_BYTES 40  /* bytes of each string element shown */
+#define TEXT_ARRAY_ITEMS 8    /* elements of a GGUF array shown in text mode */
+#define TEXT_STRING_BYTES 120 /* bytes of a string shown in text mode */
+#define TEXT_ELEMENT_BYTES 40 /* bytes of each string element shown */
 
 /* One for each format, below. */
 static cJSON *gguf_json(const struct inspect_report *r, int tensors);
@@ -146,7 +146,8 @@ static cJSON *gguf_json(const struct inspect_report *r, int tensors)
 	if (ok && (ok = (types = cJSON_AddObjectToObject(doc, "tensor_types")) != NULL))
 		for (uint32_t t = 0; t < GGUF_TENSOR_COUNT; t++)
 			if (by_type[t].tensors)
-				cJSON_AddItemToObject(types, gguf_tensor_type_name(t), total_json(&by_type[t]));
+				cJSON_AddItemToObject(types, gguf_tensor_type_name(t),
+						      total_json(&by_type[t]));
 	if (ok && tensors && (ok = (list = cJSON_AddArrayToObject(doc, "tensors")) != NULL))
 		for (size_t i = 0; ok && i < gguf_read_tensor_count(g); i++) {
 			cJSON *t = gguf_tensor_json(gguf_read_tensor(g, i));
@@ -230,8 +231,8 @@ static int gguf_tensors_text(struct strbuf *sb, const struct gguf_reader *g)
 		int n = inspect_text_width(name, strlen(name));
 		width = n > width ? n : width;
 	}
-	rc = strbuf_addf(sb, "  %-*s %-8s %-24s %14s %14s\n", width, "NAME", "TYPE", "SHAPE",
-			 "OFFSET", "SIZE");
+	rc = strbuf_addf(sb, "  %-*s %-8s %-24s %14s %14s\n", width, "NAME", "TYPE", "SHAPE", "OFFSET",
+			 "SIZE");
 	for (size_t i = 0; !rc && i < gguf_read_tensor_count(g); i++) {
 		const struct gguf_tensor_info *t = gguf_read_tensor(g, i);
 		strbuf_reset(&shape);
@@ -264,15 +265,16 @@ static int gguf_text(const struct inspect_report *r, int tensors, struct strbuf 
 	if (!rc)
 		rc = inspect_add_text_name(sb, r->path, strlen(r->path), 0);
 	if (!rc)
-		rc = strbuf_addf(sb, "\nformat      GGUF v%u, little-endian\n"
+		rc = strbuf_addf(sb,
+				 "\nformat      GGUF v%u, little-endian\n"
 				 "size        %llu bytes\nalignment   %u\nmetadata    %zu keys\n",
-				 gguf_read_version(g), U64(gguf_read_file_size(g)),
-				 gguf_read_alignment(g), gguf_read_kv_count(g));
+				 gguf_read_version(g), U64(gguf_read_file_size(g)), gguf_read_alignment(g),
+				 gguf_read_kv_count(g));
 	for (size_t i = 0; !rc && i < gguf_read_kv_count(g); i++)
 		rc = kv_text(sb, gguf_read_kv(g, i), width);
 	if (!rc)
-		rc = strbuf_addf(sb, "tensors     %llu, %llu parameters, %llu bytes",
-				 U64(all.tensors), U64(all.parameters), U64(all.bytes));
+		rc = strbuf_addf(sb, "tensors     %llu, %llu parameters, %llu bytes", U64(all.tensors),
+				 U64(all.parameters), U64(all.bytes));
 	if (!rc && all.tensors)
 		rc = strbuf_addf(sb, " from offset %llu", U64(gguf_read_data_offset(g)));
 	if (!rc)
@@ -369,7 +371,8 @@ static cJSON *st_json(const struct inspect_report *r, int tensors)
 	inspect_safetensors_totals(st, by_dtype, &all);
 	cJSON_AddItemToObject(doc, "file", inspect_json_string(r->path, strlen(r->path)));
 	cJSON_AddStringToObject(doc, "format", "safetensors");
-	cJSON_AddItemToObject(doc, "index", index ? inspect_json_string(index, strlen(index)) : cJSON_CreateNull());
+	cJSON_AddItemToObject(doc, "index",
+			      index ? inspect_json_string(index, strlen(index)) : cJSON_CreateNull());
 	if (index && safetensors_index_total_size(st, &total_size))
 		cJSON_AddItemToObject(doc, "index_total_size", inspect_json_u64(total_size));
 	ok = (meta = metadata_json(st, 0, 1)) && cJSON_AddItemToObject(doc, "metadata", meta);
@@ -384,7 +387,8 @@ static cJSON *st_json(const struct inspect_report *r, int tensors)
 	if (ok && (ok = (dtypes = cJSON_AddObjectToObject(doc, "dtypes")) != NULL))
 		for (int d = 0; d < SAFETENSORS_DTYPE_COUNT; d++)
 			if (by_dtype[d].tensors)
-				cJSON_AddItemToObject(dtypes, safetensors_dtype_name(d), total_json(&by_dtype[d]));
+				cJSON_AddItemToObject(dtypes, safetensors_dtype_name(d),
+						      total_json(&by_dtype[d]));
 	if (ok && tensors && (ok = (list = cJSON_AddArrayToObject(doc, "tensors")) != NULL))
 		for (size_t i = 0; ok && i < safetensors_tensor_count(st); i++) {
 			cJSON *t = st_tensor_json(st, safetensors_tensor(st, i));
@@ -435,8 +439,8 @@ static int st_tensors_text(struct strbuf *sb, const struct safetensors *st)
 		int n = inspect_text_width(name, strlen(name));
 		width = n > width ? n : width;
 	}
-	rc = strbuf_addf(sb, "  %-*s %-12s %-24s %14s %14s%s\n", width, "NAME", "DTYPE", "SHAPE",
-			 "OFFSET", "SIZE", several ? "  FILE" : "");
+	rc = strbuf_addf(sb, "  %-*s %-12s %-24s %14s %14s%s\n", width, "NAME", "DTYPE", "SHAPE", "OFFSET",
+			 "SIZE", several ? "  FILE" : "");
 	for (size_t i = 0; !rc && i < safetensors_tensor_count(st); i++) {
 		const struct safetensors_tensor *t = safetensors_tensor(st, i);
 		strbuf_reset(&shape);
@@ -491,7 +495,8 @@ static int st_text(const struct inspect_report *r, int tensors, struct strbuf *s
 			rc = inspect_add_text_name(sb, name, strlen(name), 0);
 		if (!rc)
 			rc = strbuf_addf(sb, "  %llu bytes, header %llu bytes, metadata ",
-					 U64(safetensors_file_size(st, f)), U64(safetensors_file_header_size(st, f)));
+					 U64(safetensors_file_size(st, f)),
+					 U64(safetensors_file_header_size(st, f)));
 		if (!rc)
 			rc = metadata_text(sb, st, f, 0);
 		if (!rc)

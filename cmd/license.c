@@ -43,8 +43,7 @@ static cJSON *cjson_strings(const cJSON *items)
 {
 	cJSON *a = cJSON_CreateArray();
 	const cJSON *item;
-	cJSON_ArrayForEach(item, items)
-		cJSON_AddItemToArray(a, cJSON_CreateString(item->valuestring));
+	cJSON_ArrayForEach(item, items) cJSON_AddItemToArray(a, cJSON_CreateString(item->valuestring));
 	return a;
 }
 
@@ -210,7 +209,8 @@ static cJSON *report_json(const struct license_report *r)
 		return NULL;
 	cJSON *src = cJSON_AddObjectToObject(doc, "source");
 	cJSON_AddStringToObject(src, "kind", r->source_kind ? r->source_kind : "");
-	cJSON_AddStringToObject(src, strcmp(r->source_kind ? r->source_kind : "", "directory") ? "repo" : "path",
+	cJSON_AddStringToObject(src,
+				strcmp(r->source_kind ? r->source_kind : "", "directory") ? "repo" : "path",
 				r->location ? r->location : "");
 	if (r->revision)
 		cJSON_AddStringToObject(src, "revision", r->revision);
@@ -287,24 +287,28 @@ static void print_files(const struct license_report *r, FILE *out, struct escape
 		const struct license_detection *d = &f->detection;
 		const char *label = i ? "" : "files";
 		if (!f->read) {
-			fprintf(out, LABEL "%-30s not read: %s\n", label, E(f->path), f->note ? E(f->note) : "");
+			fprintf(out, LABEL "%-30s not read: %s\n", label, E(f->path),
+				f->note ? E(f->note) : "");
 			continue;
 		}
 		if (d->count == 0) {
 			fprintf(out, LABEL "%-30s %s\n", label, E(f->path),
-				f->role == LICENSE_ROLE_NOTICE ? "notices (no known license text)" : "unknown");
+				f->role == LICENSE_ROLE_NOTICE ? "notices (no known license text)"
+							       : "unknown");
 			continue;
 		}
 		for (size_t m = 0; m < d->count; m++) {
 			const struct license_match *x = &d->matches[m];
-			fprintf(out, LABEL "%-30s %s (confidence %.2f)%s%s\n", m ? "" : label, m ? "" : E(f->path),
-				x->info->id, x->confidence, x->altered ? ", ALTERED" : "",
-				x->incomplete ? ", incomplete" : "");
+			fprintf(out, LABEL "%-30s %s (confidence %.2f)%s%s\n", m ? "" : label,
+				m ? "" : E(f->path), x->info->id, x->confidence,
+				x->altered ? ", ALTERED" : "", x->incomplete ? ", incomplete" : "");
 			for (size_t k = 0; k < x->region_count && k < LICENSE_MAX_REGIONS && k < 3; k++) {
 				const struct license_region *g = &x->regions[k];
-				fprintf(out, INDENT "  line %u, %s: \"%s\" -> \"%s\"\n" INDENT "    shipped: %s\n"
-					INDENT "    known:   %s\n", g->shipped_line, region_kind_name(g->kind),
-					E(g->known_diff), E(g->shipped_diff), E(g->shipped), E(g->known));
+				fprintf(out,
+					INDENT "  line %u, %s: \"%s\" -> \"%s\"\n" INDENT
+					       "    shipped: %s\n" INDENT "    known:   %s\n",
+					g->shipped_line, region_kind_name(g->kind), E(g->known_diff),
+					E(g->shipped_diff), E(g->shipped), E(g->known));
 			}
 			if (x->region_count > 3)
 				fprintf(out, INDENT "  ... %zu more (see --json)\n", x->region_count - 3);
@@ -330,7 +334,8 @@ static void report_print(const struct license_report *r, FILE *out)
 	print_files(r, out, pool);
 	for (size_t i = 0; i < r->base_count; i++) {
 		const struct license_base *b = &r->bases[i];
-		fprintf(out, LABEL "%s%s: %s\n", i ? "" : "base models", b->depth > 1 ? "  via " : "", E(b->repo),
+		fprintf(out, LABEL "%s%s: %s\n", i ? "" : "base models", b->depth > 1 ? "  via " : "",
+			E(b->repo),
 			b->via ? (b->declared ? E(b->declared) : "no license declared")
 			       : (b->note ? E(b->note) : "not read"));
 	}
@@ -354,8 +359,7 @@ static void report_print(const struct license_report *r, FILE *out)
 		}
 		grouped[k] = '\0';
 		fprintf(out, "  " LABEL "%s monthly active users\n", "user threshold", grouped);
-	}
-	else
+	} else
 		fprintf(out, "  " LABEL "none\n", "user threshold");
 	print_list(out, pool, "attribution", &r->attribution);
 	fprintf(out, "  " LABEL "%s\n", "acceptable use",
@@ -383,19 +387,22 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model", *policy = NULL;
 	int remote = 0;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "policy", 0, ARGS_STRING, &policy, 0, 0 },
 		{ "remote", 0, ARGS_FLAG, &remote, 0, 0 },
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct license_request req = { 0 };
 	struct license_report report;
 	int n, rc = args_parse("license", options, argc, argv, &n);
 	if (rc)
 		return rc;
 	if (n != 1)
-		return modl_error_set(MODL_EUSAGE, "license: expected one REPO[@REV] or DIR (see 'modl help license')");
+		return modl_error_set(MODL_EUSAGE,
+				      "license: expected one REPO[@REV] or DIR (see 'modl help license')");
 	if (policy && !*policy)
 		return modl_error_set(MODL_EUSAGE, "license: --policy needs a file");
 	if ((rc = hub_parse_repo_type(type_name, &req.type)))
@@ -416,5 +423,5 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_license = { "license", "audit the license terms a model ships with",
-					  usage, run };
+const struct modl_command cmd_license = { "license", "audit the license terms a model ships with", usage,
+					  run };

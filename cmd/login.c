@@ -10,24 +10,25 @@
 #include "output.h"
 #include "command.h"
 
-static const char usage[] =
-	"usage: modl login [--token TOKEN]\n"
-	"\n"
-	"Check a Hugging Face access token with the Hub (whoami) and store it in\n"
-	"$HF_TOKEN_PATH (default $HF_HOME/token), mode 0600 in a 0700 directory, where\n"
-	"huggingface_hub and the other tools find it too. Without --token (or with\n"
-	"--token -) the token is read from standard input, which keeps it out of the\n"
-	"process list and the shell history.\n"
-	"\n"
-	"  --token TOKEN  the token (hf_...), or - for standard input\n";
+static const char usage[] = "usage: modl login [--token TOKEN]\n"
+			    "\n"
+			    "Check a Hugging Face access token with the Hub (whoami) and store it in\n"
+			    "$HF_TOKEN_PATH (default $HF_HOME/token), mode 0600 in a 0700 directory, where\n"
+			    "huggingface_hub and the other tools find it too. Without --token (or with\n"
+			    "--token -) the token is read from standard input, which keeps it out of the\n"
+			    "process list and the shell history.\n"
+			    "\n"
+			    "  --token TOKEN  the token (hf_...), or - for standard input\n";
 
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *token_arg = NULL;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "token", 0, ARGS_STRING, &token_arg, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	char token[4096];
 	cJSON *me = NULL;
 	int n, rc = args_parse("login", options, argc, argv, &n);
@@ -48,7 +49,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 			return rc;
 	}
 	if (ctx->settings.offline)
-		return modl_error_set(MODL_ENET, "login: offline mode (HF_HUB_OFFLINE): cannot check the token");
+		return modl_error_set(MODL_ENET,
+				      "login: offline mode (HF_HUB_OFFLINE): cannot check the token");
 	rc = hub_whoami_token(&ctx->settings, token, ctx->verbose, &me);
 	if (!rc)
 		rc = auth_store_token(&ctx->settings, token);
@@ -72,5 +74,4 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_login = { "login", "check a token with the Hub and save it", usage,
-					run };
+const struct modl_command cmd_login = { "login", "check a token with the Hub and save it", usage, run };

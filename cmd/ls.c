@@ -52,8 +52,8 @@ static int write_tree_json(const struct hub_repo *repo, const char *rev, const s
 		ok = fputs(sep, stdout) >= 0 && put_json(f);
 		sep = ",\n\t\t";
 	}
-	ok = ok && printf("],\n\t\"total_files\":\t%llu,\n\t\"total_size\":\t%llu\n}\n", files,
-			  bytes) > 0 && fflush(stdout) == 0;
+	ok = ok && printf("],\n\t\"total_files\":\t%llu,\n\t\"total_size\":\t%llu\n}\n", files, bytes) > 0 &&
+	     fflush(stdout) == 0;
 	return ok ? 0 : modl_error_set(MODL_EFAIL, "cannot write to standard output");
 }
 
@@ -67,7 +67,7 @@ static void print_tree(const struct hub_tree *t, unsigned long long files, unsig
 		strbuf_reset(&size);
 		strbuf_add_size(&size, e->size);
 		printf("%9s  %s  %-64s  ", size.buf, e->lfs ? "lfs" : "git", e->lfs ? e->sha256 : e->oid);
-		escape_fputs(e->path, 0, stdout);  /* a path from the Hub's listing */
+		escape_fputs(e->path, 0, stdout); /* a path from the Hub's listing */
 		putchar('\n');
 	}
 	strbuf_reset(&size);
@@ -79,10 +79,12 @@ static void print_tree(const struct hub_tree *t, unsigned long long files, unsig
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	const char *type_name = "model";
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct hub_repo repo;
 	struct hub *hub = NULL;
 	struct hub_tree tree = { 0 };
@@ -94,8 +96,10 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
-		return modl_error_set(MODL_ENET, "ls: %s: offline mode (HF_HUB_OFFLINE) and the Hub is "
-				      "needed", repo.id);
+		return modl_error_set(MODL_ENET,
+				      "ls: %s: offline mode (HF_HUB_OFFLINE) and the Hub is "
+				      "needed",
+				      repo.id);
 	const char *rev = repo.revision[0] ? repo.revision : "main";
 	if ((rc = hub_open(&hub, &ctx->settings, ctx->verbose)))
 		return rc;
@@ -117,5 +121,4 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_ls = { "ls", "list a repository's files with size, kind and hash",
-				     usage, run };
+const struct modl_command cmd_ls = { "ls", "list a repository's files with size, kind and hash", usage, run };

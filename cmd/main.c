@@ -11,6 +11,7 @@
 #include "util/version.h"
 #include "command.h"
 
+/* clang-format off */
 static const struct modl_command *const commands[] = {
 	&cmd_pull,
 	&cmd_verify,
@@ -26,6 +27,7 @@ static const struct modl_command *const commands[] = {
 	&cmd_whoami,
 	&cmd_env,
 };
+/* clang-format on */
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
 static const char global_usage[] =
@@ -63,8 +65,7 @@ static int unknown_command(const char *name)
 		names[i] = commands[i]->name;
 	const char *hint = args_suggest(name, names, COMMAND_COUNT);
 	if (hint)
-		return modl_error_set(MODL_EUSAGE, "unknown command '%s' (did you mean '%s'?)", name,
-				      hint);
+		return modl_error_set(MODL_EUSAGE, "unknown command '%s' (did you mean '%s'?)", name, hint);
 	return modl_error_set(MODL_EUSAGE, "unknown command '%s' (see 'modl --help')", name);
 }
 

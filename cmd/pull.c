@@ -55,8 +55,12 @@ static cJSON *result_to_json(const struct pull_options *o, const struct pull_res
 		cJSON_AddStringToObject(item, "path", f->path);
 		cJSON_AddNumberToObject(item, "size", (double)f->size);
 		cJSON_AddStringToObject(item, "hash", f->hash);
-		cJSON_AddStringToObject(item, "status", f->failed ? "failed" : f->fetched ? "downloaded"
-							 : f->present ? "cached" : o->dry_run ? "to download" : "missing");
+		cJSON_AddStringToObject(item, "status",
+					f->failed    ? "failed"
+					: f->fetched ? "downloaded"
+					: f->present ? "cached"
+					: o->dry_run ? "to download"
+						     : "missing");
 		cJSON_AddItemToArray(files, item);
 		fetched += f->fetched;
 		present += f->present;
@@ -82,7 +86,7 @@ static void print_dry_run(const struct pull_result *r)
 		strbuf_reset(&size);
 		strbuf_add_size(&size, f->size);
 		printf("%-11s %9s  ", f->present ? "cached" : "download", size.buf);
-		escape_fputs(f->path, 0, stdout);  /* a path from the Hub's listing */
+		escape_fputs(f->path, 0, stdout); /* a path from the Hub's listing */
 		putchar('\n');
 		if (!f->present) {
 			to_fetch += f->size;
@@ -101,6 +105,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	long jobs = 8, connections = 8;
 	int dry_run = 0, force = 0;
 	struct args_list include = { 0 }, exclude = { 0 };
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "include", 0, ARGS_LIST, &include, 0, 0 },
 		{ "exclude", 0, ARGS_LIST, &exclude, 0, 0 },
@@ -113,6 +118,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		{ "policy", 0, ARGS_STRING, &policy, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct pull_options o = { 0 };
 	struct pull_result r = { 0 };
 	struct progress *progress = NULL;
@@ -120,15 +126,18 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	if (!rc && n < 1)
 		rc = modl_error_set(MODL_EUSAGE, "pull: expected REPO[@REV] (see 'modl help pull')");
 	if (!rc && n > 1 && (include.count || exclude.count))
-		rc = modl_error_set(MODL_EUSAGE, "pull: FILE arguments and --include/--exclude exclude each other");
+		rc = modl_error_set(MODL_EUSAGE,
+				    "pull: FILE arguments and --include/--exclude exclude each other");
 	if (!rc)
 		rc = hub_parse_repo_typed(argv[0], type_name, &o.repo);
 	if (!rc && local_dir && !*local_dir)
 		rc = modl_error_set(MODL_EUSAGE, "pull: --local-dir needs a directory");
 	if (rc)
 		goto out;
-	if (progress_new(&progress, dry_run ? PROGRESS_NONE :
-			 progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress), "downloaded")) {
+	if (progress_new(&progress,
+			 dry_run ? PROGRESS_NONE
+				 : progress_choose(ctx->quiet, ctx->json, ctx->settings.no_progress),
+			 "downloaded")) {
 		rc = modl_error_oom();
 		goto out;
 	}
@@ -162,7 +171,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 				present += r.files[i].present;
 			}
 			if (!r.offline)
-				fprintf(stderr, "%zu file%s: %zu downloaded and verified, %zu already cached\n",
+				fprintf(stderr,
+					"%zu file%s: %zu downloaded and verified, %zu already cached\n",
 					r.count, r.count == 1 ? "" : "s", fetched, present);
 		}
 		printf("%s\n", r.path);
@@ -175,5 +185,4 @@ out:
 	return rc;
 }
 
-const struct modl_command cmd_pull = { "pull", "download a repository into the cache, verified",
-				       usage, run };
+const struct modl_command cmd_pull = { "pull", "download a repository into the cache, verified", usage, run };

@@ -93,11 +93,13 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
 	long threads = 0;
 	int allow_requantize = 0, n, rc;
+	/* clang-format off */
 	const struct args_option options[] = {
 		{ "threads", 't', ARGS_INT, &threads, 1, 1024 },
 		{ "allow-requantize", 0, ARGS_FLAG, &allow_requantize, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	struct quantize_options o = { 0 };
 	struct quantize_result r;
 	struct progress *progress = NULL;
@@ -128,5 +130,5 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-const struct modl_command cmd_quantize = { "quantize", "quantize a GGUF model (llama.cpp's types)",
-					   usage, run };
+const struct modl_command cmd_quantize = { "quantize", "quantize a GGUF model (llama.cpp's types)", usage,
+					   run };

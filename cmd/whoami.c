@@ -37,7 +37,8 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 		const char *source = NULL;
 		settings_token(&ctx->settings, &source);
 		cJSON_AddStringToObject(doc, "token_source", source ? source : "");
-		cJSON_ArrayForEach(org, orgs) {
+		cJSON_ArrayForEach(org, orgs)
+		{
 			const cJSON *oname = cJSON_GetObjectItemCaseSensitive(org, "name");
 			if (cJSON_IsString(oname))
 				cJSON_AddItemToArray(list, cJSON_CreateString(oname->valuestring));
@@ -48,8 +49,7 @@ static int run(const struct modl_ctx *ctx, int argc, char **argv)
 			printf("%s\n", cJSON_GetObjectItem(doc, "user")->valuestring);
 			if (cJSON_GetArraySize(list) > 0) {
 				fputs("orgs:", stdout);
-				cJSON_ArrayForEach(org, list)
-					printf(" %s", org->valuestring);
+				cJSON_ArrayForEach(org, list) printf(" %s", org->valuestring);
 				fputs("\n", stdout);
 			}
 			cJSON_Delete(doc);

@@ -30,8 +30,7 @@ int fmt_error_set(struct fmt_error *err, int code, const char *fmt, ...)
 /* The one out-of-memory failure of formats/: FMT_ENOMEM, "out of memory". */
 int fmt_error_oom(struct fmt_error *err);
 /* Prefixes the message already in err with "prefix: ". */
-void fmt_error_prefix(struct fmt_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void fmt_error_prefix(struct fmt_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A whole file mapped read-only. Pages are only read when touched, so opening a
  * 100 GB file and parsing its header reads the header and nothing else. */
@@ -89,8 +88,7 @@ struct fmt_nameset {
 void fmt_nameset_init(struct fmt_nameset *set);
 /* Adds name -> value. Returns 1 when added, 0 when the name was already there (its value
  * goes to *existing when not NULL), FMT_ENOMEM. */
-int fmt_nameset_add(struct fmt_nameset *set, const char *name, size_t len, size_t value,
-		    size_t *existing);
+int fmt_nameset_add(struct fmt_nameset *set, const char *name, size_t len, size_t value, size_t *existing);
 /* 1 and the value in *value when present, else 0. */
 int fmt_nameset_find(const struct fmt_nameset *set, const char *name, size_t len, size_t *value);
 void fmt_nameset_free(struct fmt_nameset *set);

@@ -29,8 +29,8 @@ void fmt_nameset_init(struct fmt_nameset *set)
 	set->cap = set->count = 0;
 }
 
-static struct fmt_nameset_slot *find_slot(struct fmt_nameset_slot *slots, size_t cap,
-					  const char *name, size_t len, uint64_t hash)
+static struct fmt_nameset_slot *find_slot(struct fmt_nameset_slot *slots, size_t cap, const char *name,
+					  size_t len, uint64_t hash)
 {
 	size_t i = (size_t)hash & (cap - 1);
 	for (;;) {
@@ -60,8 +60,7 @@ static int grow(struct fmt_nameset *set)
 	return 0;
 }
 
-int fmt_nameset_add(struct fmt_nameset *set, const char *name, size_t len, size_t value,
-		    size_t *existing)
+int fmt_nameset_add(struct fmt_nameset *set, const char *name, size_t len, size_t value, size_t *existing)
 {
 	if (!name)
 		name = "";

@@ -58,8 +58,7 @@ out:
 	return rc;
 }
 
-int gguf_read_memory(struct gguf_reader **out, const void *data, size_t size,
-		     struct fmt_error *err)
+int gguf_read_memory(struct gguf_reader **out, const void *data, size_t size, struct fmt_error *err)
 {
 	struct gguf_reader *r = calloc(1, sizeof(*r));
 	int rc;
@@ -94,12 +93,14 @@ void gguf_read_close(struct gguf_reader *r)
 	free(r);
 }
 
+/* clang-format off */
 uint32_t gguf_read_version(const struct gguf_reader *r) { return r->version; }
 uint32_t gguf_read_alignment(const struct gguf_reader *r) { return r->alignment; }
 uint64_t gguf_read_file_size(const struct gguf_reader *r) { return r->size; }
 uint64_t gguf_read_data_offset(const struct gguf_reader *r) { return r->data_offset; }
 size_t gguf_read_kv_count(const struct gguf_reader *r) { return r->kv_count; }
 size_t gguf_read_tensor_count(const struct gguf_reader *r) { return r->tensor_count; }
+/* clang-format on */
 
 const struct gguf_kv *gguf_read_kv(const struct gguf_reader *r, size_t i)
 {
@@ -258,12 +259,14 @@ static int take_string(struct cursor *c, const char *what, uint64_t limit, struc
 	if (rc)
 		return rc;
 	if (len > limit)
-		return fmt_error_set(c->err, FMT_EINVALID, "%s at offset %llu is %llu bytes long (limit %llu)",
-				     what, U64(at), U64(len), U64(limit));
-	if (len > c->size - c->pos)
 		return fmt_error_set(c->err, FMT_EINVALID,
-				     "%s at offset %llu is %llu bytes long, past the end of the file (%llu bytes left)",
-				     what, U64(at), U64(len), U64(c->size - c->pos));
+				     "%s at offset %llu is %llu bytes long (limit %llu)", what, U64(at),
+				     U64(len), U64(limit));
+	if (len > c->size - c->pos)
+		return fmt_error_set(
+			c->err, FMT_EINVALID,
+			"%s at offset %llu is %llu bytes long, past the end of the file (%llu bytes left)",
+			what, U64(at), U64(len), U64(c->size - c->pos));
 	take(c, len, what, &p);
 	s->data = (const char *)p;
 	s->len = len;
@@ -289,30 +292,33 @@ static int take_array(struct cursor *c, struct gguf_kv *kv)
 	if ((rc = take_u32(c, "array element type", &elem)))
 		return rc;
 	if (elem == GGUF_VALUE_ARRAY)
-		return fmt_error_set(c->err, FMT_EINVALID,
-				     "key '%s': nested arrays are not supported (element type ARRAY at offset %llu)",
-				     kv->key, U64(c->pos - 4));
+		return fmt_error_set(
+			c->err, FMT_EINVALID,
+			"key '%s': nested arrays are not supported (element type ARRAY at offset %llu)",
+			kv->key, U64(c->pos - 4));
 	if (!gguf_value_type_name(elem))
 		return fmt_error_set(c->err, FMT_EINVALID,
-				     "key '%s': invalid array element type %u at offset %llu", kv->key,
-				     elem, U64(c->pos - 4));
+				     "key '%s': invalid array element type %u at offset %llu", kv->key, elem,
+				     U64(c->pos - 4));
 	at = c->pos;
 	if ((rc = take_u64(c, "array length", &count)))
 		return rc;
 	if (count > GGUF_ARRAY_MAX)
-		return fmt_error_set(c->err, FMT_EINVALID,
-				     "key '%s': array length %llu at offset %llu is over the limit of %llu elements",
-				     kv->key, U64(count), U64(at), U64(GGUF_ARRAY_MAX));
+		return fmt_error_set(
+			c->err, FMT_EINVALID,
+			"key '%s': array length %llu at offset %llu is over the limit of %llu elements",
+			kv->key, U64(count), U64(at), U64(GGUF_ARRAY_MAX));
 	kv->element_type = elem;
 	kv->count = count;
 	kv->value = c->data + c->pos;
 	uint32_t size = elem == GGUF_VALUE_STRING ? 8 : gguf_value_type_size(elem);
 	/* count <= 2^30 and size <= 8: the product cannot overflow. */
 	if (count * size > c->size - c->pos)
-		return fmt_error_set(c->err, FMT_EINVALID,
-				     "key '%s': array of %llu %s at offset %llu needs at least %llu bytes, only %llu left",
-				     kv->key, U64(count), gguf_value_type_name(elem), U64(at),
-				     U64(count * size), U64(c->size - c->pos));
+		return fmt_error_set(
+			c->err, FMT_EINVALID,
+			"key '%s': array of %llu %s at offset %llu needs at least %llu bytes, only %llu left",
+			kv->key, U64(count), gguf_value_type_name(elem), U64(at), U64(count * size),
+			U64(c->size - c->pos));
 	if (elem != GGUF_VALUE_STRING) {
 		kv->value_size = count * size;
 		return take(c, kv->value_size, "array elements", NULL);
@@ -342,8 +348,9 @@ static int take_kv(struct gguf_reader *r, struct cursor *c, size_t index)
 	if ((rc = take_string(c, "metadata key", GGUF_KEY_MAX, &key)))
 		return rc;
 	if (!key.len)
-		return fmt_error_set(c->err, FMT_EINVALID, "metadata pair %zu at offset %llu has an empty key",
-				     index, U64(kv->offset));
+		return fmt_error_set(c->err, FMT_EINVALID,
+				     "metadata pair %zu at offset %llu has an empty key", index,
+				     U64(kv->offset));
 	if (memchr(key.data, '\0', key.len))
 		return fmt_error_set(c->err, FMT_EINVALID, "key at offset %llu contains a NUL byte",
 				     U64(kv->offset));
@@ -354,8 +361,9 @@ static int take_kv(struct gguf_reader *r, struct cursor *c, size_t index)
 	if (rc < 0)
 		return fmt_error_oom(c->err);
 	if (rc == 0)
-		return fmt_error_set(c->err, FMT_EINVALID, "duplicate key '%s' at offset %llu (first at offset %llu)",
-				     kv->key, U64(kv->offset), U64(r->kvs[first].offset));
+		return fmt_error_set(c->err, FMT_EINVALID,
+				     "duplicate key '%s' at offset %llu (first at offset %llu)", kv->key,
+				     U64(kv->offset), U64(r->kvs[first].offset));
 	if ((rc = take_u32(c, "value type", &type)))
 		return rc;
 	if (!gguf_value_type_name(type))
@@ -403,13 +411,15 @@ static int take_tensor_info(struct gguf_reader *r, struct cursor *c, size_t inde
 	if (rc < 0)
 		return fmt_error_oom(c->err);
 	if (rc == 0)
-		return fmt_error_set(c->err, FMT_EINVALID, "duplicate tensor name '%s' at offset %llu (tensors %zu and %zu)",
+		return fmt_error_set(c->err, FMT_EINVALID,
+				     "duplicate tensor name '%s' at offset %llu (tensors %zu and %zu)",
 				     t->name, U64(at), first, index);
 	if ((rc = take_u32(c, "tensor dimension count", &t->n_dims)))
 		return rc;
 	if (t->n_dims > GGUF_DIMS_MAX)
-		return fmt_error_set(c->err, FMT_EINVALID, "tensor '%s': %u dimensions at offset %llu (limit %d)",
-				     t->name, t->n_dims, U64(c->pos - 4), GGUF_DIMS_MAX);
+		return fmt_error_set(c->err, FMT_EINVALID,
+				     "tensor '%s': %u dimensions at offset %llu (limit %d)", t->name,
+				     t->n_dims, U64(c->pos - 4), GGUF_DIMS_MAX);
 	uint64_t elements = 1;
 	for (uint32_t j = 0; j < GGUF_DIMS_MAX; j++) {
 		t->ne[j] = 1;
@@ -420,16 +430,18 @@ static int take_tensor_info(struct gguf_reader *r, struct cursor *c, size_t inde
 		/* gguf.cpp reads ne as int64_t and keeps the element count below INT64_MAX. */
 		if (t->ne[j] > INT64_MAX || __builtin_mul_overflow(elements, t->ne[j], &elements) ||
 		    elements > INT64_MAX)
-			return fmt_error_set(c->err, FMT_EINVALID,
-					     "tensor '%s': ne[%u] = %llu at offset %llu makes the element count overflow",
-					     t->name, j, U64(t->ne[j]), U64(c->pos - 8));
+			return fmt_error_set(
+				c->err, FMT_EINVALID,
+				"tensor '%s': ne[%u] = %llu at offset %llu makes the element count overflow",
+				t->name, j, U64(t->ne[j]), U64(c->pos - 8));
 	}
 	t->n_elements = elements;
 	if ((rc = take_u32(c, "tensor type", &t->type)))
 		return rc;
 	if (gguf_tensor_type_traits(t->type, &block, NULL))
-		return fmt_error_set(c->err, FMT_EINVALID, "tensor '%s': invalid tensor type %u at offset %llu",
-				     t->name, t->type, U64(c->pos - 4));
+		return fmt_error_set(c->err, FMT_EINVALID,
+				     "tensor '%s': invalid tensor type %u at offset %llu", t->name, t->type,
+				     U64(c->pos - 4));
 	if (t->ne[0] % block)
 		return fmt_error_set(c->err, FMT_EINVALID,
 				     "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
@@ -440,8 +452,7 @@ static int take_tensor_info(struct gguf_reader *r, struct cursor *c, size_t inde
 	return take_u64(c, "tensor data offset", &t->offset);
 }
 
-static int take_header(struct gguf_reader *r, struct cursor *c, uint64_t *n_tensors,
-		       uint64_t *n_kv)
+static int take_header(struct gguf_reader *r, struct cursor *c, uint64_t *n_tensors, uint64_t *n_kv)
 {
 	const unsigned char *p = NULL;
 	int rc;
@@ -455,9 +466,10 @@ static int take_header(struct gguf_reader *r, struct cursor *c, uint64_t *n_tens
 	/* Files are little-endian; a big-endian v3 file stores 00 00 00 03, which reads as
 	 * a version with its low 16 bits zero (the test gguf.cpp and gguf-py use). */
 	if (r->version && !(r->version & 0xFFFF))
-		return fmt_error_set(c->err, FMT_EUNSUPPORTED,
-				     "big-endian GGUF (version bytes %02x %02x %02x %02x at offset 4): only little-endian files are supported",
-				     p[0], p[1], p[2], p[3]);
+		return fmt_error_set(
+			c->err, FMT_EUNSUPPORTED,
+			"big-endian GGUF (version bytes %02x %02x %02x %02x at offset 4): only little-endian files are supported",
+			p[0], p[1], p[2], p[3]);
 	if (r->version == 0)
 		return fmt_error_set(c->err, FMT_EINVALID, "invalid GGUF version 0 at offset 4");
 	if (r->version == 1)
@@ -472,8 +484,7 @@ static int take_header(struct gguf_reader *r, struct cursor *c, uint64_t *n_tens
 	/* Every pair and every tensor info takes some bytes: counts that cannot fit in the
 	 * rest of the file are refused before anything is allocated for them. */
 	uint64_t left = c->size - c->pos, kv_bytes, info_bytes;
-	if (*n_kv > INT64_MAX || __builtin_mul_overflow(*n_kv, MIN_KV_BYTES, &kv_bytes) ||
-	    kv_bytes > left)
+	if (*n_kv > INT64_MAX || __builtin_mul_overflow(*n_kv, MIN_KV_BYTES, &kv_bytes) || kv_bytes > left)
 		return fmt_error_set(c->err, FMT_EINVALID,
 				     "metadata count %llu at offset 16 cannot fit in the %llu bytes left",
 				     U64(*n_kv), U64(left));
@@ -515,14 +526,16 @@ static int check_offsets(struct gguf_reader *r, struct fmt_error *err)
 		const struct gguf_tensor_info *t = &r->tensors[i];
 		uint64_t end, padded;
 		if (t->offset != expected)
-			return fmt_error_set(err, FMT_EINVALID,
-					     "tensor '%s' has data offset %llu, expected %llu (contiguous, each padded to %llu bytes)",
-					     t->name, U64(t->offset), U64(expected), U64(a));
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"tensor '%s' has data offset %llu, expected %llu (contiguous, each padded to %llu bytes)",
+				t->name, U64(t->offset), U64(expected), U64(a));
 		if (__builtin_add_overflow(t->offset, t->size, &end) || r->data_offset > r->size ||
 		    end > r->size - r->data_offset)
-			return fmt_error_set(err, FMT_EINVALID,
-					     "tensor '%s': data at file offset %llu, %llu bytes, goes past the end of the file (%llu bytes)",
-					     t->name, U64(r->data_offset + t->offset), U64(t->size), U64(r->size));
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"tensor '%s': data at file offset %llu, %llu bytes, goes past the end of the file (%llu bytes)",
+				t->name, U64(r->data_offset + t->offset), U64(t->size), U64(r->size));
 		padded = end + (a - end % a) % a;
 		if (padded < end)
 			return fmt_error_set(err, FMT_EINVALID, "tensor '%s': offset overflow", t->name);

@@ -38,17 +38,41 @@ enum gguf_value_type {
 
 /* Tensor types (ggml's enum ggml_type, same ids); the ids removed from GGUF are invalid. */
 enum gguf_tensor_type {
-	GGUF_TENSOR_F32 = 0, GGUF_TENSOR_F16 = 1, GGUF_TENSOR_Q4_0 = 2, GGUF_TENSOR_Q4_1 = 3,
-	GGUF_TENSOR_Q5_0 = 6, GGUF_TENSOR_Q5_1 = 7, GGUF_TENSOR_Q8_0 = 8, GGUF_TENSOR_Q8_1 = 9,
-	GGUF_TENSOR_Q2_K = 10, GGUF_TENSOR_Q3_K = 11, GGUF_TENSOR_Q4_K = 12,
-	GGUF_TENSOR_Q5_K = 13, GGUF_TENSOR_Q6_K = 14, GGUF_TENSOR_Q8_K = 15,
-	GGUF_TENSOR_IQ2_XXS = 16, GGUF_TENSOR_IQ2_XS = 17, GGUF_TENSOR_IQ3_XXS = 18,
-	GGUF_TENSOR_IQ1_S = 19, GGUF_TENSOR_IQ4_NL = 20, GGUF_TENSOR_IQ3_S = 21,
-	GGUF_TENSOR_IQ2_S = 22, GGUF_TENSOR_IQ4_XS = 23, GGUF_TENSOR_I8 = 24,
-	GGUF_TENSOR_I16 = 25, GGUF_TENSOR_I32 = 26, GGUF_TENSOR_I64 = 27, GGUF_TENSOR_F64 = 28,
-	GGUF_TENSOR_IQ1_M = 29, GGUF_TENSOR_BF16 = 30, GGUF_TENSOR_TQ1_0 = 34,
-	GGUF_TENSOR_TQ2_0 = 35, GGUF_TENSOR_MXFP4 = 39, GGUF_TENSOR_NVFP4 = 40,
-	GGUF_TENSOR_Q1_0 = 41, GGUF_TENSOR_Q2_0 = 42,
+	GGUF_TENSOR_F32 = 0,
+	GGUF_TENSOR_F16 = 1,
+	GGUF_TENSOR_Q4_0 = 2,
+	GGUF_TENSOR_Q4_1 = 3,
+	GGUF_TENSOR_Q5_0 = 6,
+	GGUF_TENSOR_Q5_1 = 7,
+	GGUF_TENSOR_Q8_0 = 8,
+	GGUF_TENSOR_Q8_1 = 9,
+	GGUF_TENSOR_Q2_K = 10,
+	GGUF_TENSOR_Q3_K = 11,
+	GGUF_TENSOR_Q4_K = 12,
+	GGUF_TENSOR_Q5_K = 13,
+	GGUF_TENSOR_Q6_K = 14,
+	GGUF_TENSOR_Q8_K = 15,
+	GGUF_TENSOR_IQ2_XXS = 16,
+	GGUF_TENSOR_IQ2_XS = 17,
+	GGUF_TENSOR_IQ3_XXS = 18,
+	GGUF_TENSOR_IQ1_S = 19,
+	GGUF_TENSOR_IQ4_NL = 20,
+	GGUF_TENSOR_IQ3_S = 21,
+	GGUF_TENSOR_IQ2_S = 22,
+	GGUF_TENSOR_IQ4_XS = 23,
+	GGUF_TENSOR_I8 = 24,
+	GGUF_TENSOR_I16 = 25,
+	GGUF_TENSOR_I32 = 26,
+	GGUF_TENSOR_I64 = 27,
+	GGUF_TENSOR_F64 = 28,
+	GGUF_TENSOR_IQ1_M = 29,
+	GGUF_TENSOR_BF16 = 30,
+	GGUF_TENSOR_TQ1_0 = 34,
+	GGUF_TENSOR_TQ2_0 = 35,
+	GGUF_TENSOR_MXFP4 = 39,
+	GGUF_TENSOR_NVFP4 = 40,
+	GGUF_TENSOR_Q1_0 = 41,
+	GGUF_TENSOR_Q2_0 = 42,
 	GGUF_TENSOR_COUNT = 43
 };
 
@@ -91,19 +115,19 @@ union gguf_scalar {
 
 /* One key-value pair. Strings and element bytes point into the mapping. */
 struct gguf_kv {
-	const char *key;            /* NUL-terminated copy (keys hold no NUL) */
+	const char *key; /* NUL-terminated copy (keys hold no NUL) */
 	uint64_t key_len;
-	uint64_t offset;            /* file offset of the key's length field, for messages */
+	uint64_t offset; /* file offset of the key's length field, for messages */
 	enum gguf_value_type type;
 	enum gguf_value_type element_type; /* arrays: type of the elements */
-	uint64_t count;             /* arrays: number of elements; scalars: 1 */
-	const unsigned char *value; /* scalars: the value; arrays: the first element */
-	uint64_t value_size;        /* bytes from value (arrays: the elements only) */
-	const uint64_t *string_offsets; /* STRING arrays: each element's offset from value */
+	uint64_t count;                    /* arrays: number of elements; scalars: 1 */
+	const unsigned char *value;        /* scalars: the value; arrays: the first element */
+	uint64_t value_size;               /* bytes from value (arrays: the elements only) */
+	const uint64_t *string_offsets;    /* STRING arrays: each element's offset from value */
 };
 
 struct gguf_tensor_info {
-	const char *name;           /* NUL-terminated copy */
+	const char *name; /* NUL-terminated copy */
 	uint32_t n_dims;
 	uint64_t ne[GGUF_DIMS_MAX]; /* ne[0] is the contiguous dimension; unused ones are 1 */
 	uint32_t type;              /* enum gguf_tensor_type */
@@ -117,8 +141,7 @@ struct gguf_reader;
 /* Maps and validates path. The message in err does not repeat the path. */
 int gguf_read_open(struct gguf_reader **out, const char *path, struct fmt_error *err);
 /* Validates size bytes at data, which must outlive the reader (fuzzing, tests). */
-int gguf_read_memory(struct gguf_reader **out, const void *data, size_t size,
-		     struct fmt_error *err);
+int gguf_read_memory(struct gguf_reader **out, const void *data, size_t size, struct fmt_error *err);
 void gguf_read_close(struct gguf_reader *r);
 
 uint32_t gguf_read_version(const struct gguf_reader *r);
@@ -176,31 +199,23 @@ int gguf_writer_add_u64(struct gguf_writer *w, const char *key, uint64_t value);
 int gguf_writer_add_i64(struct gguf_writer *w, const char *key, int64_t value);
 int gguf_writer_add_f64(struct gguf_writer *w, const char *key, double value);
 int gguf_writer_add_string(struct gguf_writer *w, const char *key, const char *value);
-int gguf_writer_add_string_n(struct gguf_writer *w, const char *key, const char *value,
-			     size_t len);
+int gguf_writer_add_string_n(struct gguf_writer *w, const char *key, const char *value, size_t len);
 
 int gguf_writer_add_array_u8(struct gguf_writer *w, const char *key, const uint8_t *v, size_t n);
 int gguf_writer_add_array_i8(struct gguf_writer *w, const char *key, const int8_t *v, size_t n);
-int gguf_writer_add_array_u16(struct gguf_writer *w, const char *key, const uint16_t *v,
-			      size_t n);
-int gguf_writer_add_array_i16(struct gguf_writer *w, const char *key, const int16_t *v,
-			      size_t n);
-int gguf_writer_add_array_u32(struct gguf_writer *w, const char *key, const uint32_t *v,
-			      size_t n);
-int gguf_writer_add_array_i32(struct gguf_writer *w, const char *key, const int32_t *v,
-			      size_t n);
+int gguf_writer_add_array_u16(struct gguf_writer *w, const char *key, const uint16_t *v, size_t n);
+int gguf_writer_add_array_i16(struct gguf_writer *w, const char *key, const int16_t *v, size_t n);
+int gguf_writer_add_array_u32(struct gguf_writer *w, const char *key, const uint32_t *v, size_t n);
+int gguf_writer_add_array_i32(struct gguf_writer *w, const char *key, const int32_t *v, size_t n);
 int gguf_writer_add_array_f32(struct gguf_writer *w, const char *key, const float *v, size_t n);
 /* values are 0 or 1 (anything nonzero is written as 1). */
-int gguf_writer_add_array_bool(struct gguf_writer *w, const char *key, const uint8_t *v,
-			       size_t n);
-int gguf_writer_add_array_u64(struct gguf_writer *w, const char *key, const uint64_t *v,
-			      size_t n);
-int gguf_writer_add_array_i64(struct gguf_writer *w, const char *key, const int64_t *v,
-			      size_t n);
+int gguf_writer_add_array_bool(struct gguf_writer *w, const char *key, const uint8_t *v, size_t n);
+int gguf_writer_add_array_u64(struct gguf_writer *w, const char *key, const uint64_t *v, size_t n);
+int gguf_writer_add_array_i64(struct gguf_writer *w, const char *key, const int64_t *v, size_t n);
 int gguf_writer_add_array_f64(struct gguf_writer *w, const char *key, const double *v, size_t n);
 /* lengths may be NULL when every string is NUL-terminated. */
-int gguf_writer_add_array_string(struct gguf_writer *w, const char *key,
-				 const char *const *strings, const size_t *lengths, size_t n);
+int gguf_writer_add_array_string(struct gguf_writer *w, const char *key, const char *const *strings,
+				 const size_t *lengths, size_t n);
 
 /* Copies a pair read from another file exactly (type and bytes), e.g. for quantize:
  * the key rules above do not apply, a copy keeps the type its file has. */
@@ -208,8 +223,8 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv);
 
 /* Declares the next tensor. ne has n_dims (0..4) entries, ne[0] first. The data size
  * follows from type and ne and must then be given in full. */
-int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
-			   uint32_t n_dims, const uint64_t *ne);
+int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+			   const uint64_t *ne);
 
 /* Appends len bytes of the current tensor's data; call as often as convenient (one row,
  * one chunk), tensors in the order they were added. The first call writes the header. */

@@ -4,10 +4,12 @@
 
 #include <stddef.h>
 
+/* clang-format off */
 static const char *const value_type_names[GGUF_VALUE_COUNT] = {
 	"UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32",
 	"BOOL", "STRING", "ARRAY", "UINT64", "INT64", "FLOAT64",
 };
+/* clang-format on */
 
 const char *gguf_value_type_name(uint32_t type)
 {
@@ -25,6 +27,7 @@ struct tensor_type {
 	uint32_t block_size, type_size;
 };
 
+/* clang-format off */
 static const struct tensor_type tensor_types[GGUF_TENSOR_COUNT] = {
 	[GGUF_TENSOR_F32] = { "F32", 1, 4 },
 	[GGUF_TENSOR_F16] = { "F16", 1, 2 },
@@ -62,6 +65,7 @@ static const struct tensor_type tensor_types[GGUF_TENSOR_COUNT] = {
 	[GGUF_TENSOR_Q1_0] = { "Q1_0", 128, 18 },
 	[GGUF_TENSOR_Q2_0] = { "Q2_0", 64, 18 },
 };
+/* clang-format on */
 
 const char *gguf_tensor_type_name(uint32_t type)
 {

@@ -39,8 +39,7 @@ struct gguf_writer {
 	size_t out_len;
 };
 
-static int fail(struct gguf_writer *w, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int fail(struct gguf_writer *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(struct gguf_writer *w, int code, const char *fmt, ...)
 {
@@ -102,6 +101,7 @@ struct key_rule {
 	int per_layer;
 };
 
+/* clang-format off */
 static const struct key_rule key_rules[] = {
 	{ "general.alignment", GGUF_VALUE_UINT32, 0, 0 },
 	{ "general.file_type", GGUF_VALUE_UINT32, 0, 0 },
@@ -151,6 +151,7 @@ static const struct key_rule key_rules[] = {
 	/* every special token id: bos, eos, unknown, padding, eot, ... */
 	{ "tokenizer.ggml.*_token_id", GGUF_VALUE_UINT32, 0, 0 },
 };
+/* clang-format on */
 
 static int rule_matches(const char *pattern, const char *key)
 {
@@ -180,10 +181,12 @@ static int check_rule(struct gguf_writer *w, const char *key, enum gguf_value_ty
 		    (element_type == GGUF_VALUE_UINT32 || element_type == GGUF_VALUE_INT32))
 			return 0;
 		if (r->type == GGUF_VALUE_ARRAY)
-			return fail(w, FMT_EINVALID, "key '%s' must be an ARRAY of %s (llama.cpp reads it so)",
-				    key, gguf_value_type_name(r->element_type));
-		return fail(w, FMT_EINVALID, "key '%s' must be %s (llama.cpp checks the exact type), not %s%s%s",
-			    key, gguf_value_type_name(r->type), gguf_value_type_name(type),
+			return fail(w, FMT_EINVALID,
+				    "key '%s' must be an ARRAY of %s (llama.cpp reads it so)", key,
+				    gguf_value_type_name(r->element_type));
+		return fail(w, FMT_EINVALID,
+			    "key '%s' must be %s (llama.cpp checks the exact type), not %s%s%s", key,
+			    gguf_value_type_name(r->type), gguf_value_type_name(type),
 			    type == GGUF_VALUE_ARRAY ? " of " : "",
 			    type == GGUF_VALUE_ARRAY ? gguf_value_type_name(element_type) : "");
 	}
@@ -230,8 +233,7 @@ static int begin_kv_checked(struct gguf_writer *w, const char *key, enum gguf_va
 			      : fail(w, FMT_EINVALID, "duplicate metadata key '%s'", key);
 	}
 	w->keys[w->kv_count++] = copy;
-	if (fmt_buf_add_le64(&w->kv, len) || fmt_buf_add(&w->kv, key, len) ||
-	    fmt_buf_add_le32(&w->kv, type))
+	if (fmt_buf_add_le64(&w->kv, len) || fmt_buf_add(&w->kv, key, len) || fmt_buf_add_le32(&w->kv, type))
 		return fail(w, FMT_ENOMEM, "out of memory");
 	return 0;
 }
@@ -358,8 +360,8 @@ int gguf_writer_add_string_n(struct gguf_writer *w, const char *key, const char 
 	return rc ? rc : add_string_bytes(w, v, len);
 }
 
-static int begin_array_checked(struct gguf_writer *w, const char *key,
-			       enum gguf_value_type element, size_t n, int check_type)
+static int begin_array_checked(struct gguf_writer *w, const char *key, enum gguf_value_type element, size_t n,
+			       int check_type)
 {
 	int rc = begin_kv_checked(w, key, GGUF_VALUE_ARRAY, element, check_type);
 	if (rc)
@@ -370,42 +372,36 @@ static int begin_array_checked(struct gguf_writer *w, const char *key,
 	return end_kv(w, fmt_buf_add_le32(&w->kv, element) || fmt_buf_add_le64(&w->kv, n));
 }
 
-static int begin_array(struct gguf_writer *w, const char *key, enum gguf_value_type element,
-		       size_t n)
+static int begin_array(struct gguf_writer *w, const char *key, enum gguf_value_type element, size_t n)
 {
 	return begin_array_checked(w, key, element, n, 1);
 }
 
 /* Numeric arrays: each element stored little-endian whatever the host. */
-#define ADD_ARRAY(fn, ctype, element, add_one)                                             \
-	int fn(struct gguf_writer *w, const char *key, const ctype *v, size_t n)             \
-	{                                                                                    \
-		int rc = begin_array(w, key, element, n);                                    \
-		for (size_t i = 0; !rc && i < n; i++)                                        \
-			rc = end_kv(w, add_one);                                             \
-		return rc;                                                                   \
+#define ADD_ARRAY(fn, ctype, element, add_one)                                   \
+	int fn(struct gguf_writer *w, const char *key, const ctype *v, size_t n) \
+	{                                                                        \
+		int rc = begin_array(w, key, element, n);                        \
+		for (size_t i = 0; !rc && i < n; i++)                            \
+			rc = end_kv(w, add_one);                                 \
+		return rc;                                                       \
 	}
 
 ADD_ARRAY(gguf_writer_add_array_u8, uint8_t, GGUF_VALUE_UINT8, fmt_buf_add(&w->kv, &v[i], 1))
 ADD_ARRAY(gguf_writer_add_array_i8, int8_t, GGUF_VALUE_INT8, fmt_buf_add(&w->kv, &v[i], 1))
 ADD_ARRAY(gguf_writer_add_array_u16, uint16_t, GGUF_VALUE_UINT16, fmt_buf_add_le16(&w->kv, v[i]))
-ADD_ARRAY(gguf_writer_add_array_i16, int16_t, GGUF_VALUE_INT16,
-	  fmt_buf_add_le16(&w->kv, (uint16_t)v[i]))
+ADD_ARRAY(gguf_writer_add_array_i16, int16_t, GGUF_VALUE_INT16, fmt_buf_add_le16(&w->kv, (uint16_t)v[i]))
 ADD_ARRAY(gguf_writer_add_array_u32, uint32_t, GGUF_VALUE_UINT32, fmt_buf_add_le32(&w->kv, v[i]))
-ADD_ARRAY(gguf_writer_add_array_i32, int32_t, GGUF_VALUE_INT32,
-	  fmt_buf_add_le32(&w->kv, (uint32_t)v[i]))
-ADD_ARRAY(gguf_writer_add_array_f32, float, GGUF_VALUE_FLOAT32,
-	  fmt_buf_add_le32(&w->kv, f32_bits(v[i])))
+ADD_ARRAY(gguf_writer_add_array_i32, int32_t, GGUF_VALUE_INT32, fmt_buf_add_le32(&w->kv, (uint32_t)v[i]))
+ADD_ARRAY(gguf_writer_add_array_f32, float, GGUF_VALUE_FLOAT32, fmt_buf_add_le32(&w->kv, f32_bits(v[i])))
 ADD_ARRAY(gguf_writer_add_array_bool, uint8_t, GGUF_VALUE_BOOL,
 	  fmt_buf_add(&w->kv, &(unsigned char){ v[i] ? 1 : 0 }, 1))
 ADD_ARRAY(gguf_writer_add_array_u64, uint64_t, GGUF_VALUE_UINT64, fmt_buf_add_le64(&w->kv, v[i]))
-ADD_ARRAY(gguf_writer_add_array_i64, int64_t, GGUF_VALUE_INT64,
-	  fmt_buf_add_le64(&w->kv, (uint64_t)v[i]))
-ADD_ARRAY(gguf_writer_add_array_f64, double, GGUF_VALUE_FLOAT64,
-	  fmt_buf_add_le64(&w->kv, f64_bits(v[i])))
+ADD_ARRAY(gguf_writer_add_array_i64, int64_t, GGUF_VALUE_INT64, fmt_buf_add_le64(&w->kv, (uint64_t)v[i]))
+ADD_ARRAY(gguf_writer_add_array_f64, double, GGUF_VALUE_FLOAT64, fmt_buf_add_le64(&w->kv, f64_bits(v[i])))
 
-int gguf_writer_add_array_string(struct gguf_writer *w, const char *key,
-				 const char *const *strings, const size_t *lengths, size_t n)
+int gguf_writer_add_array_string(struct gguf_writer *w, const char *key, const char *const *strings,
+				 const size_t *lengths, size_t n)
 {
 	int rc = begin_array(w, key, GGUF_VALUE_STRING, n);
 	for (size_t i = 0; !rc && i < n; i++)
@@ -434,8 +430,8 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv)
 
 /* ---- tensors ------------------------------------------------------------------------ */
 
-int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
-			   uint32_t n_dims, const uint64_t *ne)
+int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+			   const uint64_t *ne)
 {
 	struct pending_tensor t = { 0 };
 	uint32_t block;
@@ -463,8 +459,9 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
 			return fail(w, FMT_EINVALID, "tensor '%s': the element count overflows", name);
 	}
 	if (t.ne[0] % block)
-		return fail(w, FMT_EINVALID, "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
-			    name, U64(t.ne[0]), gguf_tensor_type_name(type), block);
+		return fail(w, FMT_EINVALID,
+			    "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u", name,
+			    U64(t.ne[0]), gguf_tensor_type_name(type), block);
 	if (gguf_tensor_nbytes(type, n_dims, t.ne, &t.size))
 		return fail(w, FMT_EINVALID, "tensor '%s': its size in bytes overflows", name);
 	t.type = type;

@@ -14,9 +14,13 @@ struct u32_field {
 	uint32_t min, max;
 };
 
-#define U32_FIELD(name, min, max) { #name, offsetof(struct hf_config, name), min, max }
+#define U32_FIELD(name, min, max)                                 \
+	{                                                         \
+#name, offsetof(struct hf_config, name), min, max \
+	}
 
 /* Generous bounds: an order of magnitude above the largest published models. */
+/* clang-format off */
 static const struct u32_field u32_fields[] = {
 	U32_FIELD(hidden_size, 1, 1 << 20),
 	U32_FIELD(intermediate_size, 1, 1 << 22),
@@ -27,10 +31,11 @@ static const struct u32_field u32_fields[] = {
 	U32_FIELD(max_position_embeddings, 1, 1u << 30),
 	U32_FIELD(vocab_size, 1, 1 << 24),
 };
+/* clang-format on */
 
 static const char *const rope_types[] = { "default", "linear", "dynamic", "yarn", "longrope", "llama3" };
-static const char *const dtypes[] = { "float32", "float16", "bfloat16", "float64",
-				      "float8_e4m3fn", "float8_e5m2" };
+static const char *const dtypes[] = { "float32", "float16",       "bfloat16",
+				      "float64", "float8_e4m3fn", "float8_e5m2" };
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -73,27 +78,26 @@ static int is_integer(const cJSON *v)
 	return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
 }
 
-static int read_u32(const cJSON *v, const char *name, uint32_t min, uint32_t max,
-		    struct hf_config_u32 *out, struct fmt_error *err)
+static int read_u32(const cJSON *v, const char *name, uint32_t min, uint32_t max, struct hf_config_u32 *out,
+		    struct fmt_error *err)
 {
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!is_integer(v) || v->valuedouble < min || v->valuedouble > max)
-		return fmt_error_set(err, FMT_EINVALID, "%s must be an integer in [%u, %u], found %s",
-				     name, min, max, cJSON_IsNumber(v) ? "an out-of-range number" : json_type(v));
+		return fmt_error_set(err, FMT_EINVALID, "%s must be an integer in [%u, %u], found %s", name,
+				     min, max, cJSON_IsNumber(v) ? "an out-of-range number" : json_type(v));
 	out->present = 1;
 	out->value = (uint32_t)v->valuedouble;
 	return 0;
 }
 
 /* A finite number in (min, max]; min itself is excluded (epsilons and factors are > 0). */
-static int read_f64(const cJSON *v, const char *name, double min, double max,
-		    struct hf_config_f64 *out, struct fmt_error *err)
+static int read_f64(const cJSON *v, const char *name, double min, double max, struct hf_config_f64 *out,
+		    struct fmt_error *err)
 {
 	if (!v || cJSON_IsNull(v))
 		return 0;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= min ||
-	    v->valuedouble > max)
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= min || v->valuedouble > max)
 		return fmt_error_set(err, FMT_EINVALID, "%s must be a number in (%g, %g], found %s", name,
 				     min, max, cJSON_IsNumber(v) ? "an out-of-range number" : json_type(v));
 	out->present = 1;
@@ -101,8 +105,7 @@ static int read_f64(const cJSON *v, const char *name, double min, double max,
 	return 0;
 }
 
-static int read_name(const cJSON *v, const char *name, char out[HF_CONFIG_NAME_SIZE],
-		     struct fmt_error *err)
+static int read_name(const cJSON *v, const char *name, char out[HF_CONFIG_NAME_SIZE], struct fmt_error *err)
 {
 	if (!v || cJSON_IsNull(v))
 		return 0;
@@ -116,8 +119,7 @@ static int read_name(const cJSON *v, const char *name, char out[HF_CONFIG_NAME_S
 	return 0;
 }
 
-static int read_token_ids(const cJSON *v, const char *name, struct hf_token_ids *out,
-			  struct fmt_error *err)
+static int read_token_ids(const cJSON *v, const char *name, struct hf_token_ids *out, struct fmt_error *err)
 {
 	struct hf_config_u32 id;
 	int rc;
@@ -134,7 +136,8 @@ static int read_token_ids(const cJSON *v, const char *name, struct hf_token_ids 
 			if ((rc = read_u32(e, name, 0, INT32_MAX, &id, err)))
 				return rc;
 			if (!id.present)
-				return fmt_error_set(err, FMT_EINVALID, "%s must list integers, found null", name);
+				return fmt_error_set(err, FMT_EINVALID, "%s must list integers, found null",
+						     name);
 			out->ids[out->count++] = id.value;
 		}
 	} else {
@@ -190,11 +193,10 @@ static int read_rope_scaling(const cJSON *v, const char *name, struct hf_rope_sc
 	if (strcmp(type, "default") && !r->factor.present)
 		return fmt_error_set(err, FMT_EINVALID, "%s: rope_type \"%s\" needs a factor", name, type);
 	/* The llama3 frequency ramp divides by (high - low). */
-	if (!strcmp(type, "llama3") &&
-	    (!r->low_freq_factor.present || !r->high_freq_factor.present ||
-	     r->high_freq_factor.value <= r->low_freq_factor.value))
-		return fmt_error_set(err, FMT_EINVALID,
-				     "%s: llama3 needs low_freq_factor < high_freq_factor", name);
+	if (!strcmp(type, "llama3") && (!r->low_freq_factor.present || !r->high_freq_factor.present ||
+					r->high_freq_factor.value <= r->low_freq_factor.value))
+		return fmt_error_set(err, FMT_EINVALID, "%s: llama3 needs low_freq_factor < high_freq_factor",
+				     name);
 	r->present = 1;
 	return 0;
 }
@@ -212,7 +214,8 @@ static int read_architectures(const cJSON *v, struct hf_config *c, struct fmt_er
 				     HF_CONFIG_MAX_ARCHITECTURES);
 	for (const cJSON *e = v->child; e; e = e->next) {
 		if (!cJSON_IsString(e))
-			return fmt_error_set(err, FMT_EINVALID, "architectures must be an array of strings, found %s in it",
+			return fmt_error_set(err, FMT_EINVALID,
+					     "architectures must be an array of strings, found %s in it",
 					     json_type(e));
 		if ((rc = read_name(e, "architectures[]", c->architectures[c->architecture_count], err)))
 			return rc;
@@ -231,9 +234,10 @@ static int check_shape(const struct hf_config *c, struct fmt_error *err)
 				     c->num_attention_heads.value, c->num_key_value_heads.value);
 	if (!c->head_dim.present && c->hidden_size.present && c->num_attention_heads.present &&
 	    c->hidden_size.value % c->num_attention_heads.value)
-		return fmt_error_set(err, FMT_EINVALID,
-				     "hidden_size %u is not a multiple of num_attention_heads %u and head_dim is absent",
-				     c->hidden_size.value, c->num_attention_heads.value);
+		return fmt_error_set(
+			err, FMT_EINVALID,
+			"hidden_size %u is not a multiple of num_attention_heads %u and head_dim is absent",
+			c->hidden_size.value, c->num_attention_heads.value);
 	return 0;
 }
 
@@ -273,11 +277,13 @@ static int read_fields(const cJSON *doc, struct hf_config *c, struct fmt_error *
 	if (!c->torch_dtype[0] && (rc = read_name(GET("dtype"), "dtype", c->torch_dtype, err)))
 		return rc;
 	if (c->torch_dtype[0] && !in_list(c->torch_dtype, dtypes, sizeof(dtypes) / sizeof(dtypes[0])))
-		return fmt_error_set(err, FMT_EINVALID, "torch_dtype \"%s\" is not a known dtype", c->torch_dtype);
+		return fmt_error_set(err, FMT_EINVALID, "torch_dtype \"%s\" is not a known dtype",
+				     c->torch_dtype);
 	const cJSON *tie = GET("tie_word_embeddings");
 	if (tie && !cJSON_IsNull(tie)) {
 		if (!cJSON_IsBool(tie))
-			return fmt_error_set(err, FMT_EINVALID, "tie_word_embeddings must be true or false, found %s",
+			return fmt_error_set(err, FMT_EINVALID,
+					     "tie_word_embeddings must be true or false, found %s",
 					     json_type(tie));
 		c->has_tie_word_embeddings = 1;
 		c->tie_word_embeddings = cJSON_IsTrue(tie);
@@ -297,7 +303,8 @@ int hf_config_parse(struct hf_config *out, const char *json, size_t len, struct 
 		return fmt_error_set(err, FMT_EINVALID, "not valid UTF-8 (offset %zu)", bad);
 	json_scan_init(&s, json, len);
 	if (json_scan_validate(&s))
-		return fmt_error_set(err, FMT_EINVALID, "invalid JSON at offset %zu: %s", s.error_pos, s.error);
+		return fmt_error_set(err, FMT_EINVALID, "invalid JSON at offset %zu: %s", s.error_pos,
+				     s.error);
 	if (!(doc = cJSON_ParseWithLength(json, len)))
 		return fmt_error_oom(err);
 	if (!cJSON_IsObject(doc))

@@ -24,6 +24,7 @@ struct safetensors {
 static const struct {
 	const char *name;
 	unsigned bits;
+	/* clang-format off */
 } dtypes[SAFETENSORS_DTYPE_COUNT] = {
 	{ "BOOL", 8 }, { "F4", 4 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "U8", 8 },
 	{ "I8", 8 }, { "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 },
@@ -31,6 +32,7 @@ static const struct {
 	{ "F16", 16 }, { "BF16", 16 }, { "I32", 32 }, { "U32", 32 }, { "F32", 32 },
 	{ "C64", 64 }, { "F64", 64 }, { "I64", 64 }, { "U64", 64 },
 };
+/* clang-format on */
 
 const char *safetensors_dtype_name(enum safetensors_dtype dtype)
 {
@@ -131,11 +133,13 @@ static int check_weight_map(struct safetensors *st, const struct safetensors_ind
 	for (size_t i = 0; i < index->count; i++) {
 		size_t at;
 		if (!fmt_nameset_find(&st->names, index->names[i], strlen(index->names[i]), &at))
-			return fmt_error_set(err, FMT_EINVALID, "weight_map lists tensor '%s' in %s, which does not hold it",
+			return fmt_error_set(err, FMT_EINVALID,
+					     "weight_map lists tensor '%s' in %s, which does not hold it",
 					     index->names[i], index->shards[i]);
 		const char *holder = base_name(st->files[st->tensors.items[at].file].path);
 		if (strcmp(holder, index->shards[i]))
-			return fmt_error_set(err, FMT_EINVALID, "tensor '%s' is in %s but weight_map puts it in %s",
+			return fmt_error_set(err, FMT_EINVALID,
+					     "tensor '%s' is in %s but weight_map puts it in %s",
 					     index->names[i], holder, index->shards[i]);
 	}
 	if (st->tensors.count != index->count) {
@@ -148,8 +152,9 @@ static int check_weight_map(struct safetensors *st, const struct safetensors_ind
 		for (size_t i = 0; i < st->tensors.count && !rc; i++) {
 			const struct safetensors_tensor *t = &st->tensors.items[i];
 			if (!fmt_nameset_find(&listed, t->name, strlen(t->name), NULL))
-				rc = fmt_error_set(err, FMT_EINVALID, "tensor '%s' in %s is not listed in weight_map",
-						   t->name, base_name(st->files[t->file].path));
+				rc = fmt_error_set(err, FMT_EINVALID,
+						   "tensor '%s' in %s is not listed in weight_map", t->name,
+						   base_name(st->files[t->file].path));
 		}
 		fmt_nameset_free(&listed);
 		return rc;
@@ -273,8 +278,9 @@ static int open_directory(struct safetensors *st, const char *path, struct fmt_e
 		count++;
 	}
 	if (!count) {
-		rc = fmt_error_set(err, FMT_ENOTFOUND,
-				   "no model.safetensors.index.json, model.safetensors or model*.safetensors in the directory");
+		rc = fmt_error_set(
+			err, FMT_ENOTFOUND,
+			"no model.safetensors.index.json, model.safetensors or model*.safetensors in the directory");
 		goto out;
 	}
 	qsort(names, count, sizeof(*names), by_string);
@@ -323,8 +329,7 @@ int safetensors_open(struct safetensors **out, const char *path, struct fmt_erro
 	return rc;
 }
 
-int safetensors_open_memory(struct safetensors **out, const void *data, size_t size,
-			    struct fmt_error *err)
+int safetensors_open_memory(struct safetensors **out, const void *data, size_t size, struct fmt_error *err)
 {
 	struct safetensors *st = calloc(1, sizeof(*st));
 	struct safetensors_file *f;
@@ -392,8 +397,8 @@ size_t safetensors_metadata_count(const struct safetensors *st, size_t file)
 	return file < st->file_count ? st->files[file].metadata_count : 0;
 }
 
-const struct safetensors_metadata_entry *safetensors_metadata(const struct safetensors *st,
-							       size_t file, size_t i)
+const struct safetensors_metadata_entry *safetensors_metadata(const struct safetensors *st, size_t file,
+							      size_t i)
 {
 	if (file >= st->file_count || i >= st->files[file].metadata_count)
 		return NULL;
@@ -464,8 +469,8 @@ static float f16_to_f32(uint16_t h)
 	return bits_to_f32(sign | exp << 23 | (mant & 0x3FF) << 13);
 }
 
-int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t row,
-			   float *out, struct fmt_error *err)
+int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t row, float *out,
+			   struct fmt_error *err)
 {
 	const struct safetensors_tensor *t = safetensors_tensor(st, tensor);
 	if (!t)
@@ -474,13 +479,14 @@ int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t
 		return fmt_error_set(err, FMT_EINVALID, "tensor '%s': row %llu out of range (%llu rows)",
 				     t->name, (unsigned long long)row, (unsigned long long)t->row_count);
 	if (t->dtype != SAFETENSORS_F32 && t->dtype != SAFETENSORS_F16 && t->dtype != SAFETENSORS_BF16)
-		return fmt_error_set(err, FMT_EUNSUPPORTED,
-				     "tensor '%s' has dtype %s, which cannot be converted to F32 (supported: BF16, F16, F32)",
-				     t->name, safetensors_dtype_name(t->dtype));
+		return fmt_error_set(
+			err, FMT_EUNSUPPORTED,
+			"tensor '%s' has dtype %s, which cannot be converted to F32 (supported: BF16, F16, F32)",
+			t->name, safetensors_dtype_name(t->dtype));
 	size_t size = safetensors_dtype_bits(t->dtype) / 8;
 	/* The data may sit at any alignment (the format does not require any): memcpy. */
-	const unsigned char *p = (const unsigned char *)safetensors_tensor_data(st, tensor) +
-				 row * t->row_length * size;
+	const unsigned char *p =
+		(const unsigned char *)safetensors_tensor_data(st, tensor) + row * t->row_length * size;
 	for (uint64_t j = 0; j < t->row_length; j++, p += size) {
 		if (t->dtype == SAFETENSORS_F32)
 			out[j] = bits_to_f32(fmt_le32(p));

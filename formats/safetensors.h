@@ -19,12 +19,28 @@
 
 /* The dtypes of tensor.rs, in its order (increasing alignment). */
 enum safetensors_dtype {
-	SAFETENSORS_BOOL, SAFETENSORS_F4, SAFETENSORS_F6_E2M3, SAFETENSORS_F6_E3M2,
-	SAFETENSORS_U8, SAFETENSORS_I8, SAFETENSORS_F8_E5M2, SAFETENSORS_F8_E4M3,
-	SAFETENSORS_F8_E8M0, SAFETENSORS_F8_E4M3FNUZ, SAFETENSORS_F8_E5M2FNUZ,
-	SAFETENSORS_I16, SAFETENSORS_U16, SAFETENSORS_F16, SAFETENSORS_BF16,
-	SAFETENSORS_I32, SAFETENSORS_U32, SAFETENSORS_F32, SAFETENSORS_C64,
-	SAFETENSORS_F64, SAFETENSORS_I64, SAFETENSORS_U64,
+	SAFETENSORS_BOOL,
+	SAFETENSORS_F4,
+	SAFETENSORS_F6_E2M3,
+	SAFETENSORS_F6_E3M2,
+	SAFETENSORS_U8,
+	SAFETENSORS_I8,
+	SAFETENSORS_F8_E5M2,
+	SAFETENSORS_F8_E4M3,
+	SAFETENSORS_F8_E8M0,
+	SAFETENSORS_F8_E4M3FNUZ,
+	SAFETENSORS_F8_E5M2FNUZ,
+	SAFETENSORS_I16,
+	SAFETENSORS_U16,
+	SAFETENSORS_F16,
+	SAFETENSORS_BF16,
+	SAFETENSORS_I32,
+	SAFETENSORS_U32,
+	SAFETENSORS_F32,
+	SAFETENSORS_C64,
+	SAFETENSORS_F64,
+	SAFETENSORS_I64,
+	SAFETENSORS_U64,
 	SAFETENSORS_DTYPE_COUNT
 };
 
@@ -39,13 +55,13 @@ struct safetensors_tensor {
 	const char *name;
 	enum safetensors_dtype dtype;
 	size_t n_dims;
-	const uint64_t *shape;  /* row-major, PyTorch order: shape[n_dims - 1] is a row */
+	const uint64_t *shape; /* row-major, PyTorch order: shape[n_dims - 1] is a row */
 	uint64_t n_elements;
-	uint64_t begin, end;    /* data_offsets: relative to the file's byte buffer */
-	uint64_t file_offset;   /* absolute offset of the first byte in its file */
-	size_t file;            /* which file of the checkpoint holds it */
-	uint64_t row_length;    /* elements per row: the last dimension (1 for a scalar) */
-	uint64_t row_count;     /* product of the other dimensions */
+	uint64_t begin, end;  /* data_offsets: relative to the file's byte buffer */
+	uint64_t file_offset; /* absolute offset of the first byte in its file */
+	size_t file;          /* which file of the checkpoint holds it */
+	uint64_t row_length;  /* elements per row: the last dimension (1 for a scalar) */
+	uint64_t row_count;   /* product of the other dimensions */
 };
 
 /* A __metadata__ entry (string to string; may hold any character, even NUL). */
@@ -63,8 +79,7 @@ struct safetensors;
  * file of several starts with that file's name. */
 int safetensors_open(struct safetensors **out, const char *path, struct fmt_error *err);
 /* One file's bytes, which must outlive the reader (fuzzing, tests). */
-int safetensors_open_memory(struct safetensors **out, const void *data, size_t size,
-			    struct fmt_error *err);
+int safetensors_open_memory(struct safetensors **out, const void *data, size_t size, struct fmt_error *err);
 void safetensors_close(struct safetensors *st);
 
 size_t safetensors_file_count(const struct safetensors *st);
@@ -76,8 +91,8 @@ uint64_t safetensors_file_header_size(const struct safetensors *st, size_t file)
 /* Whether the file has a __metadata__ object, and its entries in file order. */
 int safetensors_file_has_metadata(const struct safetensors *st, size_t file);
 size_t safetensors_metadata_count(const struct safetensors *st, size_t file);
-const struct safetensors_metadata_entry *safetensors_metadata(const struct safetensors *st,
-							       size_t file, size_t i);
+const struct safetensors_metadata_entry *safetensors_metadata(const struct safetensors *st, size_t file,
+							      size_t i);
 
 /* The index file when the checkpoint is sharded (NULL otherwise), and its
  * metadata.total_size when present (informational: not checked). */
@@ -94,7 +109,7 @@ const void *safetensors_tensor_data(const struct safetensors *st, size_t i);
 
 /* Converts one row (row_length elements) of tensor i to F32 in out. BF16, F16 and F32
  * are supported; any other dtype is FMT_EUNSUPPORTED with a message naming it. */
-int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t row,
-			   float *out, struct fmt_error *err);
+int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t row, float *out,
+			   struct fmt_error *err);
 
 #endif

@@ -38,8 +38,9 @@ void safetensors_file_clear(struct safetensors_file *f)
 static int json_error(struct fmt_error *err, const struct json_scan *s, const char *tensor)
 {
 	if (tensor)
-		return fmt_error_set(err, FMT_EINVALID, "tensor '%s': invalid header JSON at file offset %llu: %s",
-				     tensor, U64(8 + s->error_pos), s->error);
+		return fmt_error_set(err, FMT_EINVALID,
+				     "tensor '%s': invalid header JSON at file offset %llu: %s", tensor,
+				     U64(8 + s->error_pos), s->error);
 	return fmt_error_set(err, FMT_EINVALID, "invalid header JSON at file offset %llu: %s",
 			     U64(8 + s->error_pos), s->error);
 }
@@ -69,14 +70,16 @@ static int parse_metadata(struct safetensors_file *f, struct json_scan *s, struc
 		goto out;
 	}
 	if (json_scan_peek(s) != '{') {
-		rc = fmt_error_set(err, FMT_EINVALID, "__metadata__ at file offset %llu must be an object of strings",
+		rc = fmt_error_set(err, FMT_EINVALID,
+				   "__metadata__ at file offset %llu must be an object of strings",
 				   U64(8 + s->pos));
 		goto out;
 	}
 	f->has_metadata = 1;
 	while ((more = json_scan_member(s, &first, &key, &key_len)) == 1) {
 		if (json_scan_peek(s) != '"') {
-			rc = fmt_error_set(err, FMT_EINVALID, "__metadata__ value of '%s' at file offset %llu must be a string",
+			rc = fmt_error_set(err, FMT_EINVALID,
+					   "__metadata__ value of '%s' at file offset %llu must be a string",
 					   key, U64(8 + s->pos));
 			goto out;
 		}
@@ -100,9 +103,12 @@ static int parse_metadata(struct safetensors_file *f, struct json_scan *s, struc
 		key = value = NULL;
 		int added = fmt_nameset_add(&keys, stored, key_len, 0, NULL);
 		if (added <= 0) {
-			rc = added < 0 ? fmt_error_oom(err)
-				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in __metadata__ (before file offset %llu)",
-						       stored, U64(8 + s->pos));
+			rc = added < 0
+				     ? fmt_error_oom(err)
+				     : fmt_error_set(
+					       err, FMT_EINVALID,
+					       "duplicate key '%s' in __metadata__ (before file offset %llu)",
+					       stored, U64(8 + s->pos));
 			goto out;
 		}
 	}
@@ -132,9 +138,10 @@ static int parse_offsets(struct json_scan *s, struct safetensors_tensor *t, stru
 	if (more < 0)
 		return json_error(err, s, t->name);
 	if (n != 2)
-		return fmt_error_set(err, FMT_EINVALID,
-				     "tensor '%s': data_offsets at file offset %llu has %zu entries, expected 2 [begin, end]",
-				     t->name, U64(8 + at), n);
+		return fmt_error_set(
+			err, FMT_EINVALID,
+			"tensor '%s': data_offsets at file offset %llu has %zu entries, expected 2 [begin, end]",
+			t->name, U64(8 + at), n);
 	t->begin = v[0];
 	t->end = v[1];
 	return 0;
@@ -149,9 +156,10 @@ static int parse_shape(struct json_scan *s, struct safetensors_tensor *t, struct
 	size_t n = 0, at = s->pos;
 	while ((more = json_scan_element(s, &first)) == 1) {
 		if (n == SAFETENSORS_MAX_DIMS)
-			return fmt_error_set(err, FMT_EUNSUPPORTED,
-					     "tensor '%s': shape at file offset %llu has more than %d dimensions",
-					     t->name, U64(8 + at), SAFETENSORS_MAX_DIMS);
+			return fmt_error_set(
+				err, FMT_EUNSUPPORTED,
+				"tensor '%s': shape at file offset %llu has more than %d dimensions", t->name,
+				U64(8 + at), SAFETENSORS_MAX_DIMS);
 		if (json_scan_u64(s, &dims[n++]))
 			return json_error(err, s, t->name);
 	}
@@ -174,17 +182,19 @@ static int parse_tensor(struct json_scan *s, struct safetensors_tensor *t, struc
 	char *field = NULL, *dtype = NULL;
 	size_t len;
 	if (json_scan_peek(s) != '{')
-		return fmt_error_set(err, FMT_EINVALID,
-				     "tensor '%s' at file offset %llu: expected an object with dtype, shape and data_offsets",
-				     t->name, U64(8 + s->pos));
+		return fmt_error_set(
+			err, FMT_EINVALID,
+			"tensor '%s' at file offset %llu: expected an object with dtype, shape and data_offsets",
+			t->name, U64(8 + s->pos));
 	while ((more = json_scan_member(s, &first, &field, &len)) == 1) {
-		int *seen = !strcmp(field, "dtype")	   ? &seen_dtype
-			    : !strcmp(field, "shape")	   ? &seen_shape
+		int *seen = !strcmp(field, "dtype")          ? &seen_dtype
+			    : !strcmp(field, "shape")        ? &seen_shape
 			    : !strcmp(field, "data_offsets") ? &seen_offsets
 							     : NULL;
 		if (seen && *seen) {
-			rc = fmt_error_set(err, FMT_EINVALID, "tensor '%s': duplicate field \"%s\" at file offset %llu",
-					   t->name, field, U64(8 + s->pos));
+			rc = fmt_error_set(err, FMT_EINVALID,
+					   "tensor '%s': duplicate field \"%s\" at file offset %llu", t->name,
+					   field, U64(8 + s->pos));
 			goto out;
 		}
 		if (seen)
@@ -192,7 +202,8 @@ static int parse_tensor(struct json_scan *s, struct safetensors_tensor *t, struc
 		if (seen == &seen_dtype) {
 			size_t at = s->pos;
 			if (json_scan_peek(s) != '"') {
-				rc = fmt_error_set(err, FMT_EINVALID, "tensor '%s': dtype at file offset %llu must be a string",
+				rc = fmt_error_set(err, FMT_EINVALID,
+						   "tensor '%s': dtype at file offset %llu must be a string",
 						   t->name, U64(8 + s->pos));
 				goto out;
 			}
@@ -201,7 +212,8 @@ static int parse_tensor(struct json_scan *s, struct safetensors_tensor *t, struc
 				goto out;
 			}
 			if (strlen(dtype) != len || safetensors_dtype_from_name(dtype, &t->dtype)) {
-				rc = fmt_error_set(err, FMT_EINVALID, "tensor '%s': unknown dtype \"%.40s\" at file offset %llu",
+				rc = fmt_error_set(err, FMT_EINVALID,
+						   "tensor '%s': unknown dtype \"%.40s\" at file offset %llu",
 						   t->name, dtype, U64(8 + at));
 				goto out;
 			}
@@ -224,7 +236,10 @@ static int parse_tensor(struct json_scan *s, struct safetensors_tensor *t, struc
 	}
 	if (!seen_dtype || !seen_shape || !seen_offsets)
 		rc = fmt_error_set(err, FMT_EINVALID, "tensor '%s': missing \"%s\" (before file offset %llu)",
-				   t->name, !seen_dtype ? "dtype" : !seen_shape ? "shape" : "data_offsets",
+				   t->name,
+				   !seen_dtype   ? "dtype"
+				   : !seen_shape ? "shape"
+						 : "data_offsets",
 				   U64(8 + s->pos));
 out:
 	free(field);
@@ -249,8 +264,8 @@ static int append(struct safetensors_tensor_list *list, char *name, struct fmt_e
 }
 
 /* The top-level object: __metadata__ and one member per tensor, no duplicate keys. */
-static int parse_object(struct safetensors_file *f, struct json_scan *s,
-			struct safetensors_tensor_list *list, struct fmt_error *err)
+static int parse_object(struct safetensors_file *f, struct json_scan *s, struct safetensors_tensor_list *list,
+			struct fmt_error *err)
 {
 	struct fmt_nameset keys;
 	char *key = NULL;
@@ -265,7 +280,8 @@ static int parse_object(struct safetensors_file *f, struct json_scan *s,
 		int added = fmt_nameset_add(&keys, is_metadata ? "__metadata__" : key, key_len, 0, NULL);
 		if (added <= 0) {
 			rc = added < 0 ? fmt_error_oom(err)
-				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in the header (file offset %llu)",
+				       : fmt_error_set(err, FMT_EINVALID,
+						       "duplicate key '%s' in the header (file offset %llu)",
 						       key, U64(8 + at));
 			goto out;
 		}
@@ -277,7 +293,8 @@ static int parse_object(struct safetensors_file *f, struct json_scan *s,
 			continue;
 		}
 		if (memchr(key, '\0', key_len)) {
-			rc = fmt_error_set(err, FMT_EINVALID, "tensor name before file offset %llu contains a NUL character",
+			rc = fmt_error_set(err, FMT_EINVALID,
+					   "tensor name before file offset %llu contains a NUL character",
 					   U64(8 + at));
 			goto out;
 		}
@@ -308,8 +325,8 @@ static int by_offsets(const void *a, const void *b)
 
 /* Metadata::validate: sorted by offsets, each beginning where the previous ended, sizes
  * from shape and dtype with checked products; then the buffer must be covered exactly. */
-static int validate(struct safetensors_file *f, size_t file_index, struct safetensors_tensor *t,
-		    size_t n, struct fmt_error *err)
+static int validate(struct safetensors_file *f, size_t file_index, struct safetensors_tensor *t, size_t n,
+		    struct fmt_error *err)
 {
 	uint64_t start = 0, buffer = f->size - 8 - f->header_size;
 	char text[160];
@@ -318,27 +335,33 @@ static int validate(struct safetensors_file *f, size_t file_index, struct safete
 	for (size_t i = 0; i < n; i++, t++) {
 		uint64_t elements = 1, bits;
 		if (t->begin != start || t->end < t->begin)
-			return fmt_error_set(err, FMT_EINVALID,
-					     "tensor '%s': data_offsets [%llu, %llu] should begin at %llu (offsets must start at 0, be contiguous, without gaps or overlaps)",
-					     t->name, U64(t->begin), U64(t->end), U64(start));
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"tensor '%s': data_offsets [%llu, %llu] should begin at %llu (offsets must start at 0, be contiguous, without gaps or overlaps)",
+				t->name, U64(t->begin), U64(t->end), U64(start));
 		start = t->end;
 		for (size_t j = 0; j < t->n_dims; j++)
 			if (__builtin_mul_overflow(elements, t->shape[j], &elements))
-				return fmt_error_set(err, FMT_EINVALID, "tensor '%s': the element count of shape %s overflows",
-						     t->name, shape_text(text, sizeof(text), t->n_dims, t->shape));
+				return fmt_error_set(err, FMT_EINVALID,
+						     "tensor '%s': the element count of shape %s overflows",
+						     t->name,
+						     shape_text(text, sizeof(text), t->n_dims, t->shape));
 		if (__builtin_mul_overflow(elements, (uint64_t)safetensors_dtype_bits(t->dtype), &bits))
-			return fmt_error_set(err, FMT_EINVALID, "tensor '%s': the bit size of shape %s overflows",
-					     t->name, shape_text(text, sizeof(text), t->n_dims, t->shape));
+			return fmt_error_set(err, FMT_EINVALID,
+					     "tensor '%s': the bit size of shape %s overflows", t->name,
+					     shape_text(text, sizeof(text), t->n_dims, t->shape));
 		if (bits % 8)
-			return fmt_error_set(err, FMT_EINVALID,
-					     "tensor '%s': %llu elements of %s are not a whole number of bytes",
-					     t->name, U64(elements), safetensors_dtype_name(t->dtype));
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"tensor '%s': %llu elements of %s are not a whole number of bytes", t->name,
+				U64(elements), safetensors_dtype_name(t->dtype));
 		if (t->end - t->begin != bits / 8)
-			return fmt_error_set(err, FMT_EINVALID,
-					     "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu",
-					     t->name, U64(t->begin), U64(t->end), U64(t->end - t->begin),
-					     shape_text(text, sizeof(text), t->n_dims, t->shape),
-					     safetensors_dtype_name(t->dtype), U64(bits / 8));
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu",
+				t->name, U64(t->begin), U64(t->end), U64(t->end - t->begin),
+				shape_text(text, sizeof(text), t->n_dims, t->shape),
+				safetensors_dtype_name(t->dtype), U64(bits / 8));
 		t->n_elements = elements;
 		t->file_offset = 8 + f->header_size + t->begin;
 		t->file = file_index;
@@ -348,9 +371,10 @@ static int validate(struct safetensors_file *f, size_t file_index, struct safete
 			t->row_count *= t->shape[j]; /* a prefix of a product that did not overflow */
 	}
 	if (start != buffer)
-		return fmt_error_set(err, FMT_EINVALID,
-				     "tensor data ends at file offset %llu but the file has %llu bytes (the data must cover the rest of the file exactly)",
-				     U64(8 + f->header_size + start), U64(f->size));
+		return fmt_error_set(
+			err, FMT_EINVALID,
+			"tensor data ends at file offset %llu but the file has %llu bytes (the data must cover the rest of the file exactly)",
+			U64(8 + f->header_size + start), U64(f->size));
 	return 0;
 }
 
@@ -361,16 +385,19 @@ int safetensors_parse_header(struct safetensors_file *f, size_t file_index,
 	size_t first = list->count, bad;
 	int rc;
 	if (f->size < 8)
-		return fmt_error_set(err, FMT_EINVALID, "file is %llu bytes, too small for the 8-byte header length",
+		return fmt_error_set(err, FMT_EINVALID,
+				     "file is %llu bytes, too small for the 8-byte header length",
 				     U64(f->size));
 	uint64_t n = fmt_le64(f->data);
 	if (n > SAFETENSORS_MAX_HEADER)
-		return fmt_error_set(err, FMT_EINVALID, "header length %llu (file offset 0) is over the limit of %d bytes",
+		return fmt_error_set(err, FMT_EINVALID,
+				     "header length %llu (file offset 0) is over the limit of %d bytes",
 				     U64(n), SAFETENSORS_MAX_HEADER);
 	if (n > f->size - 8)
-		return fmt_error_set(err, FMT_EINVALID,
-				     "header length %llu (file offset 0) goes past the end of the file (%llu bytes)",
-				     U64(n), U64(f->size));
+		return fmt_error_set(
+			err, FMT_EINVALID,
+			"header length %llu (file offset 0) goes past the end of the file (%llu bytes)",
+			U64(n), U64(f->size));
 	f->header_size = n;
 	const unsigned char *header = f->data + 8;
 	if (fmt_utf8_check(header, (size_t)n, &bad))
@@ -382,6 +409,5 @@ int safetensors_parse_header(struct safetensors_file *f, size_t file_index,
 	if ((rc = parse_object(f, &s, list, err)))
 		return rc;
 	/* (No tensors: items may still be NULL, which takes no offset.) */
-	return validate(f, file_index, list->count ? list->items + first : NULL, list->count - first,
-			err);
+	return validate(f, file_index, list->count ? list->items + first : NULL, list->count - first, err);
 }

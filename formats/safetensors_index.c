@@ -28,7 +28,8 @@ static int duplicate_keys(const cJSON *object, struct fmt_error *err, const char
 		int added = fmt_nameset_add(&keys, c->string, strlen(c->string), 0, NULL);
 		if (added <= 0) {
 			rc = added < 0 ? fmt_error_oom(err)
-				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in %s", c->string, where);
+				       : fmt_error_set(err, FMT_EINVALID, "duplicate key '%s' in %s",
+						       c->string, where);
 			break;
 		}
 	}
@@ -57,7 +58,8 @@ static int read_metadata(struct safetensors_index *index, const cJSON *meta, str
 	/* An integer: as a double it is exact up to 2^53 bytes (9 PB). */
 	double v = cJSON_IsNumber(total) ? total->valuedouble : -1;
 	if (v < 0 || v > 9007199254740992.0 || v != (double)(uint64_t)v)
-		return fmt_error_set(err, FMT_EINVALID, "index: metadata.total_size must be a non-negative integer");
+		return fmt_error_set(err, FMT_EINVALID,
+				     "index: metadata.total_size must be a non-negative integer");
 	index->has_total_size = 1;
 	index->total_size = (uint64_t)v;
 	return 0;
@@ -77,8 +79,8 @@ int safetensors_index_parse(struct safetensors_index *index, const char *text, s
 	}
 	json_scan_init(&s, text, len);
 	if (json_scan_validate(&s)) {
-		rc = fmt_error_set(err, FMT_EINVALID, "index is not valid JSON at offset %zu: %s", s.error_pos,
-				   s.error);
+		rc = fmt_error_set(err, FMT_EINVALID, "index is not valid JSON at offset %zu: %s",
+				   s.error_pos, s.error);
 		goto out;
 	}
 	if (!(doc = cJSON_ParseWithLength(text, len))) {
@@ -108,13 +110,15 @@ int safetensors_index_parse(struct safetensors_index *index, const char *text, s
 	}
 	for (const cJSON *e = map->child; e; e = e->next) {
 		if (!cJSON_IsString(e)) {
-			rc = fmt_error_set(err, FMT_EINVALID, "weight_map['%s'] must be a file name string", e->string);
+			rc = fmt_error_set(err, FMT_EINVALID, "weight_map['%s'] must be a file name string",
+					   e->string);
 			goto out;
 		}
 		if (!plain_file_name(e->valuestring)) {
-			rc = fmt_error_set(err, FMT_EINVALID,
-					   "weight_map['%s'] = '%s' is not a plain file name in the index's directory",
-					   e->string, e->valuestring);
+			rc = fmt_error_set(
+				err, FMT_EINVALID,
+				"weight_map['%s'] = '%s' is not a plain file name in the index's directory",
+				e->string, e->valuestring);
 			goto out;
 		}
 		index->names[index->count] = strdup(e->string);

@@ -6,7 +6,7 @@
 #include "safetensors.h"
 
 struct safetensors_file {
-	char *path;   /* NULL when read from memory */
+	char *path; /* NULL when read from memory */
 	struct fmt_map map;
 	const unsigned char *data;
 	uint64_t size, header_size;

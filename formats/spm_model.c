@@ -29,7 +29,7 @@ struct pb_field {
 	uint32_t fixed32;           /* WIRE_FIXED32 */
 	const unsigned char *bytes; /* WIRE_BYTES */
 	size_t len;
-	size_t offset;              /* where the field's tag starts */
+	size_t offset; /* where the field's tag starts */
 };
 
 struct parse {
@@ -50,7 +50,8 @@ static int read_varint(struct pb *b, uint64_t *out, struct fmt_error *err)
 		unsigned char c = *b->p++;
 		/* The tenth byte holds only bit 63. */
 		if (i == 9 && c > 1)
-			return fmt_error_set(err, FMT_EINVALID, "offset %zu: varint longer than 64 bits", start);
+			return fmt_error_set(err, FMT_EINVALID, "offset %zu: varint longer than 64 bits",
+					     start);
 		v |= (uint64_t)(c & 0x7f) << (7 * i);
 		if (!(c & 0x80)) {
 			*out = v;
@@ -76,8 +77,7 @@ static int next_field(struct pb *b, struct pb_field *f, struct fmt_error *err)
 	f->number = (uint32_t)(tag >> 3);
 	f->wire = (int)(tag & 7);
 	switch (f->wire) {
-	case WIRE_VARINT:
-		return (rc = read_varint(b, &f->varint, err)) ? rc : 1;
+	case WIRE_VARINT: return (rc = read_varint(b, &f->varint, err)) ? rc : 1;
 	case WIRE_FIXED64:
 		if (b->end - b->p < 8)
 			return fmt_error_set(err, FMT_EINVALID, "offset %zu: truncated 64-bit field %u",
@@ -95,16 +95,19 @@ static int next_field(struct pb *b, struct pb_field *f, struct fmt_error *err)
 		if ((rc = read_varint(b, &len, err)))
 			return rc;
 		if (len > (uint64_t)(b->end - b->p))
-			return fmt_error_set(err, FMT_EINVALID,
-					     "offset %zu: field %u is %llu bytes long, past the end of its message",
-					     f->offset, f->number, (unsigned long long)len);
+			return fmt_error_set(
+				err, FMT_EINVALID,
+				"offset %zu: field %u is %llu bytes long, past the end of its message",
+				f->offset, f->number, (unsigned long long)len);
 		f->bytes = b->p;
 		f->len = (size_t)len;
 		b->p += len;
 		return 1;
 	default:
-		return fmt_error_set(err, FMT_EINVALID, "offset %zu: field %u has wire type %d (groups and "
-				     "unknown wire types are not allowed)", f->offset, f->number, f->wire);
+		return fmt_error_set(err, FMT_EINVALID,
+				     "offset %zu: field %u has wire type %d (groups and "
+				     "unknown wire types are not allowed)",
+				     f->offset, f->number, f->wire);
 	}
 }
 
@@ -140,24 +143,28 @@ static int read_bool(const struct pb_field *f, const char *what, int *out, struc
 
 /* ---- the three messages ---------------------------------------------------------------- */
 
-static int add_piece(struct parse *ps, const struct pb_field *text, float score, int type,
-		     size_t offset)
+static int add_piece(struct parse *ps, const struct pb_field *text, float score, int type, size_t offset)
 {
 	struct spm_model *m = ps->m;
 	size_t bad;
 	if (!text)
-		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu has no text", offset, m->count);
+		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu has no text", offset,
+				     m->count);
 	if (text->len == 0)
-		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu is empty", offset, m->count);
+		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu is empty", offset,
+				     m->count);
 	if (memchr(text->bytes, 0, text->len))
 		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu contains a NUL byte",
 				     offset, m->count);
 	if (fmt_utf8_check(text->bytes, text->len, &bad))
-		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu is not valid UTF-8 "
-				     "(byte %zu of its text)", offset, m->count, bad);
+		return fmt_error_set(ps->err, FMT_EINVALID,
+				     "offset %zu: piece %zu is not valid UTF-8 "
+				     "(byte %zu of its text)",
+				     offset, m->count, bad);
 	if (!isfinite(score))
-		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu has a score that is not finite",
-				     offset, m->count);
+		return fmt_error_set(ps->err, FMT_EINVALID,
+				     "offset %zu: piece %zu has a score that is not finite", offset,
+				     m->count);
 	if (type < SPM_PIECE_NORMAL || type > SPM_PIECE_BYTE)
 		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: piece %zu has unknown type %d",
 				     offset, m->count, type);
@@ -174,7 +181,8 @@ static int add_piece(struct parse *ps, const struct pb_field *text, float score,
 	/* Each piece costs at least two bytes of encoding more than its text, so the storage
 	 * (as large as the file) cannot overflow; checked anyway. */
 	if (text->len + 1 > ps->storage_cap - ps->storage_len)
-		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: pieces larger than the file", offset);
+		return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: pieces larger than the file",
+				     offset);
 	char *s = m->storage + ps->storage_len;
 	memcpy(s, text->bytes, text->len);
 	s[text->len] = '\0';
@@ -236,8 +244,8 @@ static int parse_trainer_spec(struct parse *ps, const struct pb *parent, const s
 			if ((rc = read_int32(&f, "trainer_spec.model_type", &v, ps->err)))
 				return rc;
 			if (v < SPM_MODEL_UNIGRAM || v > SPM_MODEL_CHAR)
-				return fmt_error_set(ps->err, FMT_EINVALID, "offset %zu: unknown model_type %d",
-						     f.offset, v);
+				return fmt_error_set(ps->err, FMT_EINVALID,
+						     "offset %zu: unknown model_type %d", f.offset, v);
 			m->model_type = v;
 			break;
 		case 4:
@@ -249,16 +257,18 @@ static int parse_trainer_spec(struct parse *ps, const struct pb *parent, const s
 			if ((rc = read_bool(&f, "trainer_spec.byte_fallback", &m->byte_fallback, ps->err)))
 				return rc;
 			break;
-		case 40: case 41: case 42: case 43: {
+		case 40:
+		case 41:
+		case 42:
+		case 43: {
 			static const char *const names[] = { "trainer_spec.unk_id", "trainer_spec.bos_id",
-							      "trainer_spec.eos_id", "trainer_spec.pad_id" };
+							     "trainer_spec.eos_id", "trainer_spec.pad_id" };
 			int32_t *ids[] = { &m->unk_id, &m->bos_id, &m->eos_id, &m->pad_id };
 			if ((rc = read_int32(&f, names[f.number - 40], ids[f.number - 40], ps->err)))
 				return rc;
 			break;
 		}
-		default:
-			break;
+		default: break;
 		}
 	}
 	return rc;
@@ -277,7 +287,8 @@ static int parse_normalizer_spec(struct parse *ps, const struct pb *parent, cons
 			rc = read_bool(&f, "normalizer_spec.remove_extra_whitespaces",
 				       &m->remove_extra_whitespaces, ps->err);
 		else if (f.number == 5)
-			rc = read_bool(&f, "normalizer_spec.escape_whitespaces", &m->escape_whitespaces, ps->err);
+			rc = read_bool(&f, "normalizer_spec.escape_whitespaces", &m->escape_whitespaces,
+				       ps->err);
 		if (rc < 0)
 			return rc;
 	}
@@ -290,8 +301,9 @@ static int check_id(const struct spm_model *m, int32_t id, const char *what, str
 {
 	if (id == -1 || (id >= 0 && (size_t)id < m->count))
 		return 0;
-	return fmt_error_set(err, FMT_EINVALID, "trainer_spec.%s %d is neither -1 nor a piece id (%zu pieces)",
-			     what, id, m->count);
+	return fmt_error_set(err, FMT_EINVALID,
+			     "trainer_spec.%s %d is neither -1 nor a piece id (%zu pieces)", what, id,
+			     m->count);
 }
 
 /* A BYTE piece is "<0xNN>" with two upper-case hex digits; with byte_fallback all 256
@@ -309,14 +321,16 @@ static int check_bytes(const struct spm_model *m, struct fmt_error *err)
 			continue;
 		if (p->len != 6 || sscanf(p->text, "<0x%2X%c", &v, &tail) != 2 || tail != '>' ||
 		    strspn(p->text + 3, "0123456789ABCDEF") != 2)
-			return fmt_error_set(err, FMT_EINVALID, "piece %zu \"%s\" has type BYTE but is not <0xNN>",
-					     i, p->text);
+			return fmt_error_set(err, FMT_EINVALID,
+					     "piece %zu \"%s\" has type BYTE but is not <0xNN>", i, p->text);
 		if (!seen[v]++)
 			n++;
 	}
 	if (m->byte_fallback && n != 256)
-		return fmt_error_set(err, FMT_EINVALID, "byte_fallback is set but only %zu of the 256 byte "
-				     "pieces <0x00>..<0xFF> are there", n);
+		return fmt_error_set(err, FMT_EINVALID,
+				     "byte_fallback is set but only %zu of the 256 byte "
+				     "pieces <0x00>..<0xFF> are there",
+				     n);
 	return 0;
 }
 
@@ -339,8 +353,12 @@ int spm_model_parse(struct spm_model *out, const void *data, size_t size, struct
 		goto out;
 	}
 	while ((rc = next_field(&b, &f, err)) == 1) {
-		if (f.number >= 1 && f.number <= 3 && (rc = expect_wire(&f, WIRE_BYTES,
-			f.number == 1 ? "pieces" : f.number == 2 ? "trainer_spec" : "normalizer_spec", err)))
+		if (f.number >= 1 && f.number <= 3 &&
+		    (rc = expect_wire(&f, WIRE_BYTES,
+				      f.number == 1   ? "pieces"
+				      : f.number == 2 ? "trainer_spec"
+						      : "normalizer_spec",
+				      err)))
 			break;
 		if (f.number == 1)
 			rc = parse_piece(&ps, &b, &f);
@@ -357,8 +375,10 @@ int spm_model_parse(struct spm_model *out, const void *data, size_t size, struct
 		rc = fmt_error_set(err, FMT_EINVALID, "no pieces (not a SentencePiece model)");
 		goto out;
 	}
-	if ((rc = check_id(out, out->unk_id, "unk_id", err)) || (rc = check_id(out, out->bos_id, "bos_id", err)) ||
-	    (rc = check_id(out, out->eos_id, "eos_id", err)) || (rc = check_id(out, out->pad_id, "pad_id", err)))
+	if ((rc = check_id(out, out->unk_id, "unk_id", err)) ||
+	    (rc = check_id(out, out->bos_id, "bos_id", err)) ||
+	    (rc = check_id(out, out->eos_id, "eos_id", err)) ||
+	    (rc = check_id(out, out->pad_id, "pad_id", err)))
 		goto out;
 	rc = check_bytes(out, err);
 out:

@@ -41,20 +41,20 @@ struct spm_piece {
 	const char *text; /* NUL-terminated copy (pieces hold no NUL: checked) */
 	size_t len;
 	float score;
-	int type;         /* enum spm_piece_type */
+	int type; /* enum spm_piece_type */
 };
 
 struct spm_model {
 	struct spm_piece *pieces;
 	size_t count;
-	int model_type;   /* enum spm_model_type (UNIGRAM when absent, as in the proto) */
+	int model_type;              /* enum spm_model_type (UNIGRAM when absent, as in the proto) */
 	uint32_t trainer_vocab_size; /* 0 when absent */
 	int32_t unk_id, bos_id, eos_id, pad_id; /* -1: none; defaults 0, 1, 2, -1 */
 	int byte_fallback;
 	int add_dummy_prefix;         /* normalizer_spec; default true */
 	int remove_extra_whitespaces; /* default true */
 	int escape_whitespaces;       /* default true */
-	char *storage;    /* the piece texts */
+	char *storage;                /* the piece texts */
 };
 
 /* Parses size bytes. FMT_EINVALID with where and what in err. */

@@ -121,15 +121,18 @@ static int parse_vocab(struct parser *p)
 	if (json_scan_peek(&p->s) == '[') /* Unigram: [[piece, score], ...], not read */
 		return json_scan_skip(&p->s) ? scan_failed(p, "model.vocab") : 0;
 	if (json_scan_peek(&p->s) != '{')
-		return fmt_error_set(p->err, FMT_EINVALID, "model.vocab must be an object (offset %zu)", p->s.pos);
+		return fmt_error_set(p->err, FMT_EINVALID, "model.vocab must be an object (offset %zu)",
+				     p->s.pos);
 	while ((more = json_scan_member(&p->s, &first, &key, &key_len)) == 1) {
 		uint64_t id;
 		size_t other;
 		size_t at = p->s.pos;
 		if (json_scan_peek(&p->s) < '0' || json_scan_peek(&p->s) > '9' || json_scan_u64(&p->s, &id) ||
 		    id > TOKENIZER_JSON_MAX_ID) {
-			rc = fmt_error_set(p->err, FMT_EINVALID, "model.vocab[\"%s\"]: the id must be an integer "
-					   "in [0, %u] (offset %zu)", key, TOKENIZER_JSON_MAX_ID, at);
+			rc = fmt_error_set(p->err, FMT_EINVALID,
+					   "model.vocab[\"%s\"]: the id must be an integer "
+					   "in [0, %u] (offset %zu)",
+					   key, TOKENIZER_JSON_MAX_ID, at);
 			break;
 		}
 		if (!key_len || strlen(key) != key_len) {
@@ -152,9 +155,11 @@ static int parse_vocab(struct parser *p)
 		}
 		int added = fmt_nameset_add(&t->index, key, key_len, (size_t)id, &other);
 		if (added <= 0) {
-			rc = added < 0 ? oom(p) : fmt_error_set(p->err, FMT_EINVALID,
-				"model.vocab: token \"%s\" appears twice (ids %zu and %llu)", key, other,
-				(unsigned long long)id);
+			rc = added < 0 ? oom(p)
+				       : fmt_error_set(
+						 p->err, FMT_EINVALID,
+						 "model.vocab: token \"%s\" appears twice (ids %zu and %llu)",
+						 key, other, (unsigned long long)id);
 			break;
 		}
 		p->tokens[p->count] = key;
@@ -179,8 +184,9 @@ static int parse_vocab(struct parser *p)
 	for (size_t i = 0; i < p->count; i++) {
 		uint32_t id = p->ids[i];
 		if (t->vocab[id])
-			return fmt_error_set(p->err, FMT_EINVALID, "model.vocab: id %u is given to \"%s\" and \"%s\"",
-					     id, t->vocab[id], p->tokens[i]);
+			return fmt_error_set(p->err, FMT_EINVALID,
+					     "model.vocab: id %u is given to \"%s\" and \"%s\"", id,
+					     t->vocab[id], p->tokens[i]);
 		t->vocab[id] = p->tokens[i];
 		t->vocab_len[id] = strlen(p->tokens[i]);
 		p->tokens[i] = NULL;
@@ -198,13 +204,15 @@ long tokenizer_json_find(const struct tokenizer_json *t, const char *token, size
 
 /* a and b must be tokens and so must a+b (the tokenizers library refuses the file
  * otherwise: MergeTokenOutOfVocabulary). */
-static int check_merge(struct parser *p, size_t rank, const char *a, size_t alen, const char *b,
-		       size_t blen, char **joined, size_t *cap)
+static int check_merge(struct parser *p, size_t rank, const char *a, size_t alen, const char *b, size_t blen,
+		       char **joined, size_t *cap)
 {
 	const struct tokenizer_json *t = p->t;
 	if (tokenizer_json_find(t, a, alen) < 0 || tokenizer_json_find(t, b, blen) < 0)
-		return fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] \"%.*s %.*s\": \"%.*s\" is not in "
-				     "model.vocab", rank, (int)alen, a, (int)blen, b,
+		return fmt_error_set(p->err, FMT_EINVALID,
+				     "model.merges[%zu] \"%.*s %.*s\": \"%.*s\" is not in "
+				     "model.vocab",
+				     rank, (int)alen, a, (int)blen, b,
 				     (int)(tokenizer_json_find(t, a, alen) < 0 ? alen : blen),
 				     tokenizer_json_find(t, a, alen) < 0 ? a : b);
 	if (alen + blen + 1 > *cap) {
@@ -218,9 +226,10 @@ static int check_merge(struct parser *p, size_t rank, const char *a, size_t alen
 	memcpy(*joined, a, alen);
 	memcpy(*joined + alen, b, blen);
 	if (tokenizer_json_find(t, *joined, alen + blen) < 0)
-		return fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] \"%.*s %.*s\": the merged token "
-				     "\"%.*s\" is not in model.vocab", rank, (int)alen, a, (int)blen, b,
-				     (int)(alen + blen), *joined);
+		return fmt_error_set(p->err, FMT_EINVALID,
+				     "model.merges[%zu] \"%.*s %.*s\": the merged token "
+				     "\"%.*s\" is not in model.vocab",
+				     rank, (int)alen, a, (int)blen, b, (int)(alen + blen), *joined);
 	return 0;
 }
 
@@ -246,8 +255,10 @@ static int merge_from_pair(struct parser *p, size_t rank, char **out, char **joi
 	int first = 1, n = 0, more, rc = 0;
 	while ((more = json_scan_element(&p->s, &first)) == 1) {
 		if (n == 2) {
-			rc = fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] has more than two parts "
-					   "(offset %zu)", rank, at);
+			rc = fmt_error_set(p->err, FMT_EINVALID,
+					   "model.merges[%zu] has more than two parts "
+					   "(offset %zu)",
+					   rank, at);
 			goto out;
 		}
 		if ((rc = read_string(p, "model.merges[] part", &part[n], &len[n], 0)))
@@ -259,8 +270,10 @@ static int merge_from_pair(struct parser *p, size_t rank, char **out, char **joi
 		goto out;
 	}
 	if (n != 2 || !len[0] || !len[1]) {
-		rc = fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] must be two non-empty strings "
-				   "(offset %zu)", rank, at);
+		rc = fmt_error_set(p->err, FMT_EINVALID,
+				   "model.merges[%zu] must be two non-empty strings "
+				   "(offset %zu)",
+				   rank, at);
 		goto out;
 	}
 	if ((rc = check_merge(p, rank, part[0], len[0], part[1], len[1], joined, cap)))
@@ -290,9 +303,12 @@ static int merge_from_string(struct parser *p, size_t rank, char **out, char **j
 	if (rc)
 		return rc;
 	char *space = memchr(s, ' ', len);
-	if (!space || space == s || space == s + len - 1 || memchr(space + 1, ' ', len - (size_t)(space - s) - 1)) {
-		rc = fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] \"%s\" is not two tokens separated "
-				   "by one space (offset %zu)", rank, s, at);
+	if (!space || space == s || space == s + len - 1 ||
+	    memchr(space + 1, ' ', len - (size_t)(space - s) - 1)) {
+		rc = fmt_error_set(p->err, FMT_EINVALID,
+				   "model.merges[%zu] \"%s\" is not two tokens separated "
+				   "by one space (offset %zu)",
+				   rank, s, at);
 	} else {
 		size_t alen = (size_t)(space - s);
 		rc = check_merge(p, rank, s, alen, space + 1, len - alen - 1, joined, cap);
@@ -313,13 +329,14 @@ static int parse_merges(struct parser *p)
 	json_scan_init(&p->s, p->s.text, p->merges.end);
 	p->s.pos = p->merges.start;
 	if (json_scan_peek(&p->s) != '[')
-		return fmt_error_set(p->err, FMT_EINVALID, "model.merges must be an array (offset %zu)", p->s.pos);
+		return fmt_error_set(p->err, FMT_EINVALID, "model.merges must be an array (offset %zu)",
+				     p->s.pos);
 	while ((more = json_scan_element(&p->s, &first)) == 1) {
 		int c = json_scan_peek(&p->s);
 		char *m = NULL;
 		if (t->merge_count && (c == '[') != t->merges_as_pairs) {
-			rc = fmt_error_set(p->err, FMT_EINVALID, "model.merges mixes strings and pairs (offset %zu)",
-					   p->s.pos);
+			rc = fmt_error_set(p->err, FMT_EINVALID,
+					   "model.merges mixes strings and pairs (offset %zu)", p->s.pos);
 			break;
 		}
 		t->merges_as_pairs = c == '[';
@@ -337,8 +354,10 @@ static int parse_merges(struct parser *p)
 		else if (c == '"')
 			rc = merge_from_string(p, t->merge_count, &m, &joined, &joined_cap);
 		else
-			rc = fmt_error_set(p->err, FMT_EINVALID, "model.merges[%zu] must be a string or a pair of "
-					   "strings (offset %zu)", t->merge_count, p->s.pos);
+			rc = fmt_error_set(p->err, FMT_EINVALID,
+					   "model.merges[%zu] must be a string or a pair of "
+					   "strings (offset %zu)",
+					   t->merge_count, p->s.pos);
 		if (rc)
 			break;
 		t->merges[t->merge_count++] = m;
@@ -353,9 +372,16 @@ static int parse_merges(struct parser *p)
 
 static int parse_model(struct parser *p)
 {
-	static const char *const keys[] = { "type", "vocab", "merges", "byte_fallback", "ignore_merges",
-					    "fuse_unk", "unk_token", "continuing_subword_prefix",
-					    "end_of_word_suffix", NULL };
+	static const char *const keys[] = { "type",
+					    "vocab",
+					    "merges",
+					    "byte_fallback",
+					    "ignore_merges",
+					    "fuse_unk",
+					    "unk_token",
+					    "continuing_subword_prefix",
+					    "end_of_word_suffix",
+					    NULL };
 	struct tokenizer_json *t = p->t;
 	unsigned seen = 0;
 	int first = 1, more, rc = 0;
@@ -373,7 +399,8 @@ static int parse_model(struct parser *p)
 		case 4: rc = read_bool(p, "model.ignore_merges", &t->ignore_merges, 1); break;
 		case 5: rc = read_bool(p, "model.fuse_unk", &t->fuse_unk, 1); break;
 		case 6: rc = read_string(p, "model.unk_token", &t->unk_token, NULL, 1); break;
-		case 7: case 8:
+		case 7:
+		case 8:
 			rc = read_string(p, key, &affix, NULL, 1);
 			t->has_subword_affixes |= affix != NULL;
 			free(affix);
@@ -391,7 +418,8 @@ static int parse_model(struct parser *p)
 	if (!t->model_type) {
 		/* The tokenizers library guesses BPE from the fields it finds (an untagged enum). */
 		if (!(seen & 2) || !(seen & 4))
-			return fmt_error_set(p->err, FMT_EINVALID, "model has no type (and no vocab and merges)");
+			return fmt_error_set(p->err, FMT_EINVALID,
+					     "model has no type (and no vocab and merges)");
 		if (!(t->model_type = strdup("BPE")))
 			return oom(p);
 	}
@@ -402,8 +430,8 @@ static int parse_model(struct parser *p)
 
 static int parse_added_token(struct parser *p, struct tokenizer_json_added_token *a, size_t i)
 {
-	static const char *const keys[] = { "id", "content", "special", "normalized", "single_word",
-					    "lstrip", "rstrip", NULL };
+	static const char *const keys[] = { "id",          "content", "special", "normalized",
+					    "single_word", "lstrip",  "rstrip",  NULL };
 	unsigned seen = 0;
 	int first = 1, more, rc = 0, ignored;
 	char *key = NULL;
@@ -411,22 +439,27 @@ static int parse_added_token(struct parser *p, struct tokenizer_json_added_token
 	size_t at = p->s.pos;
 	a->normalized = -1;
 	if (json_scan_peek(&p->s) != '{')
-		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens[%zu] must be an object (offset %zu)", i, at);
+		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens[%zu] must be an object (offset %zu)",
+				     i, at);
 	while (!rc && (more = json_scan_member(&p->s, &first, &key, &key_len)) == 1) {
 		uint64_t id;
 		switch (key_index(p, keys, &seen, key, "added_tokens[]")) {
 		case 0:
-			if (json_scan_peek(&p->s) < '0' || json_scan_peek(&p->s) > '9' || json_scan_u64(&p->s, &id) ||
-			    id > TOKENIZER_JSON_MAX_ID)
-				rc = fmt_error_set(p->err, FMT_EINVALID, "added_tokens[%zu].id must be an integer in "
-						   "[0, %u]", i, TOKENIZER_JSON_MAX_ID);
+			if (json_scan_peek(&p->s) < '0' || json_scan_peek(&p->s) > '9' ||
+			    json_scan_u64(&p->s, &id) || id > TOKENIZER_JSON_MAX_ID)
+				rc = fmt_error_set(p->err, FMT_EINVALID,
+						   "added_tokens[%zu].id must be an integer in "
+						   "[0, %u]",
+						   i, TOKENIZER_JSON_MAX_ID);
 			else
 				a->id = (uint32_t)id;
 			break;
 		case 1: rc = read_string(p, "added_tokens[].content", &a->content, &a->len, 0); break;
 		case 2: rc = read_bool(p, "added_tokens[].special", &a->special, 0); break;
 		case 3: rc = read_bool(p, "added_tokens[].normalized", &a->normalized, 0); break;
-		case 4: case 5: case 6: rc = read_bool(p, key, &ignored, 0); break;
+		case 4:
+		case 5:
+		case 6: rc = read_bool(p, key, &ignored, 0); break;
 		case -2: rc = FMT_EINVALID; break;
 		default: rc = json_scan_skip(&p->s) ? scan_failed(p, "added_tokens") : 0; break;
 		}
@@ -438,10 +471,11 @@ static int parse_added_token(struct parser *p, struct tokenizer_json_added_token
 	if (more < 0)
 		return scan_failed(p, "added_tokens");
 	if (!(seen & 1) || !(seen & 2))
-		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens[%zu] needs an id and a content (offset %zu)",
-				     i, at);
+		return fmt_error_set(p->err, FMT_EINVALID,
+				     "added_tokens[%zu] needs an id and a content (offset %zu)", i, at);
 	if (!a->len || strlen(a->content) != a->len)
-		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens[%zu] has an empty content or a NUL in it", i);
+		return fmt_error_set(p->err, FMT_EINVALID,
+				     "added_tokens[%zu] has an empty content or a NUL in it", i);
 	return 0;
 }
 
@@ -451,7 +485,8 @@ static int parse_added_tokens(struct parser *p)
 	size_t cap = 0;
 	int first = 1, more, rc = 0;
 	if (json_scan_peek(&p->s) != '[')
-		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens must be an array (offset %zu)", p->s.pos);
+		return fmt_error_set(p->err, FMT_EINVALID, "added_tokens must be an array (offset %zu)",
+				     p->s.pos);
 	while ((more = json_scan_element(&p->s, &first)) == 1) {
 		if (t->added_count == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -472,7 +507,7 @@ static int parse_added_tokens(struct parser *p)
 
 static int parse_top(struct parser *p)
 {
-	static const char *const keys[] = { "model", "added_tokens", "normalizer", "pre_tokenizer",
+	static const char *const keys[] = { "model",   "added_tokens",   "normalizer", "pre_tokenizer",
 					    "decoder", "post_processor", NULL };
 	unsigned seen = 0;
 	int first = 1, more, rc = 0;
@@ -507,8 +542,12 @@ static int parse_top(struct parser *p)
 
 static const char *json_kind(const cJSON *v)
 {
-	return cJSON_IsString(v) ? "a string" : cJSON_IsNumber(v) ? "a number" : cJSON_IsBool(v) ? "a boolean"
-	       : cJSON_IsArray(v) ? "an array" : cJSON_IsObject(v) ? "an object" : "null";
+	return cJSON_IsString(v)   ? "a string"
+	       : cJSON_IsNumber(v) ? "a number"
+	       : cJSON_IsBool(v)   ? "a boolean"
+	       : cJSON_IsArray(v)  ? "an array"
+	       : cJSON_IsObject(v) ? "an object"
+				   : "null";
 }
 
 /* No key twice in any object of the tree (cJSON would keep both). */
@@ -557,7 +596,8 @@ static int add_component(const cJSON *node, struct tokenizer_json_stage *st, con
 	static const char *const children[] = { "pretokenizers", "normalizers", "decoders" };
 	int rc;
 	if (!cJSON_IsObject(node))
-		return fmt_error_set(err, FMT_EINVALID, "%s must be an object, found %s", where, json_kind(node));
+		return fmt_error_set(err, FMT_EINVALID, "%s must be an object, found %s", where,
+				     json_kind(node));
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(node, "type");
 	if (!cJSON_IsString(type))
 		return fmt_error_set(err, FMT_EINVALID, "%s has no type", where);
@@ -586,15 +626,18 @@ static int add_component(const cJSON *node, struct tokenizer_json_stage *st, con
 		const cJSON *str = cJSON_GetObjectItemCaseSensitive(pattern, "String");
 		const cJSON *v = regex ? regex : str;
 		if (!cJSON_IsObject(pattern) || !cJSON_IsString(v) || (regex && str))
-			return fmt_error_set(err, FMT_EINVALID, "%s: pattern must be {\"Regex\": ...} or "
-					     "{\"String\": ...}", where);
+			return fmt_error_set(err, FMT_EINVALID,
+					     "%s: pattern must be {\"Regex\": ...} or "
+					     "{\"String\": ...}",
+					     where);
 		if (!(c->pattern = strdup(v->valuestring)))
 			return fmt_error_oom(err);
 		c->pattern_len = strlen(c->pattern);
 		c->pattern_is_regex = regex != NULL;
 	}
-	const char *content_key = !strcmp(c->type, "Prepend") ? "prepend"
-				  : !strcmp(c->type, "Metaspace") ? "replacement" : "content";
+	const char *content_key = !strcmp(c->type, "Prepend")     ? "prepend"
+				  : !strcmp(c->type, "Metaspace") ? "replacement"
+								  : "content";
 	if ((rc = get_text(node, content_key, &c->content, &c->content_len, where, err)) ||
 	    (rc = get_text(node, "behavior", &c->behavior, NULL, where, err)) ||
 	    (rc = get_text(node, "prepend_scheme", &c->prepend_scheme, NULL, where, err)) ||
@@ -633,7 +676,8 @@ static int read_stage(struct parser *p, const struct span *sp, const char *where
 
 static const char *special_token_id(const cJSON *item)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "SpecialToken"), "id");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(item, "SpecialToken"), "id");
 	return cJSON_IsString(id) ? id->valuestring : NULL;
 }
 
@@ -642,7 +686,8 @@ static int read_template(struct parser *p, const cJSON *proc)
 	struct tokenizer_json *t = p->t;
 	const cJSON *single = cJSON_GetObjectItemCaseSensitive(proc, "single");
 	if (!cJSON_IsArray(single))
-		return fmt_error_set(p->err, FMT_EINVALID, "post_processor: TemplateProcessing without a single template");
+		return fmt_error_set(p->err, FMT_EINVALID,
+				     "post_processor: TemplateProcessing without a single template");
 	t->has_template = 1;
 	t->template_length = cJSON_GetArraySize(single);
 	if (t->template_length < 2)
@@ -672,7 +717,8 @@ static int read_post_processor(struct parser *p)
 	}
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "processors");
 	const cJSON *one = doc;
-	for (const cJSON *c = cJSON_IsArray(list) ? list->child : one; c && !rc; c = cJSON_IsArray(list) ? c->next : NULL) {
+	for (const cJSON *c = cJSON_IsArray(list) ? list->child : one; c && !rc;
+	     c = cJSON_IsArray(list) ? c->next : NULL) {
 		const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
 		if (!cJSON_IsString(ct))
 			continue;
@@ -699,7 +745,8 @@ int tokenizer_json_parse(struct tokenizer_json *out, const char *text, size_t le
 		return fmt_error_set(err, FMT_EINVALID, "not valid UTF-8 (offset %zu)", bad);
 	json_scan_init(&p.s, text, len);
 	if (json_scan_validate(&p.s))
-		return fmt_error_set(err, FMT_EINVALID, "invalid JSON at offset %zu: %s", p.s.error_pos, p.s.error);
+		return fmt_error_set(err, FMT_EINVALID, "invalid JSON at offset %zu: %s", p.s.error_pos,
+				     p.s.error);
 	json_scan_init(&p.s, text, len);
 	if ((rc = parse_top(&p)))
 		goto out;
@@ -713,13 +760,16 @@ int tokenizer_json_parse(struct tokenizer_json *out, const char *text, size_t le
 		const struct tokenizer_json_added_token *a = &out->added[i];
 		long id = tokenizer_json_find(out, a->content, a->len);
 		if (id >= 0 && (uint32_t)id != a->id) {
-			rc = fmt_error_set(err, FMT_EINVALID, "added_tokens[%zu] \"%s\" has id %u but model.vocab "
-					   "gives it %ld", i, a->content, a->id, id);
+			rc = fmt_error_set(err, FMT_EINVALID,
+					   "added_tokens[%zu] \"%s\" has id %u but model.vocab "
+					   "gives it %ld",
+					   i, a->content, a->id, id);
 			goto out;
 		}
 		for (size_t k = 0; k < i; k++)
 			if (out->added[k].id == a->id) {
-				rc = fmt_error_set(err, FMT_EINVALID, "added_tokens[%zu] and [%zu] share id %u", k, i, a->id);
+				rc = fmt_error_set(err, FMT_EINVALID,
+						   "added_tokens[%zu] and [%zu] share id %u", k, i, a->id);
 				goto out;
 			}
 	}
@@ -782,7 +832,8 @@ static int describe(struct fmt_buf *b, const struct tokenizer_json_component *c)
 	char tmp[160];
 	int rc = fmt_buf_add(b, c->type, strlen(c->type));
 	if (!strcmp(c->type, "Split") || !strcmp(c->type, "Replace")) {
-		rc = rc || fmt_buf_add(b, c->pattern_is_regex ? "(Regex \"" : "(String \"", c->pattern_is_regex ? 8 : 9);
+		rc = rc || fmt_buf_add(b, c->pattern_is_regex ? "(Regex \"" : "(String \"",
+				       c->pattern_is_regex ? 8 : 9);
 		rc = rc || fmt_buf_add(b, c->pattern ? c->pattern : "", c->pattern_len);
 		if (!strcmp(c->type, "Split"))
 			snprintf(tmp, sizeof(tmp), "\", %s, invert=%d)", c->behavior ? c->behavior : "?",
@@ -791,11 +842,13 @@ static int describe(struct fmt_buf *b, const struct tokenizer_json_component *c)
 			snprintf(tmp, sizeof(tmp), "\" -> \"");
 		rc = rc || fmt_buf_add(b, tmp, strlen(tmp));
 		if (!strcmp(c->type, "Replace"))
-			rc = rc || fmt_buf_add(b, c->content ? c->content : "", c->content_len) || fmt_buf_add(b, "\")", 2);
+			rc = rc || fmt_buf_add(b, c->content ? c->content : "", c->content_len) ||
+			     fmt_buf_add(b, "\")", 2);
 		return rc;
 	}
 	if (!strcmp(c->type, "ByteLevel"))
-		snprintf(tmp, sizeof(tmp), "(prefix=%d, regex=%d)", flag(c->add_prefix_space, 1), flag(c->use_regex, 1));
+		snprintf(tmp, sizeof(tmp), "(prefix=%d, regex=%d)", flag(c->add_prefix_space, 1),
+			 flag(c->use_regex, 1));
 	else if (!strcmp(c->type, "Digits"))
 		snprintf(tmp, sizeof(tmp), "(individual=%d)", flag(c->individual_digits, 0));
 	else if (!strcmp(c->type, "Metaspace"))
@@ -822,8 +875,8 @@ int tokenizer_json_pre_signature(const struct tokenizer_json *t, char **out)
 {
 	struct fmt_buf b = { 0 };
 	*out = NULL;
-	if (describe_stage(&b, "normalizer=", &t->normalizer) || describe_stage(&b, " pre=", &t->pre_tokenizer) ||
-	    fmt_buf_add(&b, "", 1)) {
+	if (describe_stage(&b, "normalizer=", &t->normalizer) ||
+	    describe_stage(&b, " pre=", &t->pre_tokenizer) || fmt_buf_add(&b, "", 1)) {
 		fmt_buf_free(&b);
 		return FMT_ENOMEM;
 	}

@@ -37,33 +37,33 @@ struct tokenizer_json_added_token {
 /* One normalizer, pre-tokenizer or decoder. Flags are -1 when the file does not set
  * them; strings NULL. */
 struct tokenizer_json_component {
-	char *type;            /* "Split", "ByteLevel", "Digits", "Metaspace", "Prepend", ... */
-	char *pattern;         /* Split, Replace: the pattern's text */
+	char *type;    /* "Split", "ByteLevel", "Digits", "Metaspace", "Prepend", ... */
+	char *pattern; /* Split, Replace: the pattern's text */
 	size_t pattern_len;
-	int pattern_is_regex;  /* {"Regex": ...} rather than {"String": ...} */
-	char *content;         /* Replace: content; Prepend: prepend; Metaspace: replacement */
+	int pattern_is_regex; /* {"Regex": ...} rather than {"String": ...} */
+	char *content;        /* Replace: content; Prepend: prepend; Metaspace: replacement */
 	size_t content_len;
-	char *behavior;        /* Split: "Isolated", "Removed", ... */
-	char *prepend_scheme;  /* Metaspace: "first", "always", "never" */
+	char *behavior;       /* Split: "Isolated", "Removed", ... */
+	char *prepend_scheme; /* Metaspace: "first", "always", "never" */
 	int invert, add_prefix_space, trim_offsets, use_regex, individual_digits, split;
 };
 
 struct tokenizer_json_stage {
-	int present;           /* the key is there and not null */
+	int present; /* the key is there and not null */
 	size_t count;
 	struct tokenizer_json_component items[TOKENIZER_JSON_MAX_COMPONENTS];
 };
 
 struct tokenizer_json {
-	char *model_type;      /* "BPE", "Unigram", "WordPiece", "WordLevel" */
+	char *model_type;                           /* "BPE", "Unigram", "WordPiece", "WordLevel" */
 	int byte_fallback, ignore_merges, fuse_unk; /* 0 when absent */
-	char *unk_token;       /* NULL when absent or null */
-	int has_subword_affixes; /* continuing_subword_prefix or end_of_word_suffix set */
+	char *unk_token;                            /* NULL when absent or null */
+	int has_subword_affixes;                    /* continuing_subword_prefix or end_of_word_suffix set */
 	/* model.vocab by id: vocab[i] is NULL for an id no token has. */
-	uint32_t vocab_size;   /* 1 + the largest id in model.vocab (0 when empty) */
+	uint32_t vocab_size; /* 1 + the largest id in model.vocab (0 when empty) */
 	char **vocab;
 	size_t *vocab_len;
-	size_t vocab_count;    /* tokens in model.vocab */
+	size_t vocab_count; /* tokens in model.vocab */
 	/* model.merges in GGUF form, in rank order. */
 	char **merges;
 	size_t merge_count;
@@ -77,15 +77,14 @@ struct tokenizer_json {
 	 * TemplateProcessing counts. */
 	char *post_processor_type;
 	int has_template;
-	int template_length;   /* items in the single template */
+	int template_length; /* items in the single template */
 	char *template_first, *template_last;
 	int roberta_processing;
 	struct fmt_nameset index; /* model.vocab: token -> id (private) */
 };
 
 /* Parses len bytes of tokenizer.json. FMT_EINVALID with the place and the problem. */
-int tokenizer_json_parse(struct tokenizer_json *out, const char *text, size_t len,
-			 struct fmt_error *err);
+int tokenizer_json_parse(struct tokenizer_json *out, const char *text, size_t len, struct fmt_error *err);
 void tokenizer_json_free(struct tokenizer_json *t);
 
 /* The id of a token of model.vocab, or -1. */

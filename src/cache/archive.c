@@ -96,7 +96,8 @@ static int add_file(struct archive *a, const char *output, const char *archive_p
 	return rc;
 }
 
-static cJSON *export_manifest(const struct cache_entry *e, const unsigned char *chosen, const unsigned char *used)
+static cJSON *export_manifest(const struct cache_entry *e, const unsigned char *chosen,
+			      const unsigned char *used)
 {
 	cJSON *doc = cJSON_CreateObject(), *revs, *blobs;
 	cJSON_AddStringToObject(doc, "format", "modl-cache-export");
@@ -154,9 +155,11 @@ static int open_writer(struct archive **out, const char *output, const char *tar
 		rc = ARCHIVE_FATAL + 1000;
 	if (rc == ARCHIVE_FATAL + 1000) {
 		archive_write_free(a);
-		return modl_error_set(MODL_EUSAGE, "%s: the bundle name must end in .tar, .tar.gz or .tar.zst", output);
+		return modl_error_set(MODL_EUSAGE,
+				      "%s: the bundle name must end in .tar, .tar.gz or .tar.zst", output);
 	}
-	if (rc != ARCHIVE_OK || archive_write_open_filename(a, strcmp(output, "-") ? target : NULL) != ARCHIVE_OK) {
+	if (rc != ARCHIVE_OK ||
+	    archive_write_open_filename(a, strcmp(output, "-") ? target : NULL) != ARCHIVE_OK) {
 		rc = write_error(a, output);
 		archive_write_free(a);
 		return rc;
@@ -175,7 +178,8 @@ static int export_entries(struct archive *a, const char *output, const struct ca
 	int rc = text ? 0 : modl_error_oom();
 	/* The manifest comes first, so that an importer can check every entry as it comes. */
 	if (!rc)
-		rc = add_entry(a, output, ARCHIVE_MANIFEST_NAME, AE_IFREG, 0644, (la_int64_t)strlen(text), NULL, now);
+		rc = add_entry(a, output, ARCHIVE_MANIFEST_NAME, AE_IFREG, 0644, (la_int64_t)strlen(text),
+			       NULL, now);
 	if (!rc && archive_write_data(a, text, strlen(text)) != (la_ssize_t)strlen(text))
 		rc = write_error(a, output);
 	for (size_t b = 0; !rc && b < e->blob_count; b++) {
@@ -247,8 +251,8 @@ int archive_export(const char *hub_cache, const struct hub_repo *repo, const cha
 	if (repo->revision[0]) {
 		const struct cache_revision *r = cache_entry_revision(e, repo->revision);
 		if (!r) {
-			rc = modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache", repo->revision,
-					    repo->id);
+			rc = modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache",
+					    repo->revision, repo->id);
 			goto out;
 		}
 		chosen[r - e->revisions] = 1;
@@ -317,9 +321,9 @@ struct import_state {
 	size_t file_count;
 	struct manifest_ref *refs;
 	size_t ref_count;
-	char *staging;        /* <cache>/.modl-import-XXXXXX/<folder> */
+	char *staging; /* <cache>/.modl-import-XXXXXX/<folder> */
 	char *staging_root;
-	int lock_fd;          /* flock on staging_root for as long as this import lives */
+	int lock_fd; /* flock on staging_root for as long as this import lives */
 	int space_checked;
 };
 
@@ -396,7 +400,8 @@ static int collect_blobs(struct import_state *st, const cJSON *blobs)
 	st->blobs = calloc((size_t)cJSON_GetArraySize(blobs) + 1, sizeof(*st->blobs));
 	if (!st->blobs)
 		return modl_error_oom();
-	cJSON_ArrayForEach(b, blobs) {
+	cJSON_ArrayForEach(b, blobs)
+	{
 		struct manifest_blob *mb = &st->blobs[st->blob_count];
 		mb->name = json_string(b, "name");
 		if (!mb->name || hash_kind_of(mb->name) < 0 || json_size(b, "size", &mb->size))
@@ -415,7 +420,8 @@ static int collect_revisions(struct import_state *st, const cJSON *revs)
 {
 	const cJSON *rev, *f, *ref;
 	size_t nfiles = 0, nrefs = 0;
-	cJSON_ArrayForEach(rev, revs) {
+	cJSON_ArrayForEach(rev, revs)
+	{
 		nfiles += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rev, "files"));
 		nrefs += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rev, "refs"));
 	}
@@ -423,16 +429,20 @@ static int collect_revisions(struct import_state *st, const cJSON *revs)
 	st->refs = calloc(nrefs + 1, sizeof(*st->refs));
 	if (!st->files || !st->refs)
 		return modl_error_oom();
-	cJSON_ArrayForEach(rev, revs) {
+	cJSON_ArrayForEach(rev, revs)
+	{
 		const char *commit = json_string(rev, "commit");
 		if (!commit || !hub_is_commit(commit))
 			return bad(st, "the manifest lists a revision without a commit id");
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs")) {
-			if (!cJSON_IsString(ref) || !hub_path_is_safe(ref->valuestring) || st->ref_count >= nrefs)
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
+		{
+			if (!cJSON_IsString(ref) || !hub_path_is_safe(ref->valuestring) ||
+			    st->ref_count >= nrefs)
 				return bad(st, "the manifest lists an invalid ref");
 			st->refs[st->ref_count++] = (struct manifest_ref){ ref->valuestring, commit };
 		}
-		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rev, "files")) {
+		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rev, "files"))
+		{
 			if (st->file_count >= nfiles)
 				return bad(st, "the manifest lists an invalid file");
 			struct manifest_file *mf = &st->files[st->file_count];
@@ -448,7 +458,8 @@ static int collect_revisions(struct import_state *st, const cJSON *revs)
 	}
 	qsort(st->refs, st->ref_count, sizeof(*st->refs), ref_cmp);
 	for (size_t i = 1; i < st->ref_count; i++)
-		if (!ref_cmp(&st->refs[i - 1], &st->refs[i]) && strcmp(st->refs[i - 1].commit, st->refs[i].commit))
+		if (!ref_cmp(&st->refs[i - 1], &st->refs[i]) &&
+		    strcmp(st->refs[i - 1].commit, st->refs[i].commit))
 			return bad(st, "the manifest gives ref %s two commits", st->refs[i].name);
 	qsort(st->files, st->file_count, sizeof(*st->files), file_cmp);
 	for (size_t i = 1; i < st->file_count; i++)
@@ -531,7 +542,8 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 	char *buf = malloc(ARCHIVE_CHUNK), hex[HASH_HEX_BUF];
 	int fd = -1, rc = buf ? 0 : modl_error_oom();
 	if (!rc && (unsigned long long)size != mb->size)
-		rc = bad(st, "blob %.12s: %lld bytes, the manifest says %llu", mb->name, (long long)size, mb->size);
+		rc = bad(st, "blob %.12s: %lld bytes, the manifest says %llu", mb->name, (long long)size,
+			 mb->size);
 	if (!rc && !st->space_checked && !(rc = check_space(st)))
 		st->space_checked = 1;
 	if (!rc)
@@ -566,8 +578,8 @@ static int extract_blob(struct import_state *st, struct archive *a, struct manif
 		rc = hasher_finish(h, hex);
 		h = NULL;
 		if (!rc && strcmp(hex, mb->name))
-			rc = modl_error_set(MODL_EINTEGRITY, "%s: blob %s does not match its hash (got %s)", st->input,
-					    mb->name, hex);
+			rc = modl_error_set(MODL_EINTEGRITY, "%s: blob %s does not match its hash (got %s)",
+					    st->input, mb->name, hex);
 	}
 	if (!rc && fsync(fd) != 0)
 		rc = modl_error_errno(MODL_EFAIL, errno, "cannot sync %s", path.buf);
@@ -603,7 +615,8 @@ static int accept_link(struct import_state *st, struct archive_entry *e, const c
 	int ok = target && !strcmp(target, want.buf);
 	strbuf_free(&want);
 	if (!ok)
-		return bad(st, "%s: its link leads outside the repository's blobs", archive_entry_pathname(e));
+		return bad(st, "%s: its link leads outside the repository's blobs",
+			   archive_entry_pathname(e));
 	if (mf->seen)
 		return bad(st, "%s: appears twice", archive_entry_pathname(e));
 	mf->seen = 1;
@@ -613,7 +626,8 @@ static int accept_link(struct import_state *st, struct archive_entry *e, const c
 static int accept_ref(struct import_state *st, struct archive *a, struct archive_entry *e, const char *name)
 {
 	char commit[ARCHIVE_REF_MAX + 1];
-	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) || archive_entry_size(e) != HASH_SHA1_HEX)
+	if (archive_entry_filetype(e) != AE_IFREG || !hub_path_is_safe(name) ||
+	    archive_entry_size(e) != HASH_SHA1_HEX)
 		return bad(st, "%s: not a valid ref", archive_entry_pathname(e));
 	if (archive_read_data(a, commit, HASH_SHA1_HEX) != HASH_SHA1_HEX)
 		return bad(st, "%s: truncated", archive_entry_pathname(e));
@@ -800,7 +814,8 @@ static int make_staging(struct import_state *st, const char *hub_cache)
 		} else if (info.st_nlink == 0) {
 			close(fd);
 			if (tries >= 3)
-				rc = modl_error_set(MODL_EFAIL, "%s: removed as soon as made, again and again", sb.buf);
+				rc = modl_error_set(MODL_EFAIL,
+						    "%s: removed as soon as made, again and again", sb.buf);
 		} else {
 			st->lock_fd = fd;
 			st->staging_root = strbuf_take(&sb);
@@ -823,9 +838,8 @@ static int write_manifest_refs(const struct import_state *st, const struct cache
 	const cJSON *rev, *ref;
 	int rc = 0;
 	cJSON_ArrayForEach(rev, cJSON_GetObjectItemCaseSensitive(st->doc, "revisions"))
-		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs"))
-			if (!rc)
-				rc = cache_write_ref(c, ref->valuestring, json_string(rev, "commit"));
+		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(rev, "refs")) if (!rc) rc =
+			cache_write_ref(c, ref->valuestring, json_string(rev, "commit"));
 	return rc;
 }
 
@@ -847,7 +861,8 @@ static int stage(struct import_state *st)
 		 * at staging. */
 		staged.folder = st->staging;
 		for (size_t i = 0; !rc && i < st->file_count; i++)
-			rc = cache_link_snapshot(&staged, st->files[i].commit, st->files[i].path, st->files[i].blob);
+			rc = cache_link_snapshot(&staged, st->files[i].commit, st->files[i].path,
+						 st->files[i].blob);
 		if (!rc)
 			rc = write_manifest_refs(st, &staged);
 	}
@@ -864,7 +879,8 @@ static int publish(struct import_state *st, const char *hub_cache, struct archiv
 	int rc = strbuf_addf(&target, "%s/%s", hub_cache, st->folder);
 	if (!rc && lstat(target.buf, &sb) != 0) {
 		if (rename(st->staging, target.buf) != 0)
-			rc = modl_error_errno(MODL_EFAIL, errno, "cannot move the bundle into %s", target.buf);
+			rc = modl_error_errno(MODL_EFAIL, errno, "cannot move the bundle into %s",
+					      target.buf);
 		s->blobs_added = st->blob_count;
 		goto out;
 	}
@@ -927,8 +943,9 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 		rc = fs_mkdir_p(hub_cache, 0755);
 	if (!rc) {
 		int r = archive_read_next_header(a, &e);
-		rc = r == ARCHIVE_OK ? read_manifest(&st, a, e) : bad(&st, "%s", r == ARCHIVE_EOF ? "empty bundle"
-											      : archive_error_string(a));
+		rc = r == ARCHIVE_OK
+			     ? read_manifest(&st, a, e)
+			     : bad(&st, "%s", r == ARCHIVE_EOF ? "empty bundle" : archive_error_string(a));
 	}
 	if (!rc)
 		rc = make_staging(&st, hub_cache);
@@ -939,7 +956,8 @@ int archive_import(const char *hub_cache, const char *input, struct archive_summ
 	if (!rc && !import_signal) {
 		snprintf(s->repo, sizeof(s->repo), "%s", st.repo.id);
 		s->type = st.repo.type;
-		s->revisions = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st.doc, "revisions"));
+		s->revisions =
+			(size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st.doc, "revisions"));
 		s->files = st.file_count;
 		s->blobs = st.blob_count;
 		for (size_t i = 0; i < st.blob_count; i++)

@@ -14,7 +14,7 @@ struct archive_summary {
 	enum hub_repo_type type;
 	size_t revisions, files, blobs;
 	unsigned long long bytes;
-	size_t blobs_added;      /* import: blobs that were not in the cache yet */
+	size_t blobs_added; /* import: blobs that were not in the cache yet */
 };
 
 /* repo->revision empty: every revision. output "-" is standard output; otherwise the

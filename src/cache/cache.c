@@ -81,8 +81,8 @@ int cache_blob_present(const struct cache_repo *c, const char *etag, unsigned lo
 {
 	struct strbuf path = STRBUF_INIT;
 	struct stat st;
-	int present = !cache_blob_path(c, etag, &path) && lstat(path.buf, &st) == 0 &&
-		      S_ISREG(st.st_mode) && (unsigned long long)st.st_size == size;
+	int present = !cache_blob_path(c, etag, &path) && lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		      (unsigned long long)st.st_size == size;
 	strbuf_free(&path);
 	return present;
 }
@@ -110,8 +110,7 @@ static int link_is(const char *link, const char *target)
 	return n >= 0 && (size_t)n == strlen(target) && !memcmp(buf, target, (size_t)n);
 }
 
-int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path,
-			const char *etag)
+int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path, const char *etag)
 {
 	struct strbuf link = STRBUF_INIT, dir = STRBUF_INIT, target = STRBUF_INIT, tmp = STRBUF_INIT;
 	int rc = strbuf_addf(&link, "%s/snapshots/%s/%s", c->folder, commit, path);
@@ -266,7 +265,8 @@ int cache_read_tree(const struct cache_repo *c, const char *commit, struct hub_t
 	/* Rebuild the listing's shape so that the same checks apply. */
 	cJSON *page = rc ? NULL : cJSON_CreateArray();
 	const cJSON *f, *list = rc ? NULL : files;
-	cJSON_ArrayForEach(f, list) {
+	cJSON_ArrayForEach(f, list)
+	{
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddItemToArray(page, e);
 		cJSON_AddStringToObject(e, "type", "file");

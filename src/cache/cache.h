@@ -9,9 +9,9 @@
 #include "util/hash.h"
 
 struct cache_repo {
-	char *root;    /* the hub cache directory */
-	char *folder;  /* root/models--org--name */
-	char *locks;   /* root/.locks/models--org--name */
+	char *root;   /* the hub cache directory */
+	char *folder; /* root/models--org--name */
+	char *locks;  /* root/.locks/models--org--name */
 };
 
 /* Computes the paths of repo's folder; creates nothing. */
@@ -38,8 +38,7 @@ int cache_snapshot_lock_path(const struct cache_repo *c, const char *commit, str
 /* snapshots/<commit>/<path> → a relative symlink to ../../blobs/<etag> (one more ../ per
  * directory level of path), replaced atomically; nothing is written when the link is
  * already right (a read-only cache). */
-int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path,
-			const char *etag);
+int cache_link_snapshot(const struct cache_repo *c, const char *commit, const char *path, const char *etag);
 /* refs/<ref> = commit, no trailing newline, written atomically (unless already so). */
 int cache_write_ref(const struct cache_repo *c, const char *ref, const char *commit);
 /* Reads refs/<ref>; MODL_ENOTFOUND when absent, MODL_EINVALID when not a commit id. */

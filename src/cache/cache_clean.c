@@ -53,8 +53,8 @@ const char *cache_action_name(enum cache_action_kind kind)
 	return names[kind];
 }
 
-static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const char *path,
-		    const char *label, unsigned long long bytes)
+static int plan_add(struct cache_plan *p, enum cache_action_kind kind, const char *path, const char *label,
+		    unsigned long long bytes)
 {
 	struct cache_action *grown = realloc(p->actions, (p->count + 1) * sizeof(*grown));
 	if (!grown)
@@ -147,8 +147,8 @@ static int snapshot_lock_path(const struct cache_scan *scan, const struct cache_
 }
 
 /* A revision whose snapshot a running pull is filling stays, with its blobs. */
-static int spare_pulled_revisions(const struct cache_scan *scan, const struct cache_entry *e, unsigned char *gone,
-				  struct cache_plan *p)
+static int spare_pulled_revisions(const struct cache_scan *scan, const struct cache_entry *e,
+				  unsigned char *gone, struct cache_plan *p)
 {
 	struct strbuf lock = STRBUF_INIT, label = STRBUF_INIT;
 	int rc = 0;
@@ -156,7 +156,8 @@ static int spare_pulled_revisions(const struct cache_scan *scan, const struct ca
 		if (!gone[i])
 			continue;
 		strbuf_reset(&lock);
-		if ((rc = snapshot_lock_path(scan, e, e->revisions[i].commit, &lock)) || !fs_lock_held(lock.buf))
+		if ((rc = snapshot_lock_path(scan, e, e->revisions[i].commit, &lock)) ||
+		    !fs_lock_held(lock.buf))
 			continue;
 		gone[i] = 0;
 		strbuf_reset(&label);
@@ -169,8 +170,8 @@ static int spare_pulled_revisions(const struct cache_scan *scan, const struct ca
 }
 
 /* Blobs that only the revisions in `gone` (a mask over e->revisions) link. */
-static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
-			 struct cache_plan *p)
+static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry *e,
+			 const unsigned char *gone, struct cache_plan *p)
 {
 	unsigned *kept = calloc(e->blob_count + 1, sizeof(*kept));
 	unsigned char *dropped = calloc(e->blob_count + 1, 1);
@@ -204,8 +205,8 @@ static int plan_blobs_of(const struct cache_scan *scan, const struct cache_entry
 }
 
 /* The revisions marked in gone: their refs, their snapshot folders, then their blobs. */
-static int plan_revisions(const struct cache_scan *scan, const struct cache_entry *e, const unsigned char *gone,
-			  struct cache_plan *p)
+static int plan_revisions(const struct cache_scan *scan, const struct cache_entry *e,
+			  const unsigned char *gone, struct cache_plan *p)
 {
 	struct strbuf path = STRBUF_INIT, label = STRBUF_INIT;
 	int rc = 0;
@@ -293,7 +294,8 @@ static int plan_gone(const struct cache_scan *scan, const struct cache_entry *e,
 	return plan_revisions(scan, e, gone, p);
 }
 
-int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, size_t count, struct cache_plan *p)
+int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, size_t count,
+		  struct cache_plan *p)
 {
 	int rc = 0;
 	/* Each repo is planned once with every revision named for it, so that blobs shared
@@ -306,8 +308,8 @@ int cache_plan_rm(const struct cache_scan *scan, const struct hub_repo *repos, s
 			continue;
 		const struct cache_entry *e = find_entry(scan, &repos[i]);
 		if (!e) {
-			rc = modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache", hub_repo_type_name(repos[i].type),
-					    repos[i].id);
+			rc = modl_error_set(MODL_ENOTFOUND, "%s %s is not in the cache",
+					    hub_repo_type_name(repos[i].type), repos[i].id);
 			break;
 		}
 		unsigned char *gone = calloc(e->revision_count + 1, 1);
@@ -365,7 +367,8 @@ int cache_plan_prune(const struct cache_scan *scan, struct cache_plan *p)
 			if (blob->links)
 				continue;
 			strbuf_reset(&label);
-			strbuf_addf(&label, "%s %s %.12s", e->id, blob->incomplete ? "partial" : "orphan blob", blob->name);
+			strbuf_addf(&label, "%s %s %.12s", e->id,
+				    blob->incomplete ? "partial" : "orphan blob", blob->name);
 			if (blob_locked(scan, e, blob->name))
 				rc = plan_skip(p, label.buf);
 			else
@@ -564,8 +567,8 @@ int cache_plan_run(struct cache_plan *p)
 	/* Refs first (nothing points at a revision being removed), then snapshots (no link
 	 * points at a blob being removed), then blobs, whole repos (while their lock files
 	 * are there to tell whether a pull runs) and metadata. */
-	static const enum cache_action_kind order[] = { ACTION_REF, ACTION_REVISION, ACTION_BLOB,
-							ACTION_PARTIAL, ACTION_REPO, ACTION_META };
+	static const enum cache_action_kind order[] = { ACTION_REF,     ACTION_REVISION, ACTION_BLOB,
+							ACTION_PARTIAL, ACTION_REPO,     ACTION_META };
 	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
 		if (order[o] == ACTION_BLOB) {
 			int rc = remove_blobs(p);
@@ -577,10 +580,11 @@ int cache_plan_run(struct cache_plan *p)
 			struct cache_action *a = &p->actions[i];
 			if (a->kind != order[o] || a->kept)
 				continue;
-			int rc = a->kind == ACTION_REPO ? remove_repo(p, a)
+			int rc = a->kind == ACTION_REPO              ? remove_repo(p, a)
 				 : a->lock && a->kind == ACTION_META ? remove_staging(a)
-				 : a->lock ? remove_locked(p, a)
-				 : a->kind == ACTION_REF ? fs_remove(a->path) : fs_remove_tree(a->path);
+				 : a->lock                           ? remove_locked(p, a)
+				 : a->kind == ACTION_REF             ? fs_remove(a->path)
+								     : fs_remove_tree(a->path);
 			if (rc)
 				return rc;
 			test_stop_point(p);

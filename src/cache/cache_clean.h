@@ -23,9 +23,9 @@ struct cache_plan {
 	struct cache_action *actions;
 	size_t count;
 	unsigned long long bytes;
-	char **skipped;           /* what a running pull holds, with why */
+	char **skipped; /* what a running pull holds, with why */
 	size_t skipped_count;
-	unsigned long steps;      /* removals carried out (the MODL_TEST_RM_STOP_AFTER hook) */
+	unsigned long steps; /* removals carried out (the MODL_TEST_RM_STOP_AFTER hook) */
 };
 
 /* REPO or REPO@REV (a commit or a ref name) for each of repos; the revisions named for

@@ -60,9 +60,11 @@ static int warn(struct cache_scan *scan, const char *fmt, ...)
 
 int cache_parse_folder(const char *name, struct hub_repo *out)
 {
+	/* clang-format off */
 	static const struct { const char *prefix; enum hub_repo_type type; } kinds[] = {
 		{ "models--", HUB_MODEL }, { "datasets--", HUB_DATASET }, { "spaces--", HUB_SPACE },
 	};
+	/* clang-format on */
 	for (size_t k = 0; k < 3; k++) {
 		size_t n = strlen(kinds[k].prefix);
 		if (strncmp(name, kinds[k].prefix, n))
@@ -119,7 +121,7 @@ struct walk {
 	struct cache_scan *scan;
 	struct cache_entry *e;
 	struct cache_revision *r;
-	const char *prefix;   /* of the entry's path inside a snapshot or refs/ */
+	const char *prefix; /* of the entry's path inside a snapshot or refs/ */
 	int depth;
 	size_t *cap;
 };
@@ -135,8 +137,10 @@ static int blob_entry(void *ctx, struct fs_entry *ent)
 	if (!st)
 		return 0; /* gone meanwhile */
 	const char *partial = strstr(name, ".incomplete");
-	int incomplete = partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
-	if (!S_ISREG(st->st_mode) || strlen(name) >= sizeof(e->blobs->name) || (!incomplete && hash_kind_of(name) < 0))
+	int incomplete =
+		partial && (!strcmp(partial, ".incomplete") || !strcmp(partial, ".incomplete.chunks"));
+	if (!S_ISREG(st->st_mode) || strlen(name) >= sizeof(e->blobs->name) ||
+	    (!incomplete && hash_kind_of(name) < 0))
 		return warn(w->scan, "%s: stray entry in blobs/", path);
 	int rc = grow((void **)&e->blobs, w->cap, e->blob_count, sizeof(*e->blobs));
 	if (rc)
@@ -309,7 +313,8 @@ static int ref_entry(void *ctx, struct fs_entry *ent)
 	struct cache_revision *r = NULL;
 	if (!hub_is_commit(commit))
 		rc = warn(w->scan, "%s: ref %s does not hold a commit id", e->id, rel.buf);
-	else if (!(rc = push_string(&e->refs, &e->ref_count, rel.buf)) && !(r = cache_entry_revision(e, commit)))
+	else if (!(rc = push_string(&e->refs, &e->ref_count, rel.buf)) &&
+		 !(r = cache_entry_revision(e, commit)))
 		rc = warn(w->scan, "%s: ref %s points to a missing snapshot %s", e->id, rel.buf, commit);
 	else if (!rc)
 		rc = push_string(&r->refs, &r->ref_count, rel.buf);

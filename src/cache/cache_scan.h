@@ -12,45 +12,45 @@
 #include "util/hash.h"
 
 struct cache_blob {
-	char name[96];            /* sha256 or git sha1 (the etag); partials keep their file name */
+	char name[96]; /* sha256 or git sha1 (the etag); partials keep their file name */
 	unsigned long long size;
 	time_t mtime, atime;
-	unsigned links;           /* snapshot files that point at it */
-	int incomplete;           /* a partial download (*.incomplete or its .chunks map) */
+	unsigned links; /* snapshot files that point at it */
+	int incomplete; /* a partial download (*.incomplete or its .chunks map) */
 };
 
 struct cache_file {
-	char *path;               /* inside the snapshot */
-	long blob;                /* index in the repo's blobs, -1 for a plain file */
+	char *path; /* inside the snapshot */
+	long blob;  /* index in the repo's blobs, -1 for a plain file */
 	unsigned long long size;
 };
 
 struct cache_revision {
 	char commit[HASH_COMMIT_BUF];
-	char **refs;              /* the ref names that point at it */
+	char **refs; /* the ref names that point at it */
 	size_t ref_count;
 	struct cache_file *files;
 	size_t file_count;
-	unsigned long long size;  /* distinct blobs of this revision */
+	unsigned long long size; /* distinct blobs of this revision */
 	time_t last_modified;
-	char **dangling;          /* snapshot paths whose link leads nowhere */
+	char **dangling; /* snapshot paths whose link leads nowhere */
 	size_t dangling_count;
 };
 
 struct cache_entry {
 	enum hub_repo_type type;
 	char id[128];
-	char *folder;             /* absolute path of models--org--name */
-	char *folder_name;        /* models--org--name */
+	char *folder;      /* absolute path of models--org--name */
+	char *folder_name; /* models--org--name */
 	struct cache_revision *revisions;
 	size_t revision_count;
 	struct cache_blob *blobs; /* sorted by name */
 	size_t blob_count;
-	char **refs;              /* every ref name */
+	char **refs; /* every ref name */
 	size_t ref_count;
 	unsigned long long size_on_disk; /* blobs linked by a snapshot, once each */
 	unsigned long long orphan_size;  /* blobs no snapshot links */
-	size_t file_count;        /* distinct blobs linked */
+	size_t file_count;               /* distinct blobs linked */
 	time_t last_modified, last_accessed;
 };
 

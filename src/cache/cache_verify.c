@@ -63,10 +63,12 @@ static int by_size_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static int add_missing(struct cache_verify_report *r, const struct cache_entry *e, const struct cache_revision *rev)
+static int add_missing(struct cache_verify_report *r, const struct cache_entry *e,
+		       const struct cache_revision *rev)
 {
 	for (size_t k = 0; k < rev->dangling_count; k++) {
-		struct cache_missing_blob *grown = realloc(r->missing, (r->missing_count + 1) * sizeof(*grown));
+		struct cache_missing_blob *grown =
+			realloc(r->missing, (r->missing_count + 1) * sizeof(*grown));
 		if (!grown)
 			return modl_error_oom();
 		r->missing = grown;
@@ -88,7 +90,8 @@ static int choose_blobs(const struct cache_entry *e, const char *revision, unsig
 	}
 	const struct cache_revision *rev = cache_entry_revision(e, revision);
 	if (!rev)
-		return modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache", revision, e->id);
+		return modl_error_set(MODL_ENOTFOUND, "revision %s of %s is not in the cache", revision,
+				      e->id);
 	for (size_t k = 0; k < rev->file_count; k++)
 		if (rev->files[k].blob >= 0)
 			chosen[rev->files[k].blob] = 1;
@@ -156,11 +159,13 @@ int cache_verify_blobs(const struct cache_scan *scan, const char *revision, unsi
 		free(q.jobs[i].error); /* those not handed to the report */
 	free(q.jobs);
 	if (!rc && r->bad_count)
-		rc = modl_error_set(MODL_EINTEGRITY, "%zu of %zu blobs do not match their hash%s", r->bad_count,
-				    r->checked, r->missing_count ? ", and some are missing" : "");
+		rc = modl_error_set(MODL_EINTEGRITY, "%zu of %zu blobs do not match their hash%s",
+				    r->bad_count, r->checked,
+				    r->missing_count ? ", and some are missing" : "");
 	else if (!rc && r->missing_count)
-		rc = modl_error_set(MODL_EINTEGRITY, "%zu snapshot file%s point%s to a missing blob", r->missing_count,
-				    r->missing_count == 1 ? "" : "s", r->missing_count == 1 ? "s" : "");
+		rc = modl_error_set(MODL_EINTEGRITY, "%zu snapshot file%s point%s to a missing blob",
+				    r->missing_count, r->missing_count == 1 ? "" : "s",
+				    r->missing_count == 1 ? "s" : "");
 	return rc;
 }
 

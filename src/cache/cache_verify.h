@@ -16,7 +16,7 @@ struct cache_bad_blob {
 struct cache_missing_blob {
 	const struct cache_entry *repo;
 	const char *commit;
-	const char *path;         /* the snapshot file whose blob is gone */
+	const char *path; /* the snapshot file whose blob is gone */
 };
 
 struct cache_verify_report {

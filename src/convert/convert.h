@@ -21,35 +21,35 @@
 #include "util/settings.h"
 
 struct convert_options {
-	const char *source;    /* a directory, or REPO[@REV] looked up in the Hugging Face cache */
-	const char *output;    /* NULL: ./<Name>-<SizeLabel>-<TYPE>.gguf (convert_default_name) */
-	const char *type;      /* F32 F16 BF16 Q8_0 ... Q4_K_M ...; NULL: the checkpoint's float type */
-	const char *name;      /* general.name; NULL: from the model card, config or folder name */
-	const char *pre;       /* tokenizer.ggml.pre for a BPE tokenizer; NULL: from the table */
-	unsigned threads;      /* 0: MODL_THREADS, else every core */
+	const char *source; /* a directory, or REPO[@REV] looked up in the Hugging Face cache */
+	const char *output; /* NULL: ./<Name>-<SizeLabel>-<TYPE>.gguf (convert_default_name) */
+	const char *type;   /* F32 F16 BF16 Q8_0 ... Q4_K_M ...; NULL: the checkpoint's float type */
+	const char *name;   /* general.name; NULL: from the model card, config or folder name */
+	const char *pre;    /* tokenizer.ggml.pre for a BPE tokenizer; NULL: from the table */
+	unsigned threads;   /* 0: MODL_THREADS, else every core */
 	const struct modl_settings *settings; /* where the cache is (HF_HUB_CACHE...) */
 	struct progress *progress;            /* NULL: none */
 };
 
 struct convert_result {
-	char *source_dir;      /* the directory that was read */
-	char *output;          /* the file written */
-	char *architecture;    /* "llama", "qwen2" */
-	char *hf_architecture; /* "LlamaForCausalLM" ... */
-	char *name;            /* general.name */
-	char *size_label;      /* general.size_label */
-	uint32_t ftype;        /* general.file_type */
-	const char *type_name; /* "Q4_K_M" */
+	char *source_dir;         /* the directory that was read */
+	char *output;             /* the file written */
+	char *architecture;       /* "llama", "qwen2" */
+	char *hf_architecture;    /* "LlamaForCausalLM" ... */
+	char *name;               /* general.name */
+	char *size_label;         /* general.size_label */
+	uint32_t ftype;           /* general.file_type */
+	const char *type_name;    /* "Q4_K_M" */
 	const char *source_dtype; /* "BF16", "F16", "F32" */
 	char tokenizer_model[16]; /* "llama" or "gpt2" */
 	char tokenizer_pre[64];
 	uint32_t n_vocab;
 	unsigned threads;
-	unsigned fallbacks;    /* tensors whose row length forced a fallback type */
+	unsigned fallbacks; /* tensors whose row length forced a fallback type */
 	uint64_t tensors, parameters;
-	uint64_t bytes_in;     /* tensor bytes read from the safetensors */
-	uint64_t bytes_out;    /* tensor bytes written */
-	uint64_t file_out;     /* the whole output file */
+	uint64_t bytes_in;  /* tensor bytes read from the safetensors */
+	uint64_t bytes_out; /* tensor bytes written */
+	uint64_t file_out;  /* the whole output file */
 	uint64_t count_by_type[GGUF_TENSOR_COUNT];
 	double seconds;
 };

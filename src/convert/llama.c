@@ -16,11 +16,13 @@
 #include "quant/mix.h"
 #include "quant/quant.h"
 
+/* clang-format off */
 static const struct convert_arch arches[] = {
 	{ "LlamaForCausalLM", "llama", 1, 1 },
 	{ "MistralForCausalLM", "llama", 1, 1 },
 	{ "Qwen2ForCausalLM", "qwen2", 0, 0 },
 };
+/* clang-format on */
 #define ARCH_COUNT (sizeof(arches) / sizeof(arches[0]))
 
 /* config.json's model_type, for the rare file without architectures. */
@@ -55,7 +57,8 @@ static int find_arch(struct convert_model *m)
 				      m->config_path, name, convert_supported_architectures());
 	return modl_error_set(MODL_EINVALID, "%s: no architectures%s%s%s (supported: %s)", m->config_path,
 			      c->model_type[0] ? " and model_type \"" : "", c->model_type,
-			      c->model_type[0] ? "\" is not one of them" : "", convert_supported_architectures());
+			      c->model_type[0] ? "\" is not one of them" : "",
+			      convert_supported_architectures());
 }
 
 static int check_rope_scaling(const struct convert_model *m)
@@ -67,14 +70,17 @@ static int check_rope_scaling(const struct convert_model *m)
 		return 0;
 	if (!strcmp(r->rope_type, "yarn")) {
 		if (!r->original_max_position_embeddings.present)
-			return modl_error_set(MODL_EINVALID, "%s: rope_scaling yarn needs original_max_position_embeddings",
+			return modl_error_set(MODL_EINVALID,
+					      "%s: rope_scaling yarn needs original_max_position_embeddings",
 					      m->config_path);
 		return 0;
 	}
 	/* dynamic NTK and longrope: llama.cpp has no such scaling for these architectures, and a
 	 * file without it would silently differ from the model beyond the original context. */
-	return modl_error_set(MODL_EINVALID, "%s: rope_scaling type \"%s\" is not supported (supported: "
-			      "linear, yarn, llama3)", m->config_path, r->rope_type);
+	return modl_error_set(MODL_EINVALID,
+			      "%s: rope_scaling type \"%s\" is not supported (supported: "
+			      "linear, yarn, llama3)",
+			      m->config_path, r->rope_type);
 }
 
 int convert_model_load(struct convert_model *m, const char *dir)
@@ -86,7 +92,8 @@ int convert_model_load(struct convert_model *m, const char *dir)
 	memset(m, 0, sizeof(*m));
 	rc = convert_read_file(dir, "config.json", 4 << 20, &text, &len);
 	if (rc == MODL_ENOTFOUND)
-		return modl_error_set(MODL_EINVALID, "%s: no config.json (not a Hugging Face model directory)", dir);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: no config.json (not a Hugging Face model directory)", dir);
 	if (rc)
 		return rc;
 	struct strbuf path = STRBUF_INIT;
@@ -114,12 +121,14 @@ int convert_model_load(struct convert_model *m, const char *dir)
 	m->n_head_kv = c->num_key_value_heads.present ? c->num_key_value_heads.value : m->n_head;
 	m->head_dim = c->head_dim.present ? c->head_dim.value : m->n_embd / m->n_head;
 	if (m->head_dim % 2) {
-		rc = modl_error_set(MODL_EINVALID, "%s: head_dim %u is odd (rotary embeddings pair dimensions)",
+		rc = modl_error_set(MODL_EINVALID,
+				    "%s: head_dim %u is odd (rotary embeddings pair dimensions)",
 				    m->config_path, m->head_dim);
 		goto out;
 	}
 	if ((uint64_t)m->n_head * m->head_dim > (1u << 20)) {
-		rc = modl_error_set(MODL_EINVALID, "%s: num_attention_heads x head_dim is too large", m->config_path);
+		rc = modl_error_set(MODL_EINVALID, "%s: num_attention_heads x head_dim is too large",
+				    m->config_path);
 		goto out;
 	}
 	rc = check_rope_scaling(m);
@@ -167,7 +176,8 @@ static int write_rope_scaling(const struct convert_model *m, struct gguf_writer 
 		return rc;
 	if (strcmp(r->rope_type, "yarn"))
 		return 0;
-	if ((rc = add_u32(w, a, "rope.scaling.original_context_length", r->original_max_position_embeddings.value)))
+	if ((rc = add_u32(w, a, "rope.scaling.original_context_length",
+			  r->original_max_position_embeddings.value)))
 		return rc;
 	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(m->config_json, "rope_scaling");
 	if (!cJSON_IsObject(rs))
@@ -191,11 +201,13 @@ int convert_model_write_keys(const struct convert_model *m, struct gguf_writer *
 	const struct hf_config *c = &m->config;
 	const char *a = m->arch->gguf_name;
 	int rc;
-	if ((rc = add_u32(w, a, "block_count", m->n_layer)) || (rc = add_u32(w, a, "context_length", m->n_ctx)) ||
+	if ((rc = add_u32(w, a, "block_count", m->n_layer)) ||
+	    (rc = add_u32(w, a, "context_length", m->n_ctx)) ||
 	    (rc = add_u32(w, a, "embedding_length", m->n_embd)) ||
 	    (rc = add_u32(w, a, "feed_forward_length", m->n_ff)) ||
 	    (rc = add_u32(w, a, "attention.head_count", m->n_head)) ||
-	    (rc = add_u32(w, a, "attention.head_count_kv", m->n_head_kv)) || (rc = write_rope_scaling(m, w)) ||
+	    (rc = add_u32(w, a, "attention.head_count_kv", m->n_head_kv)) ||
+	    (rc = write_rope_scaling(m, w)) ||
 	    (rc = add_f32(w, a, "rope.freq_base", c->rope_theta.present ? c->rope_theta.value : 10000.0)) ||
 	    (rc = add_f32(w, a, "attention.layer_norm_rms_epsilon", c->rms_norm_eps.value)))
 		return rc;
@@ -213,14 +225,15 @@ int convert_model_write_keys(const struct convert_model *m, struct gguf_writer *
 enum dim { D_VOCAB, D_EMBD, D_FF, D_Q, D_KV };
 
 struct layer_tensor {
-	const char *hf;       /* after "model.layers.N." */
-	const char *gguf;     /* after "blk.N." */
+	const char *hf;   /* after "model.layers.N." */
+	const char *gguf; /* after "blk.N." */
 	int n_dims;
-	enum dim rows, cols;  /* PyTorch order: [rows, cols] or [rows] */
-	int permute;          /* 1: q (n_head), 2: k (n_head_kv) */
-	int required;         /* 1: always, 2: for archs without Q/K permutation (qwen2) */
+	enum dim rows, cols; /* PyTorch order: [rows, cols] or [rows] */
+	int permute;         /* 1: q (n_head), 2: k (n_head_kv) */
+	int required;        /* 1: always, 2: for archs without Q/K permutation (qwen2) */
 };
 
+/* clang-format off */
 static const struct layer_tensor layer_tensors[] = {
 	{ "input_layernorm.weight", "attn_norm.weight", 1, D_EMBD, 0, 0, 1 },
 	{ "post_attention_layernorm.weight", "ffn_norm.weight", 1, D_EMBD, 0, 0, 1 },
@@ -239,6 +252,7 @@ static const struct layer_tensor layer_tensors[] = {
 	{ "mlp.up_proj.bias", "ffn_up.bias", 1, D_FF, 0, 0, 0 },
 	{ "mlp.down_proj.bias", "ffn_down.bias", 1, D_EMBD, 0, 0, 0 },
 };
+/* clang-format on */
 #define LAYER_TENSOR_COUNT (sizeof(layer_tensors) / sizeof(layer_tensors[0]))
 
 static uint64_t dim_value(const struct convert_model *m, enum dim d)
@@ -257,10 +271,10 @@ struct mapping {
 	int dropped;
 	char gguf[GGUF_NAME_MAX + 1];
 	int n_dims;
-	uint64_t shape[2];      /* PyTorch order */
+	uint64_t shape[2]; /* PyTorch order */
 	uint32_t permute_heads;
-	long layer;             /* -1: not a layer tensor */
-	int layer_index;        /* in layer_tensors */
+	long layer;      /* -1: not a layer tensor */
+	int layer_index; /* in layer_tensors */
 	int is_output;
 };
 
@@ -277,7 +291,8 @@ static int map_name(const struct convert_model *m, const char *name, struct mapp
 	}
 	if (!strcmp(name, "model.embed_tokens.weight") || !strcmp(name, "lm_head.weight")) {
 		out->is_output = name[0] == 'l';
-		snprintf(out->gguf, sizeof(out->gguf), "%s", out->is_output ? "output.weight" : "token_embd.weight");
+		snprintf(out->gguf, sizeof(out->gguf), "%s",
+			 out->is_output ? "output.weight" : "token_embd.weight");
 		out->n_dims = 2;
 		out->shape[0] = m->n_vocab;
 		out->shape[1] = m->n_embd;
@@ -325,7 +340,8 @@ static void shape_text(char *buf, size_t size, size_t n_dims, const uint64_t *sh
 {
 	size_t k = (size_t)snprintf(buf, size, "[");
 	for (size_t i = 0; i < n_dims && k < size; i++)
-		k += (size_t)snprintf(buf + k, size - k, "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
+		k += (size_t)snprintf(buf + k, size - k, "%s%llu", i ? ", " : "",
+				      (unsigned long long)shape[i]);
 	if (k < size)
 		snprintf(buf + k, size - k, "]");
 }
@@ -336,7 +352,8 @@ static uint32_t float_type_of(enum safetensors_dtype d)
 }
 
 /* Where a tensor of the checkpoint lives, for messages: its shard when sharded. */
-static const char *tensor_file(const struct safetensors *st, const struct safetensors_tensor *t, const char *dir)
+static const char *tensor_file(const struct safetensors *st, const struct safetensors_tensor *t,
+			       const char *dir)
 {
 	const char *path = safetensors_file_path(st, t->file);
 	return path ? path : dir;
@@ -361,7 +378,8 @@ static int check_tensor(const struct convert_model *m, const struct safetensors 
 
 static int plan_compare(const void *a, const void *b)
 {
-	return quant_mix_compare(((const struct convert_tensor *)a)->name, ((const struct convert_tensor *)b)->name);
+	return quant_mix_compare(((const struct convert_tensor *)a)->name,
+				 ((const struct convert_tensor *)b)->name);
 }
 
 /* Llama 3.1+ "llama3" scaling: per-frequency divisors (conversion/llama.py
@@ -378,7 +396,9 @@ static int add_rope_freqs(struct convert_plan *plan, const struct convert_model 
 	float factor = (float)(r->factor.present ? r->factor.value : 8.0);
 	float low = (float)(r->low_freq_factor.present ? r->low_freq_factor.value : 1.0);
 	float high = (float)(r->high_freq_factor.present ? r->high_freq_factor.value : 4.0);
-	float old_ctx = (float)(r->original_max_position_embeddings.present ? r->original_max_position_embeddings.value : 8192);
+	float old_ctx = (float)(r->original_max_position_embeddings.present
+					? r->original_max_position_embeddings.value
+					: 8192);
 	float low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
 	for (uint32_t i = 0; i < n; i++) {
 		float freq = 1.0f / powf(base, (float)(2 * i) / (float)m->head_dim);
@@ -410,19 +430,24 @@ static int check_complete(const struct convert_model *m, const unsigned char *se
 			  int have_norm, int have_output, const char *dir)
 {
 	if (!have_embd)
-		return modl_error_set(MODL_EINVALID, "%s: the checkpoint has no model.embed_tokens.weight", dir);
+		return modl_error_set(MODL_EINVALID, "%s: the checkpoint has no model.embed_tokens.weight",
+				      dir);
 	if (!have_norm)
 		return modl_error_set(MODL_EINVALID, "%s: the checkpoint has no model.norm.weight", dir);
 	if (!have_output && m->config.has_tie_word_embeddings && !m->config.tie_word_embeddings)
-		return modl_error_set(MODL_EINVALID, "%s: the checkpoint has no lm_head.weight although %s "
-				      "says tie_word_embeddings false", dir, m->config_path);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: the checkpoint has no lm_head.weight although %s "
+				      "says tie_word_embeddings false",
+				      dir, m->config_path);
 	for (uint32_t l = 0; l < m->n_layer; l++)
 		for (size_t i = 0; i < LAYER_TENSOR_COUNT; i++) {
 			const struct layer_tensor *t = &layer_tensors[i];
 			int needed = t->required == 1 || (t->required == 2 && !m->arch->permute_qk);
 			if (needed && !seen[(size_t)l * LAYER_TENSOR_COUNT + i])
-				return modl_error_set(MODL_EINVALID, "%s: the checkpoint has no model.layers.%u.%s "
-						      "(config.json says %u layers)", dir, l, t->hf, m->n_layer);
+				return modl_error_set(MODL_EINVALID,
+						      "%s: the checkpoint has no model.layers.%u.%s "
+						      "(config.json says %u layers)",
+						      dir, l, t->hf, m->n_layer);
 		}
 	return 0;
 }
@@ -446,7 +471,8 @@ int convert_plan_build(struct convert_plan *plan, const struct convert_model *m,
 		struct mapping map;
 		int found = map_name(m, t->name, &map);
 		if (found < 0) {
-			rc = modl_error_set(MODL_EINVALID, "%s: tensor %s belongs to a layer beyond the %u of %s",
+			rc = modl_error_set(MODL_EINVALID,
+					    "%s: tensor %s belongs to a layer beyond the %u of %s",
 					    tensor_file(st, t, dir), t->name, m->n_layer, m->config_path);
 			break;
 		}

@@ -49,10 +49,12 @@ static char *node_text(yaml_document_t *doc, yaml_node_t *node)
  * has no business failing on prose), as gguf-py treats a card without front matter. */
 static void card_load(struct card *c, const char *dir)
 {
+	/* clang-format off */
 	static const char *const keys[][2] = {
 		{ "name", "model_name" }, { "basename", "model_basename" }, { "finetune", "model_finetune" },
 		{ "version", "model_version" }, { "size_label", "model_size_label" }, { "license", NULL },
 	};
+	/* clang-format on */
 	char **fields[] = { &c->name, &c->basename, &c->finetune, &c->version, &c->size_label, &c->license };
 	char *text = NULL;
 	size_t len;
@@ -81,14 +83,17 @@ static void card_load(struct card *c, const char *dir)
 	yaml_parser_set_input_string(&parser, (const unsigned char *)start, (size_t)(end - start) + 1);
 	if (yaml_parser_load(&parser, &doc)) {
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		for (yaml_node_pair_t *p = root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
+		for (yaml_node_pair_t *p =
+			     root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
 		     p && p < root->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
+			yaml_node_t *k = yaml_document_get_node(&doc, p->key),
+				    *v = yaml_document_get_node(&doc, p->value);
 			if (!k || !v || k->type != YAML_SCALAR_NODE)
 				continue;
 			for (size_t f = 0; f < sizeof(keys) / sizeof(keys[0]); f++)
 				for (int alt = 0; alt < 2; alt++)
-					if (keys[f][alt] && !strcmp((const char *)k->data.scalar.value, keys[f][alt]) &&
+					if (keys[f][alt] &&
+					    !strcmp((const char *)k->data.scalar.value, keys[f][alt]) &&
 					    !*fields[f])
 						*fields[f] = node_text(&doc, v);
 		}
@@ -210,7 +215,7 @@ static double size_params(const char *label)
 }
 
 struct id_parts {
-	char *full;  /* the part after "org/" */
+	char *full; /* the part after "org/" */
 	char *basename, *finetune, *version, *size_label;
 };
 
@@ -291,8 +296,8 @@ static int model_id_parts(const char *id, uint64_t total_params, struct id_parts
 			}
 			if (!types[i])
 				types[i] |= P_SIZE;
-		} else if (i > 0 && (!strcasecmp(p, "chat") || !strcasecmp(p, "instruct") || !strcasecmp(p, "vision") ||
-				     !strcasecmp(p, "lora"))) {
+		} else if (i > 0 && (!strcasecmp(p, "chat") || !strcasecmp(p, "instruct") ||
+				     !strcasecmp(p, "vision") || !strcasecmp(p, "lora"))) {
 			types[i] |= P_FINETUNE;
 		}
 	}
@@ -311,7 +316,8 @@ static int model_id_parts(const char *id, uint64_t total_params, struct id_parts
 	}
 	int at_start = 1;
 	for (size_t i = 0; i < n; i++) {
-		if (at_start && ((!types[i] && isalpha((unsigned char)parts[i][0])) || (types[i] & P_VERSION))) {
+		if (at_start &&
+		    ((!types[i] && isalpha((unsigned char)parts[i][0])) || (types[i] & P_VERSION))) {
 			types[i] |= P_BASENAME;
 		} else {
 			at_start = 0;
@@ -359,7 +365,8 @@ static char *id_to_title(const char *s)
 			int prev_alpha = 0;
 			for (char *c = w; *c; c++) {
 				if (isalpha((unsigned char)*c))
-					*c = (char)(prev_alpha ? tolower((unsigned char)*c) : toupper((unsigned char)*c));
+					*c = (char)(prev_alpha ? tolower((unsigned char)*c)
+							       : toupper((unsigned char)*c));
 				prev_alpha = isalpha((unsigned char)*c) != 0;
 			}
 		}
@@ -470,7 +477,8 @@ int convert_naming_load(struct convert_naming *n, const char *dir, const char *r
 		;
 	snprintf(folder, sizeof(folder), "%.*s", (int)(end - start), where + start);
 	free(real);
-	if (!repo_id && strcmp(folder, ".") && strcmp(folder, "..") && *folder && (rc = from_id(n, folder, parameters)))
+	if (!repo_id && strcmp(folder, ".") && strcmp(folder, "..") && *folder &&
+	    (rc = from_id(n, folder, parameters)))
 		goto out;
 	if (!n->size_label && parameters) {
 		char label[32];
@@ -524,9 +532,11 @@ static int add_name_part(struct strbuf *sb, const char *s)
 		n--;
 	for (size_t i = 0; i < n && !rc; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char out = c == ' ' || c == '/' || c == '\\' ? '-' : (c < 0x20 || c == ':' || c == '*' || c == '?' ||
-								      c == '"' || c == '<' || c == '>' || c == '|')
-									     ? '_' : (char)c;
+		char out = c == ' ' || c == '/' || c == '\\' ? '-'
+			   : (c < 0x20 || c == ':' || c == '*' || c == '?' || c == '"' || c == '<' ||
+			      c == '>' || c == '|')
+				   ? '_'
+				   : (char)c;
 		rc = strbuf_add(sb, &out, 1);
 	}
 	return rc;

@@ -63,14 +63,17 @@ static int fill_result(struct run *run)
 	struct convert_result *r = run->r;
 	r->ftype = run->ftype;
 	r->type_name = quant_ftype_name(run->ftype);
-	r->source_dtype = run->plan.float_type == QUANT_BF16 ? "BF16" : run->plan.float_type == QUANT_F16 ? "F16" : "F32";
+	r->source_dtype = run->plan.float_type == QUANT_BF16  ? "BF16"
+			  : run->plan.float_type == QUANT_F16 ? "F16"
+							      : "F32";
 	r->threads = run->out.threads;
 	r->n_vocab = run->model.n_vocab;
 	r->parameters = run->plan.parameters;
 	snprintf(r->tokenizer_model, sizeof(r->tokenizer_model), "%s", run->vocab.model);
 	snprintf(r->tokenizer_pre, sizeof(r->tokenizer_pre), "%s", run->vocab.pre);
 	if (!(r->source_dir = strdup(run->dir)) || !(r->architecture = strdup(run->model.arch->gguf_name)) ||
-	    !(r->hf_architecture = strdup(run->model.arch->hf_name)) || !(r->name = strdup(run->naming.name)) ||
+	    !(r->hf_architecture = strdup(run->model.arch->hf_name)) ||
+	    !(r->name = strdup(run->naming.name)) ||
 	    (run->naming.size_label && !(r->size_label = strdup(run->naming.size_label))) ||
 	    !(r->output = strdup(run->out_path)))
 		return modl_error_oom();
@@ -86,10 +89,13 @@ int convert_run(const struct convert_options *o, struct convert_result *result)
 	tensor_stream_init(&run.out, NULL, o->threads ? o->threads : pool_default_threads(), o->progress);
 	/* A bad TYPE or --pre is a usage error: say so before reading gigabytes. */
 	if (o->type && (rc = quant_ftype_from_name(o->type, &run.ftype)))
-		return modl_error_set(MODL_EUSAGE, "convert: unknown type '%s' (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 "
-				      "Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K)", o->type);
+		return modl_error_set(MODL_EUSAGE,
+				      "convert: unknown type '%s' (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 "
+				      "Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K)",
+				      o->type);
 	if (o->pre && !convert_pre_is_known(o->pre))
-		return modl_error_set(MODL_EUSAGE, "convert: --pre '%s' is not a pre-tokenizer llama.cpp knows (%s)",
+		return modl_error_set(MODL_EUSAGE,
+				      "convert: --pre '%s' is not a pre-tokenizer llama.cpp knows (%s)",
 				      o->pre, convert_pre_names());
 	if ((rc = convert_resolve_source(o, &run.dir, &run.repo_id)))
 		goto out;
@@ -99,8 +105,9 @@ int convert_run(const struct convert_options *o, struct convert_result *result)
 	if ((rc = open_checkpoint(&run)) || (rc = convert_plan_build(&run.plan, &run.model, run.st, run.dir)))
 		goto out;
 	if (!o->type)
-		run.ftype = run.plan.float_type == QUANT_BF16 ? QUANT_FTYPE_BF16
-			    : run.plan.float_type == QUANT_F16 ? QUANT_FTYPE_F16 : QUANT_FTYPE_ALL_F32;
+		run.ftype = run.plan.float_type == QUANT_BF16  ? QUANT_FTYPE_BF16
+			    : run.plan.float_type == QUANT_F16 ? QUANT_FTYPE_F16
+							       : QUANT_FTYPE_ALL_F32;
 	if ((rc = choose_types(&run)))
 		goto out;
 	if ((rc = convert_vocab_load(&run.vocab, &run.model, run.dir, o->pre)))
@@ -171,8 +178,11 @@ static int choose_types(struct run *run)
 	int rc = 0;
 	if (quantized) {
 		struct quant_mix_model mm = {
-			.n_layer = run->model.n_layer, .n_head = run->model.n_head, .n_head_kv = run->model.n_head_kv,
-			.tied_embeddings = convert_plan_tied(plan), .arch = run->model.arch->gguf_name,
+			.n_layer = run->model.n_layer,
+			.n_head = run->model.n_head,
+			.n_head_kv = run->model.n_head_kv,
+			.tied_embeddings = convert_plan_tied(plan),
+			.arch = run->model.arch->gguf_name,
 		};
 		for (size_t i = 0; i < plan->count; i++)
 			mm.n_attention_wv += (uint32_t)quant_mix_is_attention_v(plan->tensors[i].name);
@@ -194,7 +204,8 @@ static int choose_types(struct run *run)
 		if (!rc && gguf_tensor_nbytes(t->type, t->n_dims, t->ne, &t->size_out))
 			rc = modl_error_set(MODL_EINVALID, "tensor %s: its size overflows", t->name);
 		if (!rc && !quant_type_known(t->type))
-			rc = modl_error_set(MODL_EFAIL, "tensor %s: no quantizer for type %u", t->name, t->type);
+			rc = modl_error_set(MODL_EFAIL, "tensor %s: no quantizer for type %u", t->name,
+					    t->type);
 	}
 	if (mix) {
 		run->r->fallbacks = quant_mix_fallbacks(mix);
@@ -245,7 +256,8 @@ static int write_header(struct run *run)
 	int rc;
 	if ((rc = gguf_writer_add_string(w, "general.architecture", run->model.arch->gguf_name)) ||
 	    (rc = gguf_writer_add_string(w, "general.type", "model")) ||
-	    (rc = convert_naming_write_keys(&run->naming, w)) || (rc = convert_model_write_keys(&run->model, w)) ||
+	    (rc = convert_naming_write_keys(&run->naming, w)) ||
+	    (rc = convert_model_write_keys(&run->model, w)) ||
 	    (rc = convert_vocab_write_keys(&run->vocab, w)) ||
 	    (rc = gguf_writer_add_u32(w, "general.quantization_version", 2)) ||
 	    (rc = gguf_writer_add_u32(w, "general.file_type", run->ftype)))
@@ -263,14 +275,14 @@ static int write_header(struct run *run)
 struct tensor_job {
 	const struct run *run;
 	const struct convert_tensor *t;
-	long source;                   /* safetensors index, -1: generated */
-	const unsigned char *src;      /* the mapped data (NULL: generated) */
-	size_t src_row;                /* bytes of a source row */
+	long source;              /* safetensors index, -1: generated */
+	const unsigned char *src; /* the mapped data (NULL: generated) */
+	size_t src_row;           /* bytes of a source row */
 	uint32_t dst_type;
 	size_t dst_row;
 	int64_t n_per_row, nrows;
-	int raw;                       /* the bytes are the output's already (same type) */
-	uint32_t heads;                /* un-permute rows in this many heads */
+	int raw;        /* the bytes are the output's already (same type) */
+	uint32_t heads; /* un-permute rows in this many heads */
 };
 
 /* doc/gguf.md §3: HF stores each head's rows as (first halves, second halves) for
@@ -296,8 +308,8 @@ static int load_row(const struct tensor_job *j, int64_t r, float *row, float *sc
 	int vector = j->heads && j->nrows == 1;
 	float *dst = vector ? scratch : row;
 	struct fmt_error err;
-	if (safetensors_row_to_f32(run->st, (size_t)j->source, (uint64_t)(vector ? r : source_row(j, r, j->nrows)),
-				   dst, &err))
+	if (safetensors_row_to_f32(run->st, (size_t)j->source,
+				   (uint64_t)(vector ? r : source_row(j, r, j->nrows)), dst, &err))
 		return modl_error_set(MODL_EINVALID, "%s: %s", run->dir, err.message);
 	if (vector)
 		for (int64_t e = 0; e < j->n_per_row; e++)
@@ -309,14 +321,16 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 {
 	const struct tensor_job *j = ctx;
 	float *scratch = row + j->n_per_row;
-	const char *name = j->source >= 0 ? safetensors_tensor(j->run->st, (size_t)j->source)->name : j->t->name;
+	const char *name =
+		j->source >= 0 ? safetensors_tensor(j->run->st, (size_t)j->source)->name : j->t->name;
 	if (j->raw && !j->heads) {
 		/* Same type in and out, rows in order: the mapped bytes go out as they are. */
 		s->data = j->src + (size_t)first * j->src_row;
 		s->len = (size_t)(last - first) * j->src_row;
 		for (int64_t r = first; r < last; r++)
 			if (quant_validate_row(j->dst_type, j->src + (size_t)r * j->src_row, j->n_per_row))
-				return modl_error_set(MODL_EINVALID, "%s: tensor %s has a NaN or infinite value in row %lld",
+				return modl_error_set(MODL_EINVALID,
+						      "%s: tensor %s has a NaN or infinite value in row %lld",
 						      j->run->dir, name, (long long)r);
 		return 0;
 	}
@@ -326,8 +340,10 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 			const unsigned char *in = j->src + (size_t)source_row(j, r, j->nrows) * j->src_row;
 			memcpy(out, in, j->dst_row);
 			if (quant_validate_row(j->dst_type, out, j->n_per_row))
-				return modl_error_set(MODL_EINVALID, "%s: tensor %s has a NaN or infinite value in row %lld",
-						      j->run->dir, name, (long long)source_row(j, r, j->nrows));
+				return modl_error_set(MODL_EINVALID,
+						      "%s: tensor %s has a NaN or infinite value in row %lld",
+						      j->run->dir, name,
+						      (long long)source_row(j, r, j->nrows));
 			continue;
 		}
 		int rc = load_row(j, r, row, scratch);
@@ -335,14 +351,17 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 			return rc;
 		int64_t bad = tensor_first_nonfinite(row, j->n_per_row);
 		if (bad >= 0)
-			return modl_error_set(MODL_EINVALID, "%s: tensor %s has a NaN or infinite value (row %lld, column %lld)",
-					      j->run->dir, name, (long long)source_row(j, r, j->nrows), (long long)bad);
+			return modl_error_set(
+				MODL_EINVALID,
+				"%s: tensor %s has a NaN or infinite value (row %lld, column %lld)",
+				j->run->dir, name, (long long)source_row(j, r, j->nrows), (long long)bad);
 		if (j->dst_type == QUANT_F32)
 			memcpy(out, row, j->dst_row);
 		else
 			quant_row(j->dst_type, row, out, j->n_per_row);
 		if (quant_validate_row(j->dst_type, out, j->n_per_row))
-			return modl_error_set(MODL_EINVALID, "%s: tensor %s does not fit in %s (row %lld): %s%s",
+			return modl_error_set(MODL_EINVALID,
+					      "%s: tensor %s does not fit in %s (row %lld): %s%s",
 					      j->run->dir, name, quant_type_name(j->dst_type), (long long)r,
 					      modl_error_message(),
 					      j->dst_type == QUANT_F16 ? "; use --type BF16 or F32" : "");
@@ -355,26 +374,41 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 static int write_tensor(struct run *run, const struct convert_tensor *t)
 {
 	struct tensor_job j = {
-		.run = run, .t = t, .source = t->source, .dst_type = t->type,
-		.n_per_row = (int64_t)t->ne[0], .nrows = (int64_t)(t->ne[1] * t->ne[2] * t->ne[3]),
+		.run = run,
+		.t = t,
+		.source = t->source,
+		.dst_type = t->type,
+		.n_per_row = (int64_t)t->ne[0],
+		.nrows = (int64_t)(t->ne[1] * t->ne[2] * t->ne[3]),
 		.heads = t->permute_heads,
 	};
 	j.dst_row = quant_row_size(t->type, j.n_per_row);
 	if (t->source >= 0) {
 		const struct safetensors_tensor *s = safetensors_tensor(run->st, (size_t)t->source);
-		uint32_t in_type = s->dtype == SAFETENSORS_BF16 ? QUANT_BF16 : s->dtype == SAFETENSORS_F16 ? QUANT_F16 : QUANT_F32;
+		uint32_t in_type = s->dtype == SAFETENSORS_BF16  ? QUANT_BF16
+				   : s->dtype == SAFETENSORS_F16 ? QUANT_F16
+								 : QUANT_F32;
 		j.src = safetensors_tensor_data(run->st, (size_t)t->source);
 		j.src_row = (size_t)j.n_per_row * (safetensors_dtype_bits(s->dtype) / 8);
 		/* 1-D tensors with heads (Q/K biases) are permuted element by element */
 		j.raw = in_type == t->type && !(j.heads && j.nrows == 1);
 	}
 	struct tensor_chunks c = {
-		.name = t->name, .size_out = t->size_out, .src = j.src, .src_row = j.src_row,
-		.dst_row = j.dst_row, .n_per_row = j.n_per_row, .nrows = j.nrows,
-		.buffered = !(j.raw && !j.heads), .scratch_floats = (size_t)j.n_per_row * 2 + 1,
+		.name = t->name,
+		.size_out = t->size_out,
+		.src = j.src,
+		.src_row = j.src_row,
+		.dst_row = j.dst_row,
+		.n_per_row = j.n_per_row,
+		.nrows = j.nrows,
+		.buffered = !(j.raw && !j.heads),
+		.scratch_floats = (size_t)j.n_per_row * 2 + 1,
 		/* permuted tensors are read out of order: their pages go once the tensor is done */
-		.release = !j.src ? TENSOR_RELEASE_NONE : j.heads ? TENSOR_RELEASE_AT_END : TENSOR_RELEASE_CHUNKS,
-		.chunk = chunk_run, .ctx = &j,
+		.release = !j.src    ? TENSOR_RELEASE_NONE
+			   : j.heads ? TENSOR_RELEASE_AT_END
+				     : TENSOR_RELEASE_CHUNKS,
+		.chunk = chunk_run,
+		.ctx = &j,
 	};
 	int rc = tensor_stream_write(&run->out, &c);
 	if (rc)

@@ -29,10 +29,10 @@
 #include "tensor_stream.h"
 
 struct plan {
-	size_t index;      /* in the input */
+	size_t index; /* in the input */
 	const char *name;
-	uint32_t type;     /* chosen */
-	uint32_t n_dims;   /* as ggml_n_dims: trailing 1s dropped, as llama.cpp writes */
+	uint32_t type;   /* chosen */
+	uint32_t n_dims; /* as ggml_n_dims: trailing 1s dropped, as llama.cpp writes */
 	uint64_t size_out;
 };
 
@@ -63,8 +63,7 @@ int quantize_file(const char *in_path, const char *out_path, const struct quanti
 	result->ftype = o->ftype;
 	if (!quant_ftype_name(o->ftype))
 		return modl_error_set(MODL_EUSAGE, "file type %u is not supported", o->ftype);
-	tensor_stream_init(&run.out, out_path, o->threads ? o->threads : pool_default_threads(),
-			   o->progress);
+	tensor_stream_init(&run.out, out_path, o->threads ? o->threads : pool_default_threads(), o->progress);
 	run.out.source = in_path;
 	result->threads = run.out.threads;
 
@@ -212,7 +211,8 @@ static int make_plan(struct run *run)
 		}
 		if (p->type != t->type) {
 			if (!quant_type_known(t->type))
-				rc = modl_error_set(MODL_EINVALID, "%s: tensor '%s': cannot convert from type %s",
+				rc = modl_error_set(MODL_EINVALID,
+						    "%s: tensor '%s': cannot convert from type %s",
 						    run->in_path, t->name, gguf_tensor_type_name(t->type));
 			else if (!is_float_type(t->type) && !run->o->allow_requantize)
 				rc = modl_error_set(MODL_EINVALID,
@@ -244,8 +244,7 @@ static int open_output(struct run *run)
 static int is_dropped_key(const char *key)
 {
 	return !strcmp(key, "general.file_type") || !strcmp(key, "general.quantization_version") ||
-	       !strcmp(key, "split.no") || !strcmp(key, "split.count") ||
-	       !strcmp(key, "split.tensors.count");
+	       !strcmp(key, "split.no") || !strcmp(key, "split.count") || !strcmp(key, "split.tensors.count");
 }
 
 static int write_header(struct run *run)
@@ -326,9 +325,10 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 			dequant_row(j->src_type, in, row, j->n_per_row);
 		int64_t bad = tensor_first_nonfinite(x, j->n_per_row);
 		if (bad >= 0)
-			return modl_error_set(MODL_EINVALID,
-					      "%s: tensor '%s' has a NaN or infinite value (row %lld, column %lld)",
-					      j->run->in_path, j->name, (long long)r, (long long)bad);
+			return modl_error_set(
+				MODL_EINVALID,
+				"%s: tensor '%s' has a NaN or infinite value (row %lld, column %lld)",
+				j->run->in_path, j->name, (long long)r, (long long)bad);
 		quant_row(j->dst_type, x, out, j->n_per_row);
 		if (quant_validate_row(j->dst_type, out, j->n_per_row))
 			return row_failure(j, r, "does not fit in the new type");
@@ -344,17 +344,29 @@ static int write_tensor(struct run *run, const struct plan *p)
 	int64_t n_per_row = (int64_t)t->ne[0];
 	int64_t nrows = n_per_row ? (int64_t)(t->n_elements / t->ne[0]) : 0;
 	struct tensor_job j = {
-		.run = run, .name = t->name, .src = gguf_read_tensor_data(run->reader, p->index),
-		.src_type = t->type, .dst_type = p->type, .n_per_row = n_per_row,
+		.run = run,
+		.name = t->name,
+		.src = gguf_read_tensor_data(run->reader, p->index),
+		.src_type = t->type,
+		.dst_type = p->type,
+		.n_per_row = n_per_row,
 		.src_row = nrows ? (size_t)(t->size / (uint64_t)nrows) : 0,
 		.dst_row = nrows ? (size_t)(p->size_out / (uint64_t)nrows) : 0,
 		.convert = t->type != p->type,
 	};
 	struct tensor_chunks c = {
-		.name = t->name, .size_out = p->size_out, .src = j.src, .src_row = j.src_row,
-		.dst_row = j.dst_row, .n_per_row = n_per_row, .nrows = nrows, .buffered = j.convert,
+		.name = t->name,
+		.size_out = p->size_out,
+		.src = j.src,
+		.src_row = j.src_row,
+		.dst_row = j.dst_row,
+		.n_per_row = n_per_row,
+		.nrows = nrows,
+		.buffered = j.convert,
 		.scratch_floats = j.convert ? (size_t)n_per_row : 0,
-		.release = TENSOR_RELEASE_BATCHES, .chunk = chunk_run, .ctx = &j,
+		.release = TENSOR_RELEASE_BATCHES,
+		.chunk = chunk_run,
+		.ctx = &j,
 	};
 	int rc = tensor_stream_write(&run->out, &c);
 	if (rc)

@@ -15,20 +15,20 @@
 #include "util/progress.h"
 
 struct quantize_options {
-	uint32_t ftype;             /* enum quant_ftype */
-	unsigned threads;           /* 0: MODL_THREADS, else every core */
-	int allow_requantize;       /* accept already-quantized tensors as input */
-	struct progress *progress;  /* NULL: none */
+	uint32_t ftype;            /* enum quant_ftype */
+	unsigned threads;          /* 0: MODL_THREADS, else every core */
+	int allow_requantize;      /* accept already-quantized tensors as input */
+	struct progress *progress; /* NULL: none */
 };
 
 struct quantize_result {
 	uint32_t ftype;
 	unsigned threads;
 	uint64_t tensors, elements;
-	uint64_t bytes_in, bytes_out;  /* tensor data, as llama.cpp's "model size" counts it */
-	uint64_t file_in, file_out;    /* whole files */
-	uint64_t converted, copied;    /* tensors written in a new type / unchanged */
-	unsigned fallbacks;            /* tensors whose rows forced a fallback type */
+	uint64_t bytes_in, bytes_out;              /* tensor data, as llama.cpp's "model size" counts it */
+	uint64_t file_in, file_out;                /* whole files */
+	uint64_t converted, copied;                /* tensors written in a new type / unchanged */
+	unsigned fallbacks;                        /* tensors whose rows forced a fallback type */
 	uint64_t count_by_type[GGUF_TENSOR_COUNT]; /* output tensors per ggml type */
 	uint64_t bytes_by_type[GGUF_TENSOR_COUNT];
 	double seconds;

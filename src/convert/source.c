@@ -57,7 +57,8 @@ int convert_parse_json(const char *path, const char *text, size_t len, cJSON **o
 		return modl_error_set(MODL_EINVALID, "%s: not valid UTF-8 (offset %zu)", path, bad);
 	json_scan_init(&s, text, len);
 	if (json_scan_validate(&s))
-		return modl_error_set(MODL_EINVALID, "%s: invalid JSON at offset %zu: %s", path, s.error_pos, s.error);
+		return modl_error_set(MODL_EINVALID, "%s: invalid JSON at offset %zu: %s", path, s.error_pos,
+				      s.error);
 	if (!(*out = cJSON_ParseWithLength(text, len)))
 		return modl_error_oom();
 	int rc = check_unique(*out, path);
@@ -86,8 +87,10 @@ int convert_resolve_source(const struct convert_options *o, char **dir, char **r
 	*dir = *repo_id = NULL;
 	if (stat(o->source, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			return modl_error_set(MODL_EUSAGE, "convert: %s is not a directory (SRC is a model directory "
-					      "or a cached REPO[@REV])", o->source);
+			return modl_error_set(MODL_EUSAGE,
+					      "convert: %s is not a directory (SRC is a model directory "
+					      "or a cached REPO[@REV])",
+					      o->source);
 		return (*dir = strdup(o->source)) ? 0 : modl_error_oom();
 	}
 	if (hub_parse_repo(o->source, HUB_MODEL, &repo)) {
@@ -103,15 +106,17 @@ int convert_resolve_source(const struct convert_options *o, char **dir, char **r
 		memcpy(commit, rev, 41);
 	} else if (cache_read_ref(&cache, rev, commit)) {
 		modl_error_clear();
-		rc = modl_error_set(MODL_ENOTFOUND, "%s@%s is not in the cache (%s); run 'modl pull %s' first",
-				    repo.id, rev, o->settings->hub_cache, o->source);
+		rc = modl_error_set(MODL_ENOTFOUND,
+				    "%s@%s is not in the cache (%s); run 'modl pull %s' first", repo.id, rev,
+				    o->settings->hub_cache, o->source);
 		goto out;
 	}
 	if ((rc = cache_snapshot_dir(&cache, commit, &sb)))
 		goto out;
 	if (stat(sb.buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		rc = modl_error_set(MODL_ENOTFOUND, "%s@%.12s is not in the cache (no %s); run 'modl pull %s' first",
-				    repo.id, commit, sb.buf, o->source);
+		rc = modl_error_set(MODL_ENOTFOUND,
+				    "%s@%.12s is not in the cache (no %s); run 'modl pull %s' first", repo.id,
+				    commit, sb.buf, o->source);
 		goto out;
 	}
 	if (!(*dir = strbuf_take(&sb)) || !(*repo_id = strdup(repo.id)))

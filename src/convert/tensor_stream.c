@@ -94,8 +94,7 @@ int tensor_stream_close(struct tensor_stream *s, uint64_t *file_out)
 	}
 	s->fd = -1;
 	if (rename(s->tmp.buf, s->out_path) != 0)
-		return modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s", s->tmp.buf,
-					s->out_path);
+		return modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s", s->tmp.buf, s->out_path);
 	signals_disarm();
 	strbuf_reset(&s->tmp); /* nothing left to remove */
 	if (!(rc = fs_parent_dir(s->out_path, &dir)))
@@ -259,16 +258,18 @@ static void flush_locked(struct job *j)
 			int64_t rows = k == j->n_chunks - 1 ? c->nrows - k * j->chunk_rows : j->chunk_rows;
 			size_t in_len = (size_t)rows * c->src_row;
 			if (c->release == TENSOR_RELEASE_CHUNKS)
-				release_input(j->s, c->src + (size_t)(k * j->chunk_rows) * c->src_row, in_len);
+				release_input(j->s, c->src + (size_t)(k * j->chunk_rows) * c->src_row,
+					      in_len);
 			consumed += in_len;
 		}
 		if (c->release == TENSOR_RELEASE_BATCHES) {
 			/* input pages go in batches: each madvise interrupts the other threads' CPUs
 			 * to flush their TLBs, which costs more than the memory it saves when done
 			 * per chunk */
-			const unsigned char *done = c->src + (size_t)(last * j->chunk_rows < c->nrows
-									     ? last * j->chunk_rows
-									     : c->nrows) * c->src_row;
+			const unsigned char *done =
+				c->src +
+				(size_t)(last * j->chunk_rows < c->nrows ? last * j->chunk_rows : c->nrows) *
+					c->src_row;
 			if (done - j->released >= RELEASE_BYTES || last == j->n_chunks) {
 				release_input(j->s, j->released, (size_t)(done - j->released));
 				j->released = done;
@@ -339,7 +340,8 @@ static int job_setup(struct job *j, struct tensor_stream *s, const struct tensor
 	j->s = s;
 	j->c = c;
 	j->released = c->src;
-	j->chunk_rows = c->n_per_row >= CHUNK_ELEMENTS ? 1 : CHUNK_ELEMENTS / (c->n_per_row ? c->n_per_row : 1);
+	j->chunk_rows =
+		c->n_per_row >= CHUNK_ELEMENTS ? 1 : CHUNK_ELEMENTS / (c->n_per_row ? c->n_per_row : 1);
 	j->n_chunks = c->nrows ? (c->nrows + j->chunk_rows - 1) / j->chunk_rows : 0;
 	unsigned threads = s->threads;
 	if ((int64_t)threads > j->n_chunks)

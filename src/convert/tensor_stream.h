@@ -25,15 +25,15 @@
 #include "util/strbuf.h"
 
 struct tensor_stream {
-	const char *out_path;      /* the final name */
-	const char *source;        /* what a malformed-data writer failure names */
+	const char *out_path; /* the final name */
+	const char *source;   /* what a malformed-data writer failure names */
 	unsigned threads;
 	struct progress *progress; /* NULL: none */
 	struct strbuf tmp;         /* the temporary file's name while it exists */
 	int fd;
 	struct gguf_writer *writer; /* the caller begins it on fd with &err */
 	struct fmt_error err;
-	off_t synced;              /* output bytes handed to sync_file_range so far */
+	off_t synced; /* output bytes handed to sync_file_range so far */
 	long page;
 };
 
@@ -69,14 +69,14 @@ struct tensor_slot {
 };
 
 struct tensor_chunks {
-	const char *name;          /* for the progress */
-	uint64_t size_out;         /* bytes of output, for the progress */
-	const unsigned char *src;  /* the mapped input (NULL: none) */
-	size_t src_row;            /* bytes of an input row */
-	size_t dst_row;            /* bytes of an output row */
+	const char *name;         /* for the progress */
+	uint64_t size_out;        /* bytes of output, for the progress */
+	const unsigned char *src; /* the mapped input (NULL: none) */
+	size_t src_row;           /* bytes of an input row */
+	size_t dst_row;           /* bytes of an output row */
 	int64_t n_per_row, nrows;
-	int buffered;              /* the slots get buffers of chunk_rows output rows */
-	size_t scratch_floats;     /* each worker's scratch (0: none) */
+	int buffered;          /* the slots get buffers of chunk_rows output rows */
+	size_t scratch_floats; /* each worker's scratch (0: none) */
 	enum tensor_release release;
 	/* Fills s with rows [first, last) (s->data, s->len); MODL_E* with a message set. */
 	int (*chunk)(void *ctx, int64_t first, int64_t last, struct tensor_slot *s, float *scratch);

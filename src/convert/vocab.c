@@ -48,11 +48,15 @@ struct pre_entry {
 	const char *signature;
 };
 
-#define LLAMA3_REGEX "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define QWEN2_REGEX "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define TEKKEN_REGEX "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define LLAMA3_REGEX \
+	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define QWEN2_REGEX \
+	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define TEKKEN_REGEX \
+	"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define BYTE_LEVEL_NO_REGEX "+ByteLevel(prefix=0, regex=0)"
 
+/* clang-format off */
 static const struct pre_entry pre_table[] = {
 	/* Llama 3, 3.1, 3.2, 3.3 */
 	{ "llama-bpe", 1, "normalizer=none pre=Split(Regex \"" LLAMA3_REGEX "\", Isolated, invert=0)" BYTE_LEVEL_NO_REGEX },
@@ -67,9 +71,11 @@ static const struct pre_entry pre_table[] = {
 	/* GPT-2's own byte-level split */
 	{ "gpt-2", -1, "normalizer=none pre=ByteLevel(prefix=0, regex=1)" },
 };
+/* clang-format on */
 #define PRE_TABLE_COUNT (sizeof(pre_table) / sizeof(pre_table[0]))
 
 /* Every tokenizer.ggml.pre llama.cpp (llama-vocab.cpp, the version the tests use) knows. */
+/* clang-format off */
 static const char *const known_pre[] = {
 	"default", "minicpm5", "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
 	"midm-2.0", "lfm2", "jina-v5-nano", "deepseek-llm", "deepseek-coder", "deepseek-v3", "spark2_5",
@@ -85,6 +91,7 @@ static const char *const known_pre[] = {
 	"joyai-llm", "kimi-k2", "ufakzeka", "grok-2", "afmoe", "laguna", "minimax-m2", "solar-open",
 	"mellum2",
 };
+/* clang-format on */
 
 int convert_pre_is_known(const char *name)
 {
@@ -183,8 +190,10 @@ static int id_in_range(const struct convert_vocab *v, const char *path, const ch
 {
 	if (id >= 0 && id < (long long)v->n)
 		return 0;
-	return modl_error_set(MODL_EINVALID, "%s: %s has id %lld, but the model has %u tokens (config.json "
-			      "vocab_size)", path, what, id, v->n);
+	return modl_error_set(MODL_EINVALID,
+			      "%s: %s has id %lld, but the model has %u tokens (config.json "
+			      "vocab_size)",
+			      path, what, id, v->n);
 }
 
 /* ---- the files --------------------------------------------------------------------------- */
@@ -192,7 +201,7 @@ static int id_in_range(const struct convert_vocab *v, const char *path, const ch
 struct sources {
 	const char *dir;
 	struct strbuf tc_path, tj_path, spm_path;
-	cJSON *tc;                 /* tokenizer_config.json, or NULL */
+	cJSON *tc; /* tokenizer_config.json, or NULL */
 	struct tokenizer_json tj;
 	int has_tj;
 	struct spm_model spm;
@@ -271,14 +280,18 @@ static int config_added_tokens(struct convert_vocab *v, const struct sources *s,
 	if (!dec || cJSON_IsNull(dec))
 		return 0;
 	if (!cJSON_IsObject(dec))
-		return modl_error_set(MODL_EINVALID, "%s: added_tokens_decoder must be an object", s->tc_path.buf);
+		return modl_error_set(MODL_EINVALID, "%s: added_tokens_decoder must be an object",
+				      s->tc_path.buf);
 	for (const cJSON *e = dec->child; e; e = e->next) {
 		char *end;
 		long long id = strtoll(e->string, &end, 10);
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
-		if (!*e->string || *end || !cJSON_IsObject(e) || !cJSON_IsString(content) || !*content->valuestring)
-			return modl_error_set(MODL_EINVALID, "%s: added_tokens_decoder[\"%s\"] must map a token id "
-					      "to an object with a content", s->tc_path.buf, e->string);
+		if (!*e->string || *end || !cJSON_IsObject(e) || !cJSON_IsString(content) ||
+		    !*content->valuestring)
+			return modl_error_set(MODL_EINVALID,
+					      "%s: added_tokens_decoder[\"%s\"] must map a token id "
+					      "to an object with a content",
+					      s->tc_path.buf, e->string);
 		int rc = id_in_range(v, s->tc_path.buf, "an added token", id);
 		if (rc)
 			return rc;
@@ -310,11 +323,15 @@ static int load_spm(struct convert_vocab *v, const struct convert_model *m, stru
 	const struct spm_model *spm = &s->spm;
 	int rc;
 	if (spm->model_type != SPM_MODEL_BPE && spm->model_type != SPM_MODEL_UNIGRAM)
-		return modl_error_set(MODL_EINVALID, "%s: a SentencePiece %s model cannot be converted (BPE and "
-				      "unigram only)", s->spm_path.buf, spm->model_type == SPM_MODEL_WORD ? "word" : "char");
+		return modl_error_set(MODL_EINVALID,
+				      "%s: a SentencePiece %s model cannot be converted (BPE and "
+				      "unigram only)",
+				      s->spm_path.buf, spm->model_type == SPM_MODEL_WORD ? "word" : "char");
 	if (spm->count > m->n_vocab)
-		return modl_error_set(MODL_EINVALID, "%s: %zu pieces, but the model has %u tokens (config.json "
-				      "vocab_size)", s->spm_path.buf, spm->count, m->n_vocab);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: %zu pieces, but the model has %u tokens (config.json "
+				      "vocab_size)",
+				      s->spm_path.buf, spm->count, m->n_vocab);
 	if ((rc = alloc_tokens(v, m->n_vocab, 1, -10000.0f)))
 		return rc;
 	snprintf(v->model, sizeof(v->model), "llama");
@@ -335,7 +352,8 @@ static int load_spm(struct convert_vocab *v, const struct convert_model *m, stru
 		rc = modl_error_set(MODL_EINVALID, "%s: not a JSON object", path.buf);
 	for (const cJSON *e = added ? added->child : NULL; !rc && e; e = e->next) {
 		if (!cJSON_IsNumber(e) || e->valuedouble != (double)(long long)e->valuedouble) {
-			rc = modl_error_set(MODL_EINVALID, "%s: \"%s\" must map to a token id", path.buf, e->string);
+			rc = modl_error_set(MODL_EINVALID, "%s: \"%s\" must map to a token id", path.buf,
+					    e->string);
 			break;
 		}
 		long long id = (long long)e->valuedouble;
@@ -373,8 +391,8 @@ static int spm_style_prefix(const struct sources *s, int *prefix)
 		const struct tokenizer_json_component *c = &tj->normalizer.items[i];
 		if (!strcmp(c->type, "Prepend") && c->content && !strcmp(c->content, space))
 			*prefix = 1;
-		else if (!(!strcmp(c->type, "Replace") && c->pattern && !strcmp(c->pattern, " ") && c->content &&
-			   !strcmp(c->content, space)))
+		else if (!(!strcmp(c->type, "Replace") && c->pattern && !strcmp(c->pattern, " ") &&
+			   c->content && !strcmp(c->content, space)))
 			goto unsupported;
 	}
 	for (size_t i = 0; i < tj->pre_tokenizer.count; i++) {
@@ -387,8 +405,11 @@ static int spm_style_prefix(const struct sources *s, int *prefix)
 unsupported:;
 	char *sig = NULL;
 	int rc = tokenizer_json_pre_signature(tj, &sig);
-	rc = rc ? oom() : modl_error_set(MODL_EINVALID, "%s: a byte-fallback BPE tokenizer with an unsupported "
-					 "normalizer or pre-tokenizer (%s)", s->tj_path.buf, sig);
+	rc = rc ? oom()
+		: modl_error_set(MODL_EINVALID,
+				 "%s: a byte-fallback BPE tokenizer with an unsupported "
+				 "normalizer or pre-tokenizer (%s)",
+				 s->tj_path.buf, sig);
 	free(sig);
 	return rc;
 }
@@ -435,7 +456,8 @@ static int load_json_spm_style(struct convert_vocab *v, const struct convert_mod
 	if ((rc = spm_style_prefix(s, &prefix)))
 		return rc;
 	if (tj->vocab_size > m->n_vocab)
-		return id_in_range(v, s->tj_path.buf, "a token of model.vocab", (long long)tj->vocab_size - 1);
+		return id_in_range(v, s->tj_path.buf, "a token of model.vocab",
+				   (long long)tj->vocab_size - 1);
 	if ((rc = alloc_tokens(v, m->n_vocab, 1, -1000.0f)))
 		return rc;
 	snprintf(v->model, sizeof(v->model), "llama");
@@ -447,8 +469,9 @@ static int load_json_spm_style(struct convert_vocab *v, const struct convert_mod
 		if ((rc = set_token(v, i, tj->vocab[i], tj->vocab_len[i])))
 			return rc;
 		v->scores[i] = 0.0f;
-		v->types[i] = is_byte_token(tj->vocab[i], tj->vocab_len[i]) ? T_BYTE
-			      : tj->unk_token && !strcmp(tj->unk_token, tj->vocab[i]) ? T_UNKNOWN : T_NORMAL;
+		v->types[i] = is_byte_token(tj->vocab[i], tj->vocab_len[i])           ? T_BYTE
+			      : tj->unk_token && !strcmp(tj->unk_token, tj->vocab[i]) ? T_UNKNOWN
+										      : T_NORMAL;
 	}
 	scores_from_merges(v, tj);
 	for (size_t i = 0; i < tj->added_count; i++) {
@@ -457,7 +480,8 @@ static int load_json_spm_style(struct convert_vocab *v, const struct convert_mod
 		    (rc = set_token(v, a->id, a->content, a->len)))
 			return rc;
 		if (v->types[a->id] != T_UNKNOWN)
-			v->types[a->id] = a->special || looks_special(a->content) ? T_CONTROL : T_USER_DEFINED;
+			v->types[a->id] =
+				a->special || looks_special(a->content) ? T_CONTROL : T_USER_DEFINED;
 		if (v->types[a->id] != T_NORMAL && tokenizer_json_find(tj, a->content, a->len) < 0)
 			v->scores[a->id] = -1000.0f;
 	}
@@ -481,9 +505,10 @@ static int choose_pre(struct convert_vocab *v, const struct sources *s, const ch
 	if (pre)
 		snprintf(v->pre, sizeof(v->pre), "%s", pre);
 	else
-		rc = modl_error_set(MODL_EINVALID, "%s: unknown pre-tokenizer (%s, ignore_merges %s); if you know "
-				    "which llama.cpp pre-tokenizer it is, give it with --pre NAME", s->tj_path.buf,
-				    sig, s->tj.ignore_merges ? "true" : "false");
+		rc = modl_error_set(MODL_EINVALID,
+				    "%s: unknown pre-tokenizer (%s, ignore_merges %s); if you know "
+				    "which llama.cpp pre-tokenizer it is, give it with --pre NAME",
+				    s->tj_path.buf, sig, s->tj.ignore_merges ? "true" : "false");
 	free(sig);
 	return rc;
 }
@@ -494,14 +519,17 @@ static int load_json_bpe(struct convert_vocab *v, const struct convert_model *m,
 	struct tokenizer_json *tj = &s->tj;
 	int rc;
 	if (tj->has_subword_affixes)
-		return modl_error_set(MODL_EINVALID, "%s: BPE with continuing_subword_prefix or end_of_word_suffix "
-				      "is not supported", s->tj_path.buf);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: BPE with continuing_subword_prefix or end_of_word_suffix "
+				      "is not supported",
+				      s->tj_path.buf);
 	if (!tj->merge_count)
 		return modl_error_set(MODL_EINVALID, "%s: a BPE tokenizer without merges", s->tj_path.buf);
 	if ((rc = choose_pre(v, s, pre_override)))
 		return rc;
 	if (tj->vocab_size > m->n_vocab)
-		return id_in_range(v, s->tj_path.buf, "a token of model.vocab", (long long)tj->vocab_size - 1);
+		return id_in_range(v, s->tj_path.buf, "a token of model.vocab",
+				   (long long)tj->vocab_size - 1);
 	if ((rc = alloc_tokens(v, m->n_vocab, 0, 0)))
 		return rc;
 	snprintf(v->model, sizeof(v->model), "gpt2");
@@ -544,9 +572,11 @@ static int load_json_bpe(struct convert_vocab *v, const struct convert_model *m,
 
 /* ---- special tokens (gguf-py SpecialVocab) ---------------------------------------------------- */
 
+/* clang-format off */
 static const char *const special_names[CONVERT_SPECIAL_COUNT] = {
 	"bos", "eos", "unk", "sep", "pad", "cls", "mask", "eot", "eom", "prefix", "suffix", "middle",
 };
+/* clang-format on */
 
 static void set_special(struct convert_vocab *v, int typ, long long id)
 {
@@ -608,8 +638,9 @@ static void load_specials(struct convert_vocab *v, const struct convert_model *m
 				*eos = last;
 			} else if (!*eos || strcmp(last, *eos)) {
 				/* the old EOS becomes EOT (then EOM) rather than being lost */
-				int slot = !use[CONVERT_SPECIAL_EOT] ? CONVERT_SPECIAL_EOT
-					   : !use[CONVERT_SPECIAL_EOM] ? CONVERT_SPECIAL_EOM : -1;
+				int slot = !use[CONVERT_SPECIAL_EOT]   ? CONVERT_SPECIAL_EOT
+					   : !use[CONVERT_SPECIAL_EOM] ? CONVERT_SPECIAL_EOM
+								       : -1;
 				if (slot >= 0) {
 					use[slot] = 1;
 					want[slot] = *eos;
@@ -643,7 +674,8 @@ static void load_specials(struct convert_vocab *v, const struct convert_model *m
 		char key[32];
 		snprintf(key, sizeof(key), "%s_token_id", special_names[t]);
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->config_json, key);
-		if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble == (double)(long long)id->valuedouble)
+		if (cJSON_IsNumber(id) && id->valuedouble >= 0 &&
+		    id->valuedouble == (double)(long long)id->valuedouble)
 			set_special(v, t, (long long)id->valuedouble);
 	}
 	/* tokenizer.model's own ids, for what is still unset. */
@@ -694,13 +726,16 @@ static int add_template_list(struct convert_vocab *v, const cJSON *list, const c
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(e, "template");
 		if (!cJSON_IsString(name) || !cJSON_IsString(text))
-			return modl_error_set(MODL_EINVALID, "%s: chat_template list entries need a name and a template",
+			return modl_error_set(MODL_EINVALID,
+					      "%s: chat_template list entries need a name and a template",
 					      path);
 		char clean[128];
 		size_t k = 0;
 		for (const char *c = name->valuestring; *c && k + 1 < sizeof(clean); c++)
-			clean[k++] = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
-					     ? *c : '_';
+			clean[k++] = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				      (*c >= '0' && *c <= '9'))
+					     ? *c
+					     : '_';
 		clean[k] = '\0';
 		if (!k)
 			continue;
@@ -759,7 +794,8 @@ static int load_jinja(struct convert_vocab *v, const char *dir, int *found)
 		if (!(rc = convert_read_file(sub.buf, names[i], 16 << 20, &t, &tl))) {
 			snprintf(stem, sizeof(stem), "%.*s", (int)(strlen(names[i]) - 6), names[i]);
 			for (char *c = stem; *c; c++)
-				if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+				if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				      (*c >= '0' && *c <= '9')))
 					*c = '_';
 			rc = add_template(v, stem, t);
 		}
@@ -785,7 +821,8 @@ static int load_templates(struct convert_vocab *v, const struct sources *s)
 			return add_template_list(v, ct, s->tc_path.buf);
 		if (cJSON_IsNull(ct))
 			return 0;
-		return modl_error_set(MODL_EINVALID, "%s: chat_template must be a string or a list", s->tc_path.buf);
+		return modl_error_set(MODL_EINVALID, "%s: chat_template must be a string or a list",
+				      s->tc_path.buf);
 	}
 	if ((rc = load_jinja(v, s->dir, &found)) || found)
 		return rc;
@@ -809,7 +846,9 @@ static int load_templates(struct convert_vocab *v, const struct sources *s)
 int convert_vocab_load(struct convert_vocab *v, const struct convert_model *m, const char *dir,
 		       const char *pre_override)
 {
-	struct sources s = { .dir = dir, .tc_path = STRBUF_INIT, .tj_path = STRBUF_INIT, .spm_path = STRBUF_INIT };
+	struct sources s = {
+		.dir = dir, .tc_path = STRBUF_INIT, .tj_path = STRBUF_INIT, .spm_path = STRBUF_INIT
+	};
 	int rc;
 	memset(v, 0, sizeof(*v));
 	for (int i = 0; i < CONVERT_SPECIAL_COUNT; i++)
@@ -822,20 +861,24 @@ int convert_vocab_load(struct convert_vocab *v, const struct convert_model *m, c
 		rc = load_spm(v, m, &s);
 	} else if (s.has_tj) {
 		if (strcmp(s.tj.model_type, "BPE"))
-			rc = modl_error_set(MODL_EINVALID, "%s: a %s tokenizer cannot be converted (BPE only)",
+			rc = modl_error_set(MODL_EINVALID,
+					    "%s: a %s tokenizer cannot be converted (BPE only)",
 					    s.tj_path.buf, s.tj.model_type);
 		else if (s.tj.byte_fallback)
 			rc = load_json_spm_style(v, m, &s);
 		else
 			rc = load_json_bpe(v, m, &s, pre_override);
 	} else {
-		rc = modl_error_set(MODL_EINVALID, "%s: no tokenizer (tokenizer.model or tokenizer.json)", dir);
+		rc = modl_error_set(MODL_EINVALID, "%s: no tokenizer (tokenizer.model or tokenizer.json)",
+				    dir);
 	}
 	if (rc)
 		goto out;
 	if (pre_override && strcmp(v->model, "gpt2")) {
-		rc = modl_error_set(MODL_EUSAGE, "convert: --pre applies to byte-level BPE tokenizers; %s is a "
-				    "SentencePiece vocabulary", v->source);
+		rc = modl_error_set(MODL_EUSAGE,
+				    "convert: --pre applies to byte-level BPE tokenizers; %s is a "
+				    "SentencePiece vocabulary",
+				    v->source);
 		goto out;
 	}
 	/* the source path outlives s */
@@ -873,12 +916,14 @@ void convert_vocab_free(struct convert_vocab *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* clang-format off */
 static const char *const special_keys[CONVERT_SPECIAL_COUNT] = {
 	"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
 	"tokenizer.ggml.seperator_token_id", "tokenizer.ggml.padding_token_id", NULL /* cls: no key */,
 	"tokenizer.ggml.mask_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id",
 	"tokenizer.ggml.prefix_token_id", "tokenizer.ggml.suffix_token_id", "tokenizer.ggml.middle_token_id",
 };
+/* clang-format on */
 
 int convert_vocab_write_keys(const struct convert_vocab *v, struct gguf_writer *w)
 {
@@ -892,8 +937,9 @@ int convert_vocab_write_keys(const struct convert_vocab *v, struct gguf_writer *
 		return rc;
 	if ((rc = gguf_writer_add_array_i32(w, "tokenizer.ggml.token_type", v->types, v->n)))
 		return rc;
-	if (v->merge_count && (rc = gguf_writer_add_array_string(w, "tokenizer.ggml.merges",
-								 (const char *const *)v->merges, NULL, v->merge_count)))
+	if (v->merge_count &&
+	    (rc = gguf_writer_add_array_string(w, "tokenizer.ggml.merges", (const char *const *)v->merges,
+					       NULL, v->merge_count)))
 		return rc;
 	for (int t = 0; t < CONVERT_SPECIAL_COUNT; t++)
 		if (v->special[t] >= 0 && special_keys[t] &&

@@ -16,7 +16,7 @@
 
 #define HTTP_DEFAULT_MAX_BODY (32u << 20)
 #define HTTP_MAX_REDIRECTS 10
-#define HTTP_BACKOFF_CAP_STEPS 3 /* backoff doubles up to base * 2^3 */
+#define HTTP_BACKOFF_CAP_STEPS 3               /* backoff doubles up to base * 2^3 */
 #define HTTP_RETRY_AFTER_PARSE_MAX 1000000000L /* parsed as sent; the client caps the wait */
 /* All header lines of one answer together: libcurl 7.x refuses one line over 100 KiB but
  * not many lines, which would pile up in the header array. */
@@ -189,8 +189,7 @@ int http_resolve_url(const char *base, const char *location, char **out)
 	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
-		rc = modl_error_set(MODL_EINVALID, "server sent an invalid redirect location '%s'",
-				    location);
+		rc = modl_error_set(MODL_EINVALID, "server sent an invalid redirect location '%s'", location);
 		goto out;
 	}
 	*out = strdup(full);
@@ -401,7 +400,7 @@ static void log_response(struct http_client *c, const struct http_response *r)
 	pthread_mutex_lock(&c->log_lock);
 	fprintf(stderr, "< %ld\n", r->status);
 	for (size_t i = 0; i < r->header_count; i++) {
-		fputs("< ", stderr);  /* the server's text */
+		fputs("< ", stderr); /* the server's text */
 		escape_fputs(r->headers[i].name, 0, stderr);
 		fputs(": ", stderr);
 		escape_fputs(r->headers[i].value, 0, stderr);
@@ -458,8 +457,8 @@ fail:
 /* libcurl's verdict on a transfer as a MODL_E* code: hostile answers are MODL_EINVALID
  * and never retried; transport failures are MODL_ENET, retryable unless they cannot get
  * better (certificates, protocols) or the request is out of time. */
-static int transfer_error(const struct http_client *c, const struct transfer *t, const char *url,
-			  CURLcode cc, double deadline, int *retryable)
+static int transfer_error(const struct http_client *c, const struct transfer *t, const char *url, CURLcode cc,
+			  double deadline, int *retryable)
 {
 	const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
 	/* libcurl 7.x reports a header line over its 100 KiB limit as CURLE_OUT_OF_MEMORY; its
@@ -470,18 +469,23 @@ static int transfer_error(const struct http_client *c, const struct transfer *t,
 #endif
 	*retryable = 0;
 	if (header_refused)
-		return modl_error_set(MODL_EINVALID, "%s: response header too large (limits: %u KiB "
-				      "in all, 100 KiB a line)", url, HTTP_MAX_HEADER_BYTES >> 10);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: response header too large (limits: %u KiB "
+				      "in all, 100 KiB a line)",
+				      url, HTTP_MAX_HEADER_BYTES >> 10);
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL)
 		return modl_error_set(MODL_EINVALID, "%s: %s", url, why);
 	if (cc == CURLE_OPERATION_TIMEDOUT && deadline > 0 && clock_seconds() >= deadline - 0.05)
-		return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
-				      "(MODL_REQUEST_DEADLINE)", url, c->request_deadline_s);
+		return modl_error_set(MODL_ENET,
+				      "%s: no complete answer within %ld s "
+				      "(MODL_REQUEST_DEADLINE)",
+				      url, c->request_deadline_s);
 	*retryable = 1; /* a slow transfer may go better on a new connection */
 	if (cc == CURLE_OPERATION_TIMEDOUT && strstr(why, "too slow"))
-		return modl_error_set(MODL_ENET, "%s: transfer slower than %ld bytes/s for %ld s "
-				      "(MODL_LOW_SPEED_BPS, HF_HUB_DOWNLOAD_TIMEOUT)", url,
-				      c->low_speed_bps, c->stall_timeout_s);
+		return modl_error_set(MODL_ENET,
+				      "%s: transfer slower than %ld bytes/s for %ld s "
+				      "(MODL_LOW_SPEED_BPS, HF_HUB_DOWNLOAD_TIMEOUT)",
+				      url, c->low_speed_bps, c->stall_timeout_s);
 	*retryable = cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
 		     cc != CURLE_URL_MALFORMAT && cc != CURLE_OUT_OF_MEMORY;
 	return modl_error_set(MODL_ENET, "%s: %s", url, why);
@@ -543,8 +547,7 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 		rc = t.sink_error;
 		*retryable = rc == MODL_ENET; /* the sink calls the answer wrong, not hostile */
 	} else if (t.body_too_large) {
-		rc = modl_error_set(MODL_EINVALID, "%s: answer larger than %zu bytes", url,
-				    t.max_body);
+		rc = modl_error_set(MODL_EINVALID, "%s: answer larger than %zu bytes", url, t.max_body);
 	} else if (cc != CURLE_OK || t.header_too_large) {
 		rc = transfer_error(c, &t, url, cc, deadline, retryable);
 	} else if (c->verbose) {
@@ -557,8 +560,8 @@ static int transfer_once(struct http_client *c, const struct http_request *req, 
 
 static int status_is_retryable(long status)
 {
-	return status == 408 || status == 429 || status == 500 || status == 502 ||
-	       status == 503 || status == 504;
+	return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+	       status == 504;
 }
 
 static void sleep_ms(unsigned long ms)
@@ -600,13 +603,16 @@ static int retry_sleep(struct http_client *c, const char *url, unsigned long wai
 {
 	if (deadline > 0 && clock_seconds() + (double)wait / 1000.0 >= deadline) {
 		if (status)
-			return modl_error_set(MODL_ENET, "%s: no complete answer within %ld s "
-					      "(MODL_REQUEST_DEADLINE); the last was HTTP %ld", url,
-					      c->request_deadline_s, status);
+			return modl_error_set(MODL_ENET,
+					      "%s: no complete answer within %ld s "
+					      "(MODL_REQUEST_DEADLINE); the last was HTTP %ld",
+					      url, c->request_deadline_s, status);
 		struct modl_error_saved last; /* the transport error names the URL already */
 		modl_error_save(&last);
-		return modl_error_set(MODL_ENET, "%s; no complete answer within %ld s "
-				      "(MODL_REQUEST_DEADLINE)", last.message, c->request_deadline_s);
+		return modl_error_set(MODL_ENET,
+				      "%s; no complete answer within %ld s "
+				      "(MODL_REQUEST_DEADLINE)",
+				      last.message, c->request_deadline_s);
 	}
 	sleep_ms(wait);
 	return 0;
@@ -631,8 +637,8 @@ static int judge_answer(const struct http_request *req, const struct http_respon
  * error that ends the request, or with *retry set the reason for another one: a status
  * worth retrying (0), MODL_ENET, or HTTP_JUDGE_EXPIRED (another try at a fresh URL).
  * The last try is never retried. */
-static int try_once(struct http_client *c, const struct http_request *req, const char *url,
-		    double deadline, int last, struct http_response *resp, int *retry)
+static int try_once(struct http_client *c, const struct http_request *req, const char *url, double deadline,
+		    int last, struct http_response *resp, int *retry)
 {
 	int retryable;
 	*retry = 0;
@@ -672,8 +678,8 @@ static int wait_before_retry(struct http_client *c, const char *url, int attempt
  * max_retries + 1 tries: the one place that decides on retries, with one backoff
  * sequence for every kind. A URL the judge calls expired is replaced by the refresh
  * hook and tried again at once. */
-static int perform_with_retries(struct http_client *c, const struct http_request *req,
-				char **url, double deadline, struct http_response *resp)
+static int perform_with_retries(struct http_client *c, const struct http_request *req, char **url,
+				double deadline, struct http_response *resp)
 {
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(size_t)resp;
 	for (int attempt = 0;; attempt++) {
@@ -734,8 +740,8 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		}
 		if (hops >= HTTP_MAX_REDIRECTS) {
 			free(next);
-			rc = modl_error_set(MODL_EINVALID, "%s: too many redirects (more than %d)",
-					    req->url, HTTP_MAX_REDIRECTS);
+			rc = modl_error_set(MODL_EINVALID, "%s: too many redirects (more than %d)", req->url,
+					    HTTP_MAX_REDIRECTS);
 			break;
 		}
 		free(url);

@@ -12,24 +12,24 @@ struct http_client;
 
 struct http_client_options {
 	const char *user_agent;
-	const char *auth_origin;  /* URL whose scheme://host:port may receive the token */
-	const char *token;        /* NULL: anonymous */
-	int verbose;              /* log requests and answers to stderr, token redacted */
-	int max_retries;          /* retries after the first attempt (0: none; <0: 5) */
-	unsigned retry_base_ms;   /* first backoff step (default 1000, MODL_RETRY_BASE_MS) */
-	long connect_timeout_s;   /* default 10 */
-	long stall_timeout_s;     /* the window of the minimum rate (default 10 s) */
-	long low_speed_bps;       /* abort a transfer slower than this over the window (1024) */
-	long max_retry_wait_s;    /* cap on a server's Retry-After / RateLimit t= (60) */
-	long request_deadline_s;  /* whole buffered request, retries included (300); a
+	const char *auth_origin; /* URL whose scheme://host:port may receive the token */
+	const char *token;       /* NULL: anonymous */
+	int verbose;             /* log requests and answers to stderr, token redacted */
+	int max_retries;         /* retries after the first attempt (0: none; <0: 5) */
+	unsigned retry_base_ms;  /* first backoff step (default 1000, MODL_RETRY_BASE_MS) */
+	long connect_timeout_s;  /* default 10 */
+	long stall_timeout_s;    /* the window of the minimum rate (default 10 s) */
+	long low_speed_bps;      /* abort a transfer slower than this over the window (1024) */
+	long max_retry_wait_s;   /* cap on a server's Retry-After / RateLimit t= (60) */
+	long request_deadline_s; /* whole buffered request, retries included (300); a
 				   * streamed download (sink) is bounded by the rate instead */
 };
 
 enum http_redirects {
-	HTTP_REDIRECT_NONE,       /* return the 3xx answer itself */
-	HTTP_REDIRECT_SAME_HOST,  /* follow relative and same-origin redirects; stop at the
+	HTTP_REDIRECT_NONE,      /* return the 3xx answer itself */
+	HTTP_REDIRECT_SAME_HOST, /* follow relative and same-origin redirects; stop at the
 				   * first one that changes host and return it (hub HEAD) */
-	HTTP_REDIRECT_ALL,        /* follow all (the token is dropped when the host changes) */
+	HTTP_REDIRECT_ALL,       /* follow all (the token is dropped when the host changes) */
 };
 
 struct http_header {
@@ -41,8 +41,8 @@ struct http_response {
 	long status;
 	struct http_header *headers;
 	size_t header_count;
-	struct strbuf body;       /* buffered body (error bodies too when a sink is used) */
-	char *url;                /* URL of the final request (after redirects) */
+	struct strbuf body;            /* buffered body (error bodies too when a sink is used) */
+	char *url;                     /* URL of the final request (after redirects) */
 	unsigned long long sink_bytes; /* bytes handed to the sink */
 };
 
@@ -50,8 +50,7 @@ struct http_response {
  * code (which http_perform then returns). resp holds the status and headers so far.
  * MODL_ENET means a wrong answer worth another try (a wrong Content-Range), retried
  * like a network failure; any other code ends the request. */
-typedef int (*http_sink_fn)(void *ctx, const struct http_response *resp, const void *data,
-			    size_t len);
+typedef int (*http_sink_fn)(void *ctx, const struct http_response *resp, const void *data, size_t len);
 
 /* The sink starts over before another try: the body is sent again from its first byte. */
 typedef int (*http_restart_fn)(void *ctx);
@@ -71,16 +70,16 @@ typedef int (*http_judge_fn)(void *ctx, const struct http_response *resp);
 typedef int (*http_refresh_fn)(void *ctx, char **url);
 
 struct http_request {
-	const char *method;        /* "GET" or "HEAD" */
+	const char *method; /* "GET" or "HEAD" */
 	const char *url;
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
 	long long range_start;      /* -1: no Range header */
 	long long range_end;        /* inclusive; -1: open-ended */
 	enum http_redirects redirects;
-	int identity;               /* Accept-Encoding: identity (sizes must be real) */
-	size_t max_body;            /* cap on the buffered body (default 32 MiB) */
+	int identity;    /* Accept-Encoding: identity (sizes must be real) */
+	size_t max_body; /* cap on the buffered body (default 32 MiB) */
 	http_sink_fn sink;
-	void *sink_ctx;             /* also the context of the three hooks below */
+	void *sink_ctx; /* also the context of the three hooks below */
 	/* A streamed download's say in its retries, all optional: without restart, a
 	 * failure after the sink received bytes is final; without judge, every answer is
 	 * returned as it is; without refresh, an expired URL is tried again as it is. */

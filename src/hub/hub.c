@@ -16,8 +16,8 @@
  * kept, and bytes of JSON answers read for them, all pages together. */
 #define HUB_LISTING_MAX_ENTRIES 1000000u
 #define HUB_LISTING_MAX_BYTES (512u << 20)
-#define HUB_NAME_MAX 255    /* one path component (NAME_MAX of Linux and macOS) */
-#define HUB_PATH_MAX 4096   /* a whole path joined to its directory (PATH_MAX of Linux) */
+#define HUB_NAME_MAX 255  /* one path component (NAME_MAX of Linux and macOS) */
+#define HUB_PATH_MAX 4096 /* a whole path joined to its directory (PATH_MAX of Linux) */
 
 struct hub {
 	struct http_client *http;
@@ -105,8 +105,8 @@ int hub_parse_repo(const char *arg, enum hub_repo_type type, struct hub_repo *ou
 		return modl_error_set(MODL_EUSAGE, "'%s' is not a valid repo id (too long)", arg);
 	memcpy(out->id, p, id_len);
 	if (!repo_id_valid(out->id))
-		return modl_error_set(MODL_EUSAGE,
-				      "'%s' is not a valid repo id (expected namespace/name)", arg);
+		return modl_error_set(MODL_EUSAGE, "'%s' is not a valid repo id (expected namespace/name)",
+				      arg);
 	if (at) {
 		const char *rev = at + 1;
 		if (!*rev || strlen(rev) >= sizeof(out->revision))
@@ -244,43 +244,45 @@ int hub_error_from_response(const struct hub *hub, const struct http_response *r
 				      repo->id, hub->endpoint, type_url_prefix[repo->type], repo->id,
 				      token_note);
 	if (xmsg && strstr(xmsg, "disabled"))
-		return modl_error_set(MODL_EAUTH, "%s: access to this repository is disabled",
-				      repo->id);
+		return modl_error_set(MODL_EAUTH, "%s: access to this repository is disabled", repo->id);
 	if (code && !strcmp(code, "RevisionNotFound"))
 		return modl_error_set(MODL_ENOTFOUND, "revision '%s' not found in %s",
 				      repo->revision[0] ? repo->revision : "main", repo->id);
 	if (code && !strcmp(code, "EntryNotFound"))
 		return modl_error_set(MODL_ENOTFOUND, "%s not found", what);
-	if ((code && !strcmp(code, "RepoNotFound")) || status == 404 ||
-	    (status == 401 && !hub->has_token))
-		return modl_error_set(MODL_ENOTFOUND,
-				      "%s %s not found%s", hub_repo_type_name(repo->type), repo->id,
+	if ((code && !strcmp(code, "RepoNotFound")) || status == 404 || (status == 401 && !hub->has_token))
+		return modl_error_set(MODL_ENOTFOUND, "%s %s not found%s", hub_repo_type_name(repo->type),
+				      repo->id,
 				      hub->has_token ? " (or the token cannot read it)"
 						     : " (if it is private, log in with 'modl login' "
 						       "or set HF_TOKEN)");
 	if (status == 401 || status == 403)
-		return modl_error_set(MODL_EAUTH, "%s: access denied (HTTP %ld, %s)%s%s", what,
-				      status, token_note, msg[0] ? ": " : "", msg);
+		return modl_error_set(MODL_EAUTH, "%s: access denied (HTTP %ld, %s)%s%s", what, status,
+				      token_note, msg[0] ? ": " : "", msg);
 	if (status == 429) {
 		long after = http_retry_after_seconds(resp);
 		return modl_error_set(MODL_ENET, "%s: rate limited by the Hub after retries%s", what,
 				      after >= 0 ? "; try again later" : "");
 	}
 	if (status >= 500)
-		return modl_error_set(MODL_ENET, "%s: server error HTTP %ld after retries%s%s", what,
-				      status, msg[0] ? ": " : "", msg);
-	return modl_error_set(MODL_EFAIL, "%s: unexpected HTTP %ld%s%s", what, status,
-			      msg[0] ? ": " : "", msg);
+		return modl_error_set(MODL_ENET, "%s: server error HTTP %ld after retries%s%s", what, status,
+				      msg[0] ? ": " : "", msg);
+	return modl_error_set(MODL_EFAIL, "%s: unexpected HTTP %ld%s%s", what, status, msg[0] ? ": " : "",
+			      msg);
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
 
-static int api_get_json(struct hub *hub, const char *url, const struct hub_repo *repo,
-			const char *what, struct http_response *resp, cJSON **out)
+static int api_get_json(struct hub *hub, const char *url, const struct hub_repo *repo, const char *what,
+			struct http_response *resp, cJSON **out)
 {
 	const char *headers[] = { "Accept: application/json", NULL };
 	struct http_request req = {
-		.method = "GET", .url = url, .headers = headers, .range_start = -1, .range_end = -1,
+		.method = "GET",
+		.url = url,
+		.headers = headers,
+		.range_start = -1,
+		.range_end = -1,
 		.redirects = HTTP_REDIRECT_ALL,
 	};
 	int rc = http_perform(hub->http, &req, resp);
@@ -310,8 +312,10 @@ int hub_json_parse(const char *text, size_t len, const char *source, cJSON **out
 	if (end < text + len) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		return modl_error_set(MODL_EINVALID, "%s: the Hub's answer has %zu bytes after its JSON "
-				      "document", source, (size_t)(text + len - end));
+		return modl_error_set(MODL_EINVALID,
+				      "%s: the Hub's answer has %zu bytes after its JSON "
+				      "document",
+				      source, (size_t)(text + len - end));
 	}
 	return 0;
 }
@@ -463,9 +467,10 @@ static int tree_entry_parse(const cJSON *item, const char *url, struct hub_entry
 	const char *problem = path_problem(path->valuestring);
 	if (problem) {
 		char shown[700];
-		return modl_error_set(MODL_EINVALID, "%s: the Hub listed an unsafe path \"%s\" (%s); "
-				      "refusing it", url, path_for_message(path->valuestring, shown),
-				      problem);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: the Hub listed an unsafe path \"%s\" (%s); "
+				      "refusing it",
+				      url, path_for_message(path->valuestring, shown), problem);
 	}
 	e->is_dir = !strcmp(type->valuestring, "directory");
 	if (!e->is_dir && strcmp(type->valuestring, "file"))
@@ -515,14 +520,17 @@ int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *url)
 	size_t n = (size_t)cJSON_GetArraySize(page);
 	size_t max = listing_limit("MODL_MAX_LISTING_ENTRIES", HUB_LISTING_MAX_ENTRIES);
 	if (n > max - tree->count || tree->count > max)
-		return modl_error_set(MODL_EINVALID, "%s: the listing has more than %zu entries "
-				      "(MODL_MAX_LISTING_ENTRIES); refusing it", url, max);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: the listing has more than %zu entries "
+				      "(MODL_MAX_LISTING_ENTRIES); refusing it",
+				      url, max);
 	struct hub_entry *grown = realloc(tree->entries, (tree->count + n + 1) * sizeof(*grown));
 	if (!grown)
 		return modl_error_oom();
 	tree->entries = grown;
 	const cJSON *item;
-	cJSON_ArrayForEach(item, page) {
+	cJSON_ArrayForEach(item, page)
+	{
 		int rc = tree_entry_parse(item, url, &tree->entries[tree->count]);
 		if (rc) {
 			free(tree->entries[tree->count].path);
@@ -533,8 +541,8 @@ int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *url)
 	return 0;
 }
 
-int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revision,
-		  const char *path, int recursive, struct hub_tree *out)
+int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revision, const char *path,
+		  int recursive, struct hub_tree *out)
 {
 	struct strbuf url = STRBUF_INIT;
 	char *next = NULL;
@@ -565,8 +573,10 @@ int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revi
 		if (!rc)
 			rc = api_get_json(hub, current, repo, what, &resp, &page);
 		if (!rc && (bytes += resp.body.len) > max_bytes)
-			rc = modl_error_set(MODL_EINVALID, "%s: the listing's answers exceed %zu bytes "
-					    "(MODL_MAX_LISTING_BYTES); refusing it", current, max_bytes);
+			rc = modl_error_set(MODL_EINVALID,
+					    "%s: the listing's answers exceed %zu bytes "
+					    "(MODL_MAX_LISTING_BYTES); refusing it",
+					    current, max_bytes);
 		/* Only the compact entries are kept: the page's text goes before they are made. */
 		strbuf_free(&resp.body);
 		if (!rc)
@@ -597,8 +607,8 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* Finds path[0, len) among the sorted entries. */
-static const struct hub_entry *sorted_find(const struct hub_entry **sorted, size_t n,
-					   const char *path, size_t len)
+static const struct hub_entry *sorted_find(const struct hub_entry **sorted, size_t n, const char *path,
+					   size_t len)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -617,8 +627,7 @@ static const struct hub_entry *sorted_find(const struct hub_entry **sorted, size
 }
 
 /* The lengths of one path against the system's limits. */
-static int path_fits(const struct hub_entry *e, const char *source, size_t prefix_len,
-		     size_t suffix_len)
+static int path_fits(const struct hub_entry *e, const char *source, size_t prefix_len, size_t suffix_len)
 {
 	char shown[700];
 	size_t total = strlen(e->path);
@@ -626,22 +635,24 @@ static int path_fits(const struct hub_entry *e, const char *source, size_t prefi
 		const char *end = strchr(seg, '/');
 		size_t n = end ? (size_t)(end - seg) : strlen(seg);
 		if (n + (end || e->is_dir ? 0 : suffix_len) > HUB_NAME_MAX)
-			return modl_error_set(MODL_EINVALID, "%s: listed path \"%s\" has a component "
-					      "longer than %d bytes; refusing the listing", source,
-					      path_for_message(e->path, shown), HUB_NAME_MAX - (int)(end ? 0 : suffix_len));
+			return modl_error_set(MODL_EINVALID,
+					      "%s: listed path \"%s\" has a component "
+					      "longer than %d bytes; refusing the listing",
+					      source, path_for_message(e->path, shown),
+					      HUB_NAME_MAX - (int)(end ? 0 : suffix_len));
 		if (!end)
 			break;
 		seg = end + 1;
 	}
 	if (prefix_len + total + suffix_len >= HUB_PATH_MAX)
-		return modl_error_set(MODL_EINVALID, "%s: listed path \"%s\" is too long (%zu bytes; "
-				      "with its directory over %d); refusing the listing", source,
-				      path_for_message(e->path, shown), total, HUB_PATH_MAX);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: listed path \"%s\" is too long (%zu bytes; "
+				      "with its directory over %d); refusing the listing",
+				      source, path_for_message(e->path, shown), total, HUB_PATH_MAX);
 	return 0;
 }
 
-int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len,
-		      size_t suffix_len)
+int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len, size_t suffix_len)
 {
 	char shown[700];
 	int rc = 0;
@@ -661,10 +672,13 @@ int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t pr
 			const struct hub_entry *f = sorted[i + 1];
 			int same = e->is_dir == f->is_dir && !strcmp(e->oid, f->oid) &&
 				   !strcmp(e->sha256, f->sha256);
-			rc = modl_error_set(MODL_EINVALID, "%s: path \"%s\" is listed twice (%s); refusing "
-					    "the listing", source, path_for_message(e->path, shown),
+			rc = modl_error_set(MODL_EINVALID,
+					    "%s: path \"%s\" is listed twice (%s); refusing "
+					    "the listing",
+					    source, path_for_message(e->path, shown),
 					    e->is_dir != f->is_dir ? "as a file and as a folder"
-					    : same ? "with the same hash" : "with two different hashes");
+					    : same                 ? "with the same hash"
+								   : "with two different hashes");
 			break;
 		}
 		/* Every folder on the way must not be a listed file. */
@@ -673,9 +687,10 @@ int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t pr
 				sorted_find(sorted, tree->count, e->path, (size_t)(slash - e->path));
 			if (parent && !parent->is_dir) {
 				char shown2[700];
-				rc = modl_error_set(MODL_EINVALID, "%s: \"%s\" is listed as a file and as the "
-						    "folder of \"%s\"; refusing the listing", source,
-						    path_for_message(parent->path, shown2),
+				rc = modl_error_set(MODL_EINVALID,
+						    "%s: \"%s\" is listed as a file and as the "
+						    "folder of \"%s\"; refusing the listing",
+						    source, path_for_message(parent->path, shown2),
 						    path_for_message(e->path, shown));
 				break;
 			}
@@ -698,8 +713,7 @@ void hub_tree_free(struct hub_tree *tree)
 int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const char *revision,
 		    const char *path, struct strbuf *out)
 {
-	int rc = strbuf_addf(out, "%s/%s%s/resolve/", hub->endpoint, type_url_prefix[repo->type],
-			     repo->id);
+	int rc = strbuf_addf(out, "%s/%s%s/resolve/", hub->endpoint, type_url_prefix[repo->type], repo->id);
 	if (!rc)
 		rc = strbuf_add_urlencoded(out, revision, 0);
 	if (!rc)
@@ -738,8 +752,8 @@ static int parse_size(const char *v, unsigned long long *out)
 	return 0;
 }
 
-int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision,
-		      const char *path, struct hub_file_meta *meta)
+int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision, const char *path,
+		      struct hub_file_meta *meta)
 {
 	struct strbuf url = STRBUF_INIT;
 	struct http_response resp;
@@ -751,8 +765,12 @@ int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *
 	if (rc)
 		goto out;
 	struct http_request req = {
-		.method = "HEAD", .url = url.buf, .range_start = -1, .range_end = -1,
-		.redirects = HTTP_REDIRECT_SAME_HOST, .identity = 1,
+		.method = "HEAD",
+		.url = url.buf,
+		.range_start = -1,
+		.range_end = -1,
+		.redirects = HTTP_REDIRECT_SAME_HOST,
+		.identity = 1,
 	};
 	if ((rc = http_perform(hub->http, &req, &resp)))
 		goto out;
@@ -771,9 +789,10 @@ int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *
 	if (!size && !redirect)
 		size = http_response_header(&resp, "Content-Length");
 	if (!commit || !hub_is_commit(commit)) {
-		rc = modl_error_set(MODL_EINVALID, "%s: the answer has no X-Repo-Commit (is %s a "
-				    "Hugging Face Hub, or does a proxy strip its headers?)", what,
-				    hub->endpoint);
+		rc = modl_error_set(MODL_EINVALID,
+				    "%s: the answer has no X-Repo-Commit (is %s a "
+				    "Hugging Face Hub, or does a proxy strip its headers?)",
+				    what, hub->endpoint);
 		goto out;
 	}
 	if (!etag || normalize_etag(etag, meta->etag) || !size || parse_size(size, &meta->size)) {
@@ -810,8 +829,7 @@ int hub_whoami(struct hub *hub, cJSON **out)
 	struct http_response resp;
 	struct hub_repo none = { .type = HUB_MODEL, .id = "whoami" };
 	if (!hub->has_token)
-		return modl_error_set(MODL_EAUTH,
-				      "not logged in: run 'modl login' or set HF_TOKEN");
+		return modl_error_set(MODL_EAUTH, "not logged in: run 'modl login' or set HF_TOKEN");
 	http_response_init(&resp);
 	int rc = strbuf_addf(&url, "%s/api/whoami-v2", hub->endpoint);
 	if (!rc)

@@ -13,8 +13,8 @@ enum hub_repo_type { HUB_MODEL, HUB_DATASET, HUB_SPACE };
 
 struct hub_repo {
 	enum hub_repo_type type;
-	char id[128];        /* "namespace/name" or a legacy bare "name" */
-	char revision[256];  /* "" when none was given (the default branch) */
+	char id[128];       /* "namespace/name" or a legacy bare "name" */
+	char revision[256]; /* "" when none was given (the default branch) */
 };
 
 /* Parses REPO[@REV] or hf://[models/|datasets/|spaces/]REPO[@REV]; type is the default
@@ -43,9 +43,9 @@ struct hub_entry {
 	char *path;
 	int is_dir;
 	unsigned long long size;
-	char oid[HASH_COMMIT_BUF];        /* git object id (for an LFS file: of its pointer) */
+	char oid[HASH_COMMIT_BUF]; /* git object id (for an LFS file: of its pointer) */
 	int lfs;
-	char sha256[HASH_HEX_BUF];     /* LFS content hash, "" for git files */
+	char sha256[HASH_HEX_BUF]; /* LFS content hash, "" for git files */
 };
 
 struct hub_tree {
@@ -56,15 +56,14 @@ struct hub_tree {
 /* Lists the tree at revision (recursively when asked), following Link pagination. Every
  * entry is checked: a path that is absolute, climbs with "..", holds a backslash or a
  * control character, or hashes that are not hex, fail with MODL_EINVALID. */
-int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revision,
-		  const char *path, int recursive, struct hub_tree *out);
+int hub_list_tree(struct hub *hub, const struct hub_repo *repo, const char *revision, const char *path,
+		  int recursive, struct hub_tree *out);
 void hub_tree_free(struct hub_tree *tree);
 /* Checks that the whole listing can be laid out on disk below a directory of prefix_len
  * bytes (with a suffix of up to suffix_len bytes added to file names): no path listed
  * twice, no path both a file and a folder ("a" and "a/b"), no component over NAME_MAX,
  * no joined path over PATH_MAX. O(n log n). MODL_EINVALID naming the path and source. */
-int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len,
-		      size_t suffix_len);
+int hub_tree_validate(const struct hub_tree *tree, const char *source, size_t prefix_len, size_t suffix_len);
 /* Appends the entries of one page of a tree listing (a JSON array), checking each;
  * source names the page in messages. */
 int hub_tree_add_page(struct hub_tree *tree, const cJSON *page, const char *source);
@@ -75,24 +74,23 @@ int hub_resolve_url(const struct hub *hub, const struct hub_repo *repo, const ch
 		    const char *path, struct strbuf *out);
 
 struct hub_file_meta {
-	char commit[HASH_COMMIT_BUF];     /* X-Repo-Commit */
-	char etag[HASH_HEX_BUF];       /* X-Linked-Etag, else ETag, without W/ and quotes */
-	unsigned long long size; /* X-Linked-Size, else Content-Length of a non-redirect */
-	char *location;      /* where to GET the bytes (the CDN URL of an LFS file) */
-	int ranges;          /* Accept-Ranges: bytes */
+	char commit[HASH_COMMIT_BUF]; /* X-Repo-Commit */
+	char etag[HASH_HEX_BUF];      /* X-Linked-Etag, else ETag, without W/ and quotes */
+	unsigned long long size;      /* X-Linked-Size, else Content-Length of a non-redirect */
+	char *location;               /* where to GET the bytes (the CDN URL of an LFS file) */
+	int ranges;                   /* Accept-Ranges: bytes */
 };
 
 /* HEAD of a file's resolve URL without following redirects that change host
  * (doc/hub-protocol.md §1.3): the metadata is on the Hub's own answer, not the CDN's. */
-int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision,
-		      const char *path, struct hub_file_meta *out);
+int hub_file_metadata(struct hub *hub, const struct hub_repo *repo, const char *revision, const char *path,
+		      struct hub_file_meta *out);
 void hub_file_meta_free(struct hub_file_meta *meta);
 
 /* GET /api/whoami-v2 with the token; MODL_EAUTH without one. */
 int hub_whoami(struct hub *hub, cJSON **out);
 /* Same with an explicit token (login validates before storing). */
-int hub_whoami_token(const struct modl_settings *settings, const char *token, int verbose,
-		     cJSON **out);
+int hub_whoami_token(const struct modl_settings *settings, const char *token, int verbose, cJSON **out);
 
 /* Maps a non-2xx Hub answer to a MODL_E* code with a message a user can act on. what
  * names the object ("repository x", "revision r of x", "file p in x"). */

@@ -47,7 +47,8 @@ int repo_summary_from_info(const cJSON *info, struct repo_summary *s)
 	s->license_name = string_item(card, "license_name");
 	s->license_link = string_item(card, "license_link");
 	const cJSON *tag;
-	cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(info, "tags")) {
+	cJSON_ArrayForEach(tag, cJSON_GetObjectItemCaseSensitive(info, "tags"))
+	{
 		if (cJSON_IsString(tag) && !strncmp(tag->valuestring, "license:", 8))
 			s->license_tag = tag->valuestring + 8;
 	}
@@ -55,10 +56,12 @@ int repo_summary_from_info(const cJSON *info, struct repo_summary *s)
 	const cJSON *siblings = cJSON_GetObjectItemCaseSensitive(info, "siblings");
 	const cJSON *sib;
 	s->sizes_known = cJSON_IsArray(siblings);
-	cJSON_ArrayForEach(sib, siblings) {
+	cJSON_ArrayForEach(sib, siblings)
+	{
 		const char *name = string_item(sib, "rfilename");
 		if (!name)
-			return modl_error_set(MODL_EINVALID, "the Hub's repo info lists a file without a name");
+			return modl_error_set(MODL_EINVALID,
+					      "the Hub's repo info lists a file without a name");
 		s->files++;
 		classify_weights(s, name);
 		const cJSON *size = cJSON_GetObjectItemCaseSensitive(sib, "size");

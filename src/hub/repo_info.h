@@ -10,13 +10,13 @@
 struct repo_summary {
 	const char *id;
 	char sha[HASH_COMMIT_BUF];
-	const char *last_modified;  /* NULL when absent */
-	const char *gated;          /* "false", "auto" or "manual" */
+	const char *last_modified; /* NULL when absent */
+	const char *gated;         /* "false", "auto" or "manual" */
 	int is_private;
-	const char *license_card;   /* cardData.license */
-	const char *license_name;   /* cardData.license_name (for "other") */
-	const char *license_link;   /* cardData.license_link */
-	const char *license_tag;    /* the "license:X" tag */
+	const char *license_card; /* cardData.license */
+	const char *license_name; /* cardData.license_name (for "other") */
+	const char *license_link; /* cardData.license_link */
+	const char *license_tag;  /* the "license:X" tag */
 	const char *pipeline_tag;
 	const char *library_name;
 	unsigned long long files;

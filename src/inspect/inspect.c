@@ -39,9 +39,10 @@ static int lfs_pointer(const char *path, const char *head, size_t n)
 			bytes = strtoull(digits, NULL, 10);
 			break;
 		}
-	return modl_error_set(MODL_EINVALID,
-			      "%s: a Git LFS pointer, not the file's content (%llu bytes); fetch it with 'git lfs pull' or 'modl pull'",
-			      path, bytes);
+	return modl_error_set(
+		MODL_EINVALID,
+		"%s: a Git LFS pointer, not the file's content (%llu bytes); fetch it with 'git lfs pull' or 'modl pull'",
+		path, bytes);
 }
 
 int inspect_open(struct inspect_report **out, const char *path)
@@ -104,7 +105,8 @@ void inspect_close(struct inspect_report *r)
 
 /* Both readers have checked that every tensor's data fits in its file: the sums cannot
  * overflow. */
-static void count_tensor(struct inspect_total *k, struct inspect_total *all, uint64_t bytes, uint64_t parameters)
+static void count_tensor(struct inspect_total *k, struct inspect_total *all, uint64_t bytes,
+			 uint64_t parameters)
 {
 	k->tensors++;
 	k->bytes += bytes;
@@ -114,7 +116,8 @@ static void count_tensor(struct inspect_total *k, struct inspect_total *all, uin
 	all->parameters += parameters;
 }
 
-void inspect_gguf_totals(const struct gguf_reader *g, struct inspect_total *by_type, struct inspect_total *all)
+void inspect_gguf_totals(const struct gguf_reader *g, struct inspect_total *by_type,
+			 struct inspect_total *all)
 {
 	memset(by_type, 0, GGUF_TENSOR_COUNT * sizeof(*by_type));
 	memset(all, 0, sizeof(*all));
@@ -135,8 +138,7 @@ void inspect_safetensors_totals(const struct safetensors *st, struct inspect_tot
 	}
 }
 
-static int same_entry(const struct safetensors_metadata_entry *a,
-		      const struct safetensors_metadata_entry *b)
+static int same_entry(const struct safetensors_metadata_entry *a, const struct safetensors_metadata_entry *b)
 {
 	return a->key_len == b->key_len && a->value_len == b->value_len &&
 	       !memcmp(a->key, b->key, a->key_len) && !memcmp(a->value, b->value, a->value_len);

@@ -12,8 +12,8 @@
 
 /* Read-only for callers: everything the header says is reached through the reader. */
 struct inspect_report {
-	char *path;                      /* as asked for */
-	struct gguf_reader *gguf;        /* one of these two */
+	char *path;               /* as asked for */
+	struct gguf_reader *gguf; /* one of these two */
 	struct safetensors *safetensors;
 };
 
@@ -29,7 +29,8 @@ struct inspect_total {
 };
 
 /* The totals per tensor type (by_type has GGUF_TENSOR_COUNT entries) and over all. */
-void inspect_gguf_totals(const struct gguf_reader *g, struct inspect_total *by_type, struct inspect_total *all);
+void inspect_gguf_totals(const struct gguf_reader *g, struct inspect_total *by_type,
+			 struct inspect_total *all);
 /* The totals per dtype (by_dtype has SAFETENSORS_DTYPE_COUNT entries) and over all, every
  * file of a sharded model together. */
 void inspect_safetensors_totals(const struct safetensors *st, struct inspect_total *by_dtype,

@@ -76,7 +76,8 @@ static int audit_cache(const struct modl_settings *s, const struct hub_repo *rep
 		for (size_t i = 0; !rc && i < tree.count; i++) {
 			const char *p = tree.entries[i].path;
 			struct strbuf f = STRBUF_INIT;
-			if (tree.entries[i].is_dir || (strcasecmp(p, "README.md") && license_role_of_path(p) < 0))
+			if (tree.entries[i].is_dir ||
+			    (strcasecmp(p, "README.md") && license_role_of_path(p) < 0))
 				continue;
 			if (!(rc = strbuf_addf(&f, "%s/%s", dir.buf, p)) && stat(f.buf, &st) != 0)
 				rc = license_strings_add(&lacking, p);
@@ -97,8 +98,10 @@ static int audit_cache(const struct modl_settings *s, const struct hub_repo *rep
 		goto out;
 	for (size_t i = 0; !rc && i < lacking.count; i++) {
 		int role = license_role_of_path(lacking.items[i]);
-		rc = license_strings_addf(&r->reasons, "%s: listed in the repository but not in the cached "
-					  "snapshot, and offline: not audited", lacking.items[i]);
+		rc = license_strings_addf(&r->reasons,
+					  "%s: listed in the repository but not in the cached "
+					  "snapshot, and offline: not audited",
+					  lacking.items[i]);
 		if (!rc && (role == LICENSE_ROLE_LICENSE || role == LICENSE_ROLE_POLICY))
 			r->unknown++;
 	}
@@ -163,8 +166,10 @@ int license_audit(const struct modl_settings *s, int verbose, const struct licen
 		goto out;
 	}
 	if (hub_parse_repo(req->target, req->type, &repo)) {
-		rc = modl_error_set(MODL_EUSAGE, "license: '%s' is neither a directory nor a repository id "
-				    "(see 'modl help license')", req->target);
+		rc = modl_error_set(MODL_EUSAGE,
+				    "license: '%s' is neither a directory nor a repository id "
+				    "(see 'modl help license')",
+				    req->target);
 		goto out;
 	}
 	if (!req->remote && (rc = audit_cache(s, &repo, r, req->policy_path ? &policy : NULL, &done)))
@@ -172,8 +177,10 @@ int license_audit(const struct modl_settings *s, int verbose, const struct licen
 	if (done)
 		goto out;
 	if (s->offline) {
-		rc = modl_error_set(MODL_ENET, "%s: offline mode (HF_HUB_OFFLINE) and %s is not in the "
-				    "cache", req->target, repo.id);
+		rc = modl_error_set(MODL_ENET,
+				    "%s: offline mode (HF_HUB_OFFLINE) and %s is not in the "
+				    "cache",
+				    req->target, repo.id);
 		goto out;
 	}
 	rc = audit_hub(s, verbose, &repo, r, req->policy_path ? &policy : NULL);
@@ -295,9 +302,9 @@ static int base_add(struct license_report *r, const char *repo, const char *pare
 {
 	for (size_t i = 0; i < r->base_count; i++)
 		if (!strcasecmp(r->bases[i].repo, repo))
-			return 0;  /* a diamond or a loop: each base once */
+			return 0; /* a diamond or a loop: each base once */
 	if (r->location && !strcasecmp(r->location, repo))
-		return 0;      /* a model naming itself */
+		return 0; /* a model naming itself */
 	if (r->base_count >= MAX_BASES)
 		return 0;
 	struct license_base *grown = realloc(r->bases, (r->base_count + 1) * sizeof(*r->bases));
@@ -323,7 +330,8 @@ static int follow_bases(struct license_report *r, struct hub *hub, const char *c
 		struct license_card card;
 		char *text = NULL;
 		size_t len = 0;
-		if ((rc = license_fetch_card(hub, cache_root, b->repo, hub == NULL, &text, &len, &b->via, &b->note)))
+		if ((rc = license_fetch_card(hub, cache_root, b->repo, hub == NULL, &text, &len, &b->via,
+					     &b->note)))
 			break;
 		if (!text)
 			continue;
@@ -347,7 +355,7 @@ static int follow_bases(struct license_report *r, struct hub *hub, const char *c
 							    card.license_name)
 				      : NULL;
 		if (card.license_count > 1)
-			b->info = NULL;  /* several licenses: named, not resolved to one */
+			b->info = NULL; /* several licenses: named, not resolved to one */
 		for (size_t k = 0; !rc && k < card.base_model_count; k++) {
 			if (b->depth >= LICENSE_BASE_DEPTH) {
 				if (!b->note && !(b->note = strdup("its own base models are not followed "
@@ -356,7 +364,7 @@ static int follow_bases(struct license_report *r, struct hub *hub, const char *c
 				break;
 			}
 			rc = base_add(r, card.base_models[k], b->repo, b->depth + 1);
-			b = &r->bases[i];  /* base_add may move the array */
+			b = &r->bases[i]; /* base_add may move the array */
 		}
 		license_card_free(&card);
 	}
@@ -369,7 +377,8 @@ static int applies_add(struct license_report *r, const struct license_info *info
 		       const char *source, const char *where)
 {
 	for (size_t i = 0; i < r->applies_count; i++)
-		if (info ? r->applies[i].info == info : !r->applies[i].info && !strcasecmp(r->applies[i].name, name))
+		if (info ? r->applies[i].info == info
+			 : !r->applies[i].info && !strcasecmp(r->applies[i].name, name))
 			return 0;
 	struct license_applies *grown = realloc(r->applies, (r->applies_count + 1) * sizeof(*r->applies));
 	if (!grown)
@@ -391,8 +400,8 @@ static int declared_entries(const struct license_report *r, const struct license
 	const struct license_card *c = &r->card;
 	size_t n = 0;
 	int other = c->license_count == 0 ||
-		    (c->license_count == 1 && (!strcasecmp(c->licenses[0], "other") ||
-					       !strcasecmp(c->licenses[0], "unknown")));
+		    (c->license_count == 1 &&
+		     (!strcasecmp(c->licenses[0], "other") || !strcasecmp(c->licenses[0], "unknown")));
 	if (other) {
 		if (c->license_name && *c->license_name) {
 			infos[n] = license_kb_find(c->license_name);
@@ -412,8 +421,8 @@ static int declared_entries(const struct license_report *r, const struct license
 
 #define MAX_DECLARED 8
 
-static int collect_applies(struct license_report *r, const struct license_info **dinfo,
-			   const char **dname, size_t nd)
+static int collect_applies(struct license_report *r, const struct license_info **dinfo, const char **dname,
+			   size_t nd)
 {
 	int rc = 0;
 	for (size_t i = 0; !rc && i < nd; i++)
@@ -480,15 +489,18 @@ static int check_mismatch(struct license_report *r, const struct license_info **
 			int agrees = 0;
 			if (info->kind == LICENSE_KIND_POLICY) {
 				for (size_t a = 0; a < r->applies_count && !agrees; a++)
-					agrees = r->applies[a].info && strcmp(r->applies[a].source, "base model") &&
+					agrees = r->applies[a].info &&
+						 strcmp(r->applies[a].source, "base model") &&
 						 license_kb_policy_of(info, r->applies[a].info);
 				if (!agrees && r->applies_count) {
 					r->mismatch = 1;
-					rc = license_strings_addf(&r->reasons, "mismatch: %s is the %s, of %s, which "
-								  "is not the license here (declared: %s)", f->path,
-								  info->name,
-								  cJSON_GetArrayItem(info->applies_to, 0)->valuestring,
-								  describe_declared(r));
+					rc = license_strings_addf(
+						&r->reasons,
+						"mismatch: %s is the %s, of %s, which "
+						"is not the license here (declared: %s)",
+						f->path, info->name,
+						cJSON_GetArrayItem(info->applies_to, 0)->valuestring,
+						describe_declared(r));
 				}
 				continue;
 			}
@@ -497,9 +509,10 @@ static int check_mismatch(struct license_report *r, const struct license_info **
 			if (agrees || !any_known)
 				continue;
 			r->mismatch = 1;
-			rc = license_strings_addf(&r->reasons, "mismatch: the card declares %s but %s is the "
-						  "%s text (%s)", describe_declared(r), f->path, info->id,
-						  info->name);
+			rc = license_strings_addf(&r->reasons,
+						  "mismatch: the card declares %s but %s is the "
+						  "%s text (%s)",
+						  describe_declared(r), f->path, info->id, info->name);
 		}
 	}
 	return rc;
@@ -525,14 +538,16 @@ static int check_bases(struct license_report *r, const struct license_info **din
 		}
 		if (!b->info) {
 			r->unknown++;
-			rc = license_strings_addf(&r->reasons, "base model %s: license '%s' is not in the "
-						  "knowledge base", b->repo, b->declared);
+			rc = license_strings_addf(&r->reasons,
+						  "base model %s: license '%s' is not in the "
+						  "knowledge base",
+						  b->repo, b->declared);
 			continue;
 		}
-		rc = license_strings_addf(&r->reasons, "base model %s (%s): %s%s", b->repo,
-					  b->depth == 1 ? "declared by the card" : "declared by a base model",
-					  b->info->id,
-					  b->info->derivatives_inherit ? ", whose terms bind derivatives" : "");
+		rc = license_strings_addf(
+			&r->reasons, "base model %s (%s): %s%s", b->repo,
+			b->depth == 1 ? "declared by the card" : "declared by a base model", b->info->id,
+			b->info->derivatives_inherit ? ", whose terms bind derivatives" : "");
 		if (rc || !b->info->derivatives_inherit)
 			continue;
 		int agrees = 0;
@@ -541,7 +556,8 @@ static int check_bases(struct license_report *r, const struct license_info **din
 					      license_kb_agrees(b->info, dinfo[d]));
 		if (!agrees && nd) {
 			r->base_conflict = 1;
-			rc = license_strings_addf(&r->reasons, "the card declares %s, but its base model %s is "
+			rc = license_strings_addf(&r->reasons,
+						  "the card declares %s, but its base model %s is "
 						  "under %s, whose terms also apply to this derivative",
 						  describe_declared(r), b->repo, b->info->id);
 		}
@@ -559,17 +575,22 @@ static int check_files(struct license_report *r)
 		int counts = f->role == LICENSE_ROLE_LICENSE || f->role == LICENSE_ROLE_POLICY;
 		if (!f->read) {
 			r->unknown += counts;
-			rc = license_strings_addf(&r->reasons, "%s: not read: %s", f->path, f->note ? f->note : "");
+			rc = license_strings_addf(&r->reasons, "%s: not read: %s", f->path,
+						  f->note ? f->note : "");
 			continue;
 		}
 		if (d->count == 0) {
 			if (f->role == LICENSE_ROLE_NOTICE)
-				rc = license_strings_addf(&r->reasons, "%s: notices (no known license text); keep "
-							  "it with redistributed copies", f->path);
+				rc = license_strings_addf(&r->reasons,
+							  "%s: notices (no known license text); keep "
+							  "it with redistributed copies",
+							  f->path);
 			else {
 				r->unknown++;
-				rc = license_strings_addf(&r->reasons, "%s: not a known license text (%zu words): "
-							  "read it", f->path, d->words);
+				rc = license_strings_addf(&r->reasons,
+							  "%s: not a known license text (%zu words): "
+							  "read it",
+							  f->path, d->words);
 			}
 			continue;
 		}
@@ -578,36 +599,43 @@ static int check_files(struct license_report *r)
 			if (x->alternative_count) {
 				struct strbuf alts = STRBUF_INIT;
 				for (size_t k = 0; !rc && k < x->alternative_count; k++)
-					rc = strbuf_addf(&alts, "%s%s", k ? ", " : "", x->alternatives[k]->id);
+					rc = strbuf_addf(&alts, "%s%s", k ? ", " : "",
+							 x->alternatives[k]->id);
 				if (!rc)
-					rc = license_strings_addf(&r->reasons, "%s: %s, but the text does not rule out "
-								  "%s", f->path, x->info->id, alts.buf);
+					rc = license_strings_addf(&r->reasons,
+								  "%s: %s, but the text does not rule out "
+								  "%s",
+								  f->path, x->info->id, alts.buf);
 				strbuf_free(&alts);
 			}
 			if (!rc && x->altered) {
 				r->altered = 1;
 				r->unknown++;
 				const struct license_region *g = &x->regions[0];
-				rc = license_strings_addf(&r->reasons, "%s: altered: differs from the known %s text "
-							  "in %zu place%s; first, line %u: %s%s%s%s%s", f->path,
-							  x->info->id, x->region_count, x->region_count == 1 ? "" : "s",
-							  g->shipped_line,
-							  g->kind == LICENSE_REGION_ADDED ? "added \"" : "\"",
-							  g->kind == LICENSE_REGION_ADDED ? g->shipped_diff : g->known_diff,
-							  g->kind == LICENSE_REGION_CHANGED ? "\" changed to \"" : "",
-							  g->kind == LICENSE_REGION_CHANGED ? g->shipped_diff : "",
-							  g->kind == LICENSE_REGION_REMOVED ? "\" removed" : "\"");
+				rc = license_strings_addf(
+					&r->reasons,
+					"%s: altered: differs from the known %s text "
+					"in %zu place%s; first, line %u: %s%s%s%s%s",
+					f->path, x->info->id, x->region_count,
+					x->region_count == 1 ? "" : "s", g->shipped_line,
+					g->kind == LICENSE_REGION_ADDED ? "added \"" : "\"",
+					g->kind == LICENSE_REGION_ADDED ? g->shipped_diff : g->known_diff,
+					g->kind == LICENSE_REGION_CHANGED ? "\" changed to \"" : "",
+					g->kind == LICENSE_REGION_CHANGED ? g->shipped_diff : "",
+					g->kind == LICENSE_REGION_REMOVED ? "\" removed" : "\"");
 			}
 			if (!rc && x->incomplete)
-				rc = license_strings_addf(&r->reasons, "%s: incomplete: %.0f%% of the %s text, %zu "
-							  "words missing at its beginning or end", f->path,
-							  x->coverage * 100, x->info->id, x->missing_words);
+				rc = license_strings_addf(&r->reasons,
+							  "%s: incomplete: %.0f%% of the %s text, %zu "
+							  "words missing at its beginning or end",
+							  f->path, x->coverage * 100, x->info->id,
+							  x->missing_words);
 		}
 	}
 	if (!rc && !license_files) {
 		r->missing_license_file = 1;
 		rc = license_strings_add(&r->reasons, "no license file in the repository (LICENSE, LICENCE "
-					 "or COPYING): the terms are only declared");
+						      "or COPYING): the terms are only declared");
 	}
 	return rc;
 }
@@ -618,7 +646,8 @@ static int add_terms(struct license_strings *list, const cJSON *items, const cha
 {
 	const cJSON *item;
 	int rc = 0;
-	cJSON_ArrayForEach(item, items) {
+	cJSON_ArrayForEach(item, items)
+	{
 		if (rc)
 			break;
 		struct strbuf sb = STRBUF_INIT;
@@ -653,7 +682,8 @@ static int sum_terms(struct license_report *r)
 		const char *prefix = known > 1 ? info->id : NULL;
 		if (info->commercial < r->commercial)
 			r->commercial = info->commercial;
-		if (info->user_threshold > 0 && (r->user_threshold == 0 || info->user_threshold < r->user_threshold))
+		if (info->user_threshold > 0 &&
+		    (r->user_threshold == 0 || info->user_threshold < r->user_threshold))
 			r->user_threshold = info->user_threshold;
 		if (!r->acceptable_use_policy)
 			r->acceptable_use_policy = info->acceptable_use_policy;
@@ -665,9 +695,10 @@ static int sum_terms(struct license_report *r)
 		if (!rc)
 			rc = add_terms(&r->use_restrictions, info->use_restrictions, prefix);
 		if (!rc && info->notice && !r->applies[i].notice_present)
-			rc = license_strings_addf(&r->reasons, "%s: redistributed copies need a \"Notice\" file "
-						  "with \"%s\"; no file of the repository has it", info->id,
-						  info->notice);
+			rc = license_strings_addf(&r->reasons,
+						  "%s: redistributed copies need a \"Notice\" file "
+						  "with \"%s\"; no file of the repository has it",
+						  info->id, info->notice);
 	}
 	if (r->applies_count == 0 || (unknown_text && r->commercial > LICENSE_COMMERCIAL_UNKNOWN))
 		r->commercial = LICENSE_COMMERCIAL_UNKNOWN;
@@ -692,22 +723,26 @@ static int check_policy(struct license_report *r, const struct license_policy *p
 	}
 	if (!rc && p->has_allow && r->applies_count == 0)
 		rc = license_strings_add(&r->violations, "no license could be established, and the "
-					 "policy allows only listed ones");
+							 "policy allows only listed ones");
 	if (!rc && p->require_commercial_use) {
 		if (r->commercial == LICENSE_COMMERCIAL_FORBIDDEN) {
 			struct strbuf ids = STRBUF_INIT;
 			for (size_t i = 0; !rc && i < r->applies_count; i++)
-				if (r->applies[i].info && r->applies[i].info->commercial == LICENSE_COMMERCIAL_FORBIDDEN)
-					rc = strbuf_addf(&ids, "%s%s", ids.len ? ", " : "", r->applies[i].name);
+				if (r->applies[i].info &&
+				    r->applies[i].info->commercial == LICENSE_COMMERCIAL_FORBIDDEN)
+					rc = strbuf_addf(&ids, "%s%s", ids.len ? ", " : "",
+							 r->applies[i].name);
 			if (!rc)
-				rc = license_strings_addf(&r->violations, "commercial use is forbidden (%s)", ids.buf);
+				rc = license_strings_addf(&r->violations, "commercial use is forbidden (%s)",
+							  ids.buf);
 			strbuf_free(&ids);
 		} else if (r->commercial == LICENSE_COMMERCIAL_UNKNOWN) {
 			rc = license_strings_add(&r->violations, "commercial use could not be established");
 		}
 	}
 	if (!rc && p->max_unknown >= 0 && r->unknown > (size_t)p->max_unknown)
-		rc = license_strings_addf(&r->violations, "%zu unknown item%s (unidentified or altered texts, "
+		rc = license_strings_addf(&r->violations,
+					  "%zu unknown item%s (unidentified or altered texts, "
 					  "unknown licenses, unread base models); the policy allows %ld",
 					  r->unknown, r->unknown == 1 ? "" : "s", p->max_unknown);
 	if (!rc && p->require_license_file && r->missing_license_file)
@@ -736,12 +771,14 @@ static int analyse(struct license_report *r, struct hub *hub, const char *cache_
 		rc = license_strings_addf(&r->reasons, "README.md: %s", r->card.note);
 	if (!rc && nd == 0)
 		rc = license_strings_add(&r->reasons, r->card_read ? "the card declares no license"
-								  : "no model card (README.md)");
+								   : "no model card (README.md)");
 	for (size_t i = 0; !rc && i < nd; i++)
 		if (!dinfo[i]) {
 			r->unknown++;
-			rc = license_strings_addf(&r->reasons, "the card declares '%s', which is not in the "
-						  "knowledge base", dname[i]);
+			rc = license_strings_addf(&r->reasons,
+						  "the card declares '%s', which is not in the "
+						  "knowledge base",
+						  dname[i]);
 		}
 	if (!rc)
 		rc = collect_applies(r, dinfo, dname, nd);

@@ -20,8 +20,8 @@ static int is_fence(const char *line, size_t n)
 
 /* Finds the YAML between a first line "---" and the next "---" line, as the Hub does.
  * *found is 0 when the card has none; *first_line is the line the YAML starts on. */
-static void front_matter(const char *text, size_t len, const char **yaml, size_t *yaml_len,
-			 int *found, int *unclosed, unsigned *first_line)
+static void front_matter(const char *text, size_t len, const char **yaml, size_t *yaml_len, int *found,
+			 int *unclosed, unsigned *first_line)
 {
 	size_t i = 0;
 	*found = *unclosed = 0;
@@ -53,7 +53,7 @@ static void front_matter(const char *text, size_t len, const char **yaml, size_t
 struct reader {
 	yaml_parser_t parser;
 	const char *source;
-	unsigned line_offset;  /* lines of the card before the YAML */
+	unsigned line_offset; /* lines of the card before the YAML */
 	int rc;
 };
 
@@ -80,8 +80,8 @@ static int next_event(struct reader *r, yaml_event_t *ev)
 
 static int field_error(struct reader *r, const yaml_event_t *ev, const char *key, const char *want)
 {
-	return modl_error_set(MODL_EINVALID, "%s: front matter: %s: expected %s (line %zu)", r->source,
-			      key, want, (size_t)ev->start_mark.line + r->line_offset);
+	return modl_error_set(MODL_EINVALID, "%s: front matter: %s: expected %s (line %zu)", r->source, key,
+			      want, (size_t)ev->start_mark.line + r->line_offset);
 }
 
 /* Skips the rest of a node whose start event was ev (a scalar or an alias is whole). */
@@ -204,7 +204,8 @@ static int read_field_names(struct reader *r, const yaml_event_t *ev, struct lic
 			return 0;
 		}
 		char *name = NULL;
-		if (k.type == YAML_SCALAR_EVENT && keep && !(rc = scalar_dup(r, &k, "extra_gated_fields", &name)))
+		if (k.type == YAML_SCALAR_EVENT && keep &&
+		    !(rc = scalar_dup(r, &k, "extra_gated_fields", &name)))
 			rc = list_add(&c->gated_fields, &c->gated_field_count, name);
 		if (!rc)
 			rc = skip_node(r, &k);
@@ -232,6 +233,7 @@ static int read_value(struct reader *r, const char *key, const yaml_event_t *ev,
 	static const struct {
 		const char *key;
 		size_t offset;
+		/* clang-format off */
 	} strings[] = {
 		{ "license_name", offsetof(struct license_card, license_name) },
 		{ "license_link", offsetof(struct license_card, license_link) },
@@ -241,6 +243,7 @@ static int read_value(struct reader *r, const char *key, const yaml_event_t *ev,
 		{ "extra_gated_description", offsetof(struct license_card, gated_description) },
 		{ "extra_gated_button_content", offsetof(struct license_card, gated_button) },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
 		if (!strcmp(key, strings[i].key)) {
 			if (ev->type == YAML_ALIAS_EVENT)
@@ -264,7 +267,7 @@ static int read_mapping(struct reader *r, struct license_card *c)
 		char key[64] = "";
 		if (k.type == YAML_SCALAR_EVENT && k.data.scalar.length < sizeof(key))
 			memcpy(key, k.data.scalar.value, k.data.scalar.length);
-		rc = skip_node(r, &k);  /* a complex key */
+		rc = skip_node(r, &k); /* a complex key */
 		yaml_event_delete(&k);
 		if (rc || (rc = next_event(r, &v)))
 			return rc;
@@ -324,8 +327,10 @@ int license_card_parse_prefix(const char *text, size_t len, int truncated, const
 	front_matter(text, len, &yaml, &yaml_len, &found, &unclosed, &first_line);
 	/* Not "declares no license": its license is somewhere past what is read. */
 	if (unclosed && truncated)
-		return modl_error_set(MODL_EINVALID, "%s: front matter: not closed within the first %zu "
-				      "bytes, the most a card's metadata may take", source, len);
+		return modl_error_set(MODL_EINVALID,
+				      "%s: front matter: not closed within the first %zu "
+				      "bytes, the most a card's metadata may take",
+				      source, len);
 	if (unclosed && !(out->note = strdup("the card starts with '---' but no line '---' closes "
 					     "the front matter: no metadata read")))
 		return modl_error_oom();
@@ -355,8 +360,7 @@ static int json_string(const cJSON *obj, const char *key, const char *source, ch
 	return (*out = strdup(v->valuestring)) ? 0 : modl_error_oom();
 }
 
-static int json_strings(const cJSON *obj, const char *key, const char *source, char ***items,
-			size_t *count)
+static int json_strings(const cJSON *obj, const char *key, const char *source, char ***items, size_t *count)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key), *item;
 	if (!v || cJSON_IsNull(v))
@@ -366,10 +370,13 @@ static int json_strings(const cJSON *obj, const char *key, const char *source, c
 		return s ? list_add(items, count, s) : modl_error_oom();
 	}
 	if (!cJSON_IsArray(v))
-		return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected a string or a list", source, key);
-	cJSON_ArrayForEach(item, v) {
+		return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected a string or a list", source,
+				      key);
+	cJSON_ArrayForEach(item, v)
+	{
 		if (!cJSON_IsString(item))
-			return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected strings", source, key);
+			return modl_error_set(MODL_EINVALID, "%s: cardData.%s: expected strings", source,
+					      key);
 		char *s = strdup(item->valuestring);
 		int rc = s ? list_add(items, count, s) : modl_error_oom();
 		if (rc)
@@ -405,7 +412,8 @@ int license_card_from_json(const cJSON *card_data, const char *source, struct li
 		rc = json_string(card_data, "extra_gated_button_content", source, &out->gated_button);
 	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(card_data, "extra_gated_fields"), *f;
 	if (!rc && cJSON_IsObject(fields))
-		cJSON_ArrayForEach(f, fields) {
+		cJSON_ArrayForEach(f, fields)
+		{
 			char *s = strdup(f->string);
 			if ((rc = s ? list_add(&out->gated_fields, &out->gated_field_count, s)
 				    : modl_error_oom()))
@@ -443,8 +451,8 @@ char *license_card_declared(const struct license_card *c)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int other = c->license_count == 0 ||
-		    (c->license_count == 1 && (!strcasecmp(c->licenses[0], "other") ||
-					       !strcasecmp(c->licenses[0], "unknown")));
+		    (c->license_count == 1 &&
+		     (!strcasecmp(c->licenses[0], "other") || !strcasecmp(c->licenses[0], "unknown")));
 	if (other && c->license_name && *c->license_name)
 		return strdup(c->license_name);
 	for (size_t i = 0; i < c->license_count; i++)

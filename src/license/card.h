@@ -9,11 +9,11 @@
 
 struct license_card {
 	int has_front_matter;
-	char **licenses;          /* "license": one id, or a list */
+	char **licenses; /* "license": one id, or a list */
 	size_t license_count;
-	char *license_name;       /* with license: other */
+	char *license_name; /* with license: other */
 	char *license_link;
-	char **base_models;       /* "base_model": one repo id, or a list */
+	char **base_models; /* "base_model": one repo id, or a list */
 	size_t base_model_count;
 	char *base_model_relation; /* finetune, adapter, merge, quantized */
 	/* Gating (Hub "extra_gated_*" fields). */
@@ -21,9 +21,9 @@ struct license_card {
 	char *gated_heading;
 	char *gated_description;
 	char *gated_button;
-	char **gated_fields;      /* the names of the fields a user must fill in */
+	char **gated_fields; /* the names of the fields a user must fill in */
 	size_t gated_field_count;
-	char *note;               /* why the front matter was not read (not closed), or NULL */
+	char *note; /* why the front matter was not read (not closed), or NULL */
 };
 
 /* Parses the front matter of a model card (text of len bytes; any bytes). A card without

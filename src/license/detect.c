@@ -85,8 +85,7 @@ static double rival_coverage(const struct shingles *a, const int *taken, size_t 
 }
 
 static int detect_round(struct license_detection *d, const char *text, size_t len,
-			const struct license_tokens *ta, const struct shingles *a, int *taken,
-			size_t *chosen)
+			const struct license_tokens *ta, const struct shingles *a, int *taken, size_t *chosen)
 {
 	struct candidate c = { 0, 0, 0 };
 	if (best_candidate(a, taken, &c) < 0)

@@ -26,8 +26,8 @@
 #define LICENSE_MIN_CONFIDENCE 0.5
 
 struct license_token {
-	uint32_t hash;         /* of the lower-cased word */
-	uint32_t start, end;   /* bytes of the word in the text */
+	uint32_t hash;       /* of the lower-cased word */
+	uint32_t start, end; /* bytes of the word in the text */
 	unsigned soft : 1;
 };
 
@@ -41,19 +41,19 @@ int license_tokenize(const char *text, size_t len, struct license_tokens *out);
 void license_tokens_free(struct license_tokens *tokens);
 
 enum license_region_kind {
-	LICENSE_REGION_CHANGED,  /* words of the known text replaced by others */
-	LICENSE_REGION_REMOVED,  /* words of the known text missing */
-	LICENSE_REGION_ADDED,    /* words in the file that the known text lacks */
+	LICENSE_REGION_CHANGED, /* words of the known text replaced by others */
+	LICENSE_REGION_REMOVED, /* words of the known text missing */
+	LICENSE_REGION_ADDED,   /* words in the file that the known text lacks */
 };
 
 struct license_region {
 	enum license_region_kind kind;
-	char *known;     /* the sentence(s) of the known text around the difference */
-	char *shipped;   /* the sentence(s) of the file around it */
-	char *known_diff;   /* the words that differ, as known ("" when added) */
-	char *shipped_diff; /* the words that differ, as shipped ("" when removed) */
-	unsigned known_line, shipped_line;  /* 1-based */
-	size_t known_words, shipped_words;  /* words that differ on each side */
+	char *known;                       /* the sentence(s) of the known text around the difference */
+	char *shipped;                     /* the sentence(s) of the file around it */
+	char *known_diff;                  /* the words that differ, as known ("" when added) */
+	char *shipped_diff;                /* the words that differ, as shipped ("" when removed) */
+	unsigned known_line, shipped_line; /* 1-based */
+	size_t known_words, shipped_words; /* words that differ on each side */
 };
 
 #define LICENSE_MAX_ALTERNATIVES 4
@@ -61,13 +61,13 @@ struct license_region {
 
 struct license_match {
 	const struct license_info *info;
-	double confidence;   /* 0..1 */
-	double coverage;     /* share of the known text's required words found in order */
-	int altered;         /* words differ inside the text (regions) */
-	int incomplete;      /* the beginning or the end of the text is missing */
-	size_t missing_words;     /* required words at the head or tail that are absent */
-	size_t extra_words;       /* words of the file before and after the text */
-	size_t region_count;      /* regions found (at most LICENSE_MAX_REGIONS are kept) */
+	double confidence;    /* 0..1 */
+	double coverage;      /* share of the known text's required words found in order */
+	int altered;          /* words differ inside the text (regions) */
+	int incomplete;       /* the beginning or the end of the text is missing */
+	size_t missing_words; /* required words at the head or tail that are absent */
+	size_t extra_words;   /* words of the file before and after the text */
+	size_t region_count;  /* regions found (at most LICENSE_MAX_REGIONS are kept) */
 	struct license_region regions[LICENSE_MAX_REGIONS];
 	/* Close versions that the file's words could not rule out. */
 	const struct license_info *alternatives[LICENSE_MAX_ALTERNATIVES];
@@ -77,8 +77,8 @@ struct license_match {
 #define LICENSE_MAX_MATCHES 3
 
 struct license_detection {
-	size_t words;                 /* words of the file */
-	size_t count;                 /* texts identified in the file (0: unknown) */
+	size_t words; /* words of the file */
+	size_t count; /* texts identified in the file (0: unknown) */
 	struct license_match matches[LICENSE_MAX_MATCHES];
 };
 

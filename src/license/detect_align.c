@@ -40,7 +40,7 @@ static void align_lcs(struct aligner *al, size_t alo, size_t ahi, size_t blo, si
 			L[i * w + j] = al->a[alo + i].hash == al->b[blo + j].hash
 					       ? (uint16_t)(L[(i + 1) * w + j + 1] + 1)
 				       : L[(i + 1) * w + j] >= L[i * w + j + 1] ? L[(i + 1) * w + j]
-									  : L[i * w + j + 1];
+										: L[i * w + j + 1];
 	for (size_t i = 0, j = 0; i < na && j < nb;) {
 		if (al->a[alo + i].hash == al->b[blo + j].hash) {
 			pair_add(al, alo + i, blo + j);
@@ -70,12 +70,10 @@ static struct slot *slot_find(struct slot *table, size_t mask, uint32_t hash)
 	return &table[k];
 }
 
-
 /* Anchors are words that occur exactly once on each side; their longest increasing run
  * (by position in the known text) is matched, and the gaps between are aligned in turn.
  * Returns 0 when there is no anchor. */
-static int align_patience(struct aligner *al, size_t alo, size_t ahi, size_t blo, size_t bhi,
-			  int depth)
+static int align_patience(struct aligner *al, size_t alo, size_t ahi, size_t blo, size_t bhi, int depth)
 {
 	size_t na = ahi - alo, nb = bhi - blo, size = 16;
 	while (size < 2 * (na + nb))

@@ -46,15 +46,19 @@ static int corpus_add(const struct license_info *info, struct known *k)
 	if (info->optional_from) {
 		size_t at = find_words(&k->tokens, info->optional_from);
 		if (at == (size_t)-1)
-			return modl_error_set(MODL_EFAIL, "license knowledge base: %s: optional_from "
-					      "phrase not in the text", info->id);
+			return modl_error_set(MODL_EFAIL,
+					      "license knowledge base: %s: optional_from "
+					      "phrase not in the text",
+					      info->id);
 		k->req_hi = at;
 	}
 	if (info->optional_before) {
 		size_t at = find_words(&k->tokens, info->optional_before);
 		if (at == (size_t)-1 || at >= k->req_hi)
-			return modl_error_set(MODL_EFAIL, "license knowledge base: %s: optional_before "
-					      "phrase not in the text", info->id);
+			return modl_error_set(MODL_EFAIL,
+					      "license knowledge base: %s: optional_before "
+					      "phrase not in the text",
+					      info->id);
 		k->req_lo = at;
 	}
 	if ((rc = detect_shingles_make(&k->tokens, 0, k->tokens.count, &k->all)))

@@ -27,7 +27,7 @@ int detect_list_number(const unsigned char *s, size_t line_start, size_t i, size
 /* ---- shingle sets (detect_shingle.c) ---------------------------------------------------- */
 
 struct shingles {
-	uint64_t *v;   /* sorted, unique */
+	uint64_t *v; /* sorted, unique */
 	size_t n;
 };
 
@@ -38,15 +38,14 @@ void detect_shingles_free(struct shingles *s);
 size_t detect_shingles_common(const struct shingles *a, const struct shingles *b);
 int detect_shingles_has(const struct shingles *s, uint64_t h);
 /* How many shingles of a are in b but not in c. */
-size_t detect_shingles_in_only(const struct shingles *a, const struct shingles *b,
-			       const struct shingles *c);
+size_t detect_shingles_in_only(const struct shingles *a, const struct shingles *b, const struct shingles *c);
 
 /* ---- the known texts (detect_corpus.c) -------------------------------------------------- */
 
 struct known {
 	const struct license_info *info;
 	struct license_tokens tokens;
-	size_t req_lo, req_hi;     /* the words that a complete copy must have */
+	size_t req_lo, req_hi; /* the words that a complete copy must have */
 	struct shingles all, req;
 };
 
@@ -61,7 +60,7 @@ const struct known *detect_known(size_t k);
 
 struct aligner {
 	const struct license_token *a, *b;
-	size_t *ia, *ib;     /* matched pairs, increasing in both */
+	size_t *ia, *ib; /* matched pairs, increasing in both */
 	size_t n, alloc;
 	int failed;
 };
@@ -75,7 +74,7 @@ void detect_align_range(struct aligner *al, size_t alo, size_t ahi, size_t blo, 
 void detect_region_free(struct license_region *r);
 /* Aligns the file (its words ta) with the known text k and fills m's coverage,
  * completeness and regions. */
-int detect_compare_with(struct license_match *m, const struct known *k, const char *file,
-			size_t file_len, const struct license_tokens *ta);
+int detect_compare_with(struct license_match *m, const struct known *k, const char *file, size_t file_len,
+			const struct license_tokens *ta);
 
 #endif

@@ -18,8 +18,8 @@ struct tokenizer {
 	size_t len;
 	struct license_tokens *out;
 	size_t alloc;
-	int soft_words;     /* words left in the current copyright statement */
-	size_t soft_until;  /* words before this offset are soft (a path, a section number) */
+	int soft_words;    /* words left in the current copyright statement */
+	size_t soft_until; /* words before this offset are soft (a path, a section number) */
 	int failed;
 };
 
@@ -89,7 +89,8 @@ static int emit(struct tokenizer *t, size_t start, size_t end, int soft)
 	uint32_t h = 2166136261u;
 	for (size_t i = start; i < end; i++) {
 		unsigned char c = (unsigned char)tolower(t->s[i]);
-		if (i == start + 5 && c == 'c' && end - start >= 7 && !strncasecmp((const char *)t->s + start, "licenc", 6))
+		if (i == start + 5 && c == 'c' && end - start >= 7 &&
+		    !strncasecmp((const char *)t->s + start, "licenc", 6))
 			c = 's';
 		h = (h ^ c) * 16777619u;
 	}
@@ -123,13 +124,16 @@ static int copyright_at(const unsigned char *s, size_t i, size_t end)
 	}
 	/* A bare "(c)" is also a list item: only "(c) 2023" counts. */
 	return (s[i] >= 0x80 && detect_decode_utf8(s, end, i, &n) == 0xA9) ||
-	       (starts_with_ci(s, i, end, "(c)") && i + 5 < end && detect_is_space(s[i + 3]) && isdigit(s[i + 4]));
+	       (starts_with_ci(s, i, end, "(c)") && i + 5 < end && detect_is_space(s[i + 3]) &&
+		isdigit(s[i + 4]));
 }
 
+/* clang-format off */
 static const char *const top_level_domains[] = {
 	"com", "org", "net", "ai", "io", "dev", "gov", "edu", "co", "uk", "cn", "fr", "de",
 	"info", "eu", "us", "html", "htm", "md", "txt", NULL,
 };
+/* clang-format on */
 
 /* A bare domain with an optional path ("ai.meta.com/llama/use-policy") or an e-mail
  * address ("LlamaUseReport@meta.com"), checked on the chunk [i, end). */
@@ -152,7 +156,8 @@ static int bare_url(const unsigned char *s, size_t i, size_t end)
 		if (!isalnum(s[k]) && s[k] != '-' && s[k] != '.')
 			return 0;
 	for (const char *const *tld = top_level_domains; *tld; tld++)
-		if (host_end - dot == strlen(*tld) && !strncasecmp((const char *)s + dot, *tld, host_end - dot))
+		if (host_end - dot == strlen(*tld) &&
+		    !strncasecmp((const char *)s + dot, *tld, host_end - dot))
 			return 1;
 	return 0;
 }
@@ -163,8 +168,8 @@ static int chunk_stop(const unsigned char *s, size_t len, size_t i)
 	unsigned char c = s[i];
 	if (c < 0x80)
 		return detect_is_space(c) || c == '(' || c == ')' || c == '[' || c == ']' || c == '<' ||
-		       c == '>' || c == '"' || c == '\'' || c == '`' || c == '*' || c == '|' ||
-		       c == '{' || c == '}';
+		       c == '>' || c == '"' || c == '\'' || c == '`' || c == '*' || c == '|' || c == '{' ||
+		       c == '}';
 	return cp_is_separator(detect_decode_utf8(s, len, i, &n));
 }
 
@@ -195,12 +200,14 @@ static size_t skip_url(struct tokenizer *t, size_t i, size_t end)
 /* <tag ...> and </tag> of HTML that Markdown files carry (<span style=...>, <br/>). */
 static size_t skip_html_tag(const unsigned char *s, size_t i, size_t end)
 {
+	/* clang-format off */
 	static const char *const tags[] = {
 		"a", "b", "br", "blockquote", "center", "code", "dd", "del", "details", "div", "dl",
 		"dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
 		"li", "ol", "p", "pre", "small", "span", "strong", "sub", "summary", "sup", "table",
 		"tbody", "td", "th", "thead", "tr", "u", "ul", NULL,
 	};
+	/* clang-format on */
 	size_t k = i + 1;
 	if (k < end && s[k] == '/')
 		k++;

@@ -26,7 +26,8 @@ static int sentence_break(const char *t, size_t len, size_t i)
 	size_t w = i - 2;
 	while (w > 0 && isalnum((unsigned char)t[w - 1]))
 		w--;
-	return !(t[i - 2] == '.' && i - 2 - w >= 1 && detect_list_number((const unsigned char *)t, 0, w, i - 2, len));
+	return !(t[i - 2] == '.' && i - 2 - w >= 1 &&
+		 detect_list_number((const unsigned char *)t, 0, w, i - 2, len));
 }
 
 /* Appends bytes with white space collapsed, control bytes dropped and invalid UTF-8
@@ -92,7 +93,8 @@ static char *words_between(const char *t, size_t start, size_t end)
 	if (cut)
 		for (n = 240; n < end - start && ((unsigned char)t[start + n] & 0xC0) == 0x80; n++)
 			;
-	if (add_clean(&sb, t + start, n) || (cut && strbuf_adds(&sb, "...")) || (!sb.buf && strbuf_adds(&sb, ""))) {
+	if (add_clean(&sb, t + start, n) || (cut && strbuf_adds(&sb, "...")) ||
+	    (!sb.buf && strbuf_adds(&sb, ""))) {
 		strbuf_free(&sb);
 		return NULL;
 	}
@@ -116,7 +118,7 @@ void detect_region_free(struct license_region *r)
 }
 
 struct gap {
-	size_t a0, a1, b0, b1;  /* file words [a0, a1), known words [b0, b1) */
+	size_t a0, a1, b0, b1; /* file words [a0, a1), known words [b0, b1) */
 	int trivial;
 };
 
@@ -128,12 +130,13 @@ static int all_soft(const struct license_token *t, size_t lo, size_t hi)
 	return 1;
 }
 
-static int region_make(struct license_region *r, const struct gap *g, const char *file,
-		       size_t file_len, const struct license_tokens *ta, const struct known *k)
+static int region_make(struct license_region *r, const struct gap *g, const char *file, size_t file_len,
+		       const struct license_tokens *ta, const struct known *k)
 {
 	const struct license_token *a = ta->items, *b = k->tokens.items;
-	r->kind = g->a1 == g->a0 ? LICENSE_REGION_REMOVED : g->b1 == g->b0 ? LICENSE_REGION_ADDED
-									  : LICENSE_REGION_CHANGED;
+	r->kind = g->a1 == g->a0   ? LICENSE_REGION_REMOVED
+		  : g->b1 == g->b0 ? LICENSE_REGION_ADDED
+				   : LICENSE_REGION_CHANGED;
 	r->known_words = g->b1 - g->b0;
 	r->shipped_words = g->a1 - g->a0;
 	/* An empty side is shown by the words on both sides of where the difference is. */
@@ -145,12 +148,11 @@ static int region_make(struct license_region *r, const struct gap *g, const char
 	r->shipped = snippet(file, file_len, fs, fe);
 	r->known_diff = words_between(k->info->text, g->b0 < g->b1 ? b[g->b0].start : 0,
 				      g->b0 < g->b1 ? b[g->b1 - 1].end : 0);
-	r->shipped_diff = words_between(file, g->a0 < g->a1 ? a[g->a0].start : 0,
-					g->a0 < g->a1 ? a[g->a1 - 1].end : 0);
+	r->shipped_diff =
+		words_between(file, g->a0 < g->a1 ? a[g->a0].start : 0, g->a0 < g->a1 ? a[g->a1 - 1].end : 0);
 	r->known_line = line_of(k->info->text, ks);
 	r->shipped_line = line_of(file, fs);
-	return r->known && r->shipped && r->known_diff && r->shipped_diff
-		       ? 0 : modl_error_oom();
+	return r->known && r->shipped && r->known_diff && r->shipped_diff ? 0 : modl_error_oom();
 }
 
 /* The exact alignment of a large gap also pairs stray common words ("the", "license")
@@ -221,8 +223,8 @@ static void trim_edges(struct aligner *al)
 }
 
 /* Aligns the file with the known text and fills coverage, completeness and regions. */
-int detect_compare_with(struct license_match *m, const struct known *k, const char *file,
-			size_t file_len, const struct license_tokens *ta)
+int detect_compare_with(struct license_match *m, const struct known *k, const char *file, size_t file_len,
+			const struct license_tokens *ta)
 {
 	struct aligner al = { ta->items, k->tokens.items, NULL, NULL, 0, 0, 0 };
 	struct gap *gaps = NULL;

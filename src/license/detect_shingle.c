@@ -115,8 +115,7 @@ int detect_shingles_has(const struct shingles *s, uint64_t h)
 }
 
 /* How many shingles of a are in b but not in c. */
-size_t detect_shingles_in_only(const struct shingles *a, const struct shingles *b,
-			       const struct shingles *c)
+size_t detect_shingles_in_only(const struct shingles *a, const struct shingles *b, const struct shingles *c)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < a->n; i++)

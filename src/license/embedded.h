@@ -7,14 +7,14 @@
 #include <stddef.h>
 
 struct license_embedded_text {
-	const char *file;  /* name in src/license/data/, e.g. "llama3.1.txt" */
+	const char *file; /* name in src/license/data/, e.g. "llama3.1.txt" */
 	const char *text;
 	size_t len;
 };
 
 extern const struct license_embedded_text license_embedded_texts[];
 extern const size_t license_embedded_text_count;
-extern const char license_embedded_terms[];  /* terms.json */
+extern const char license_embedded_terms[]; /* terms.json */
 extern const size_t license_embedded_terms_len;
 
 #endif

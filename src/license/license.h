@@ -32,40 +32,40 @@ enum license_verdict { LICENSE_VERDICT_UNKNOWN, LICENSE_VERDICT_PASS, LICENSE_VE
 
 /* What a file is by its name; its content decides what it holds. */
 enum license_role {
-	LICENSE_ROLE_LICENSE,  /* LICENSE*, LICENCE*, COPYING* */
-	LICENSE_ROLE_POLICY,   /* USE_POLICY* */
-	LICENSE_ROLE_NOTICE,   /* NOTICE* */
-	LICENSE_ROLE_GATE,     /* the card's extra_gated_prompt */
+	LICENSE_ROLE_LICENSE, /* LICENSE*, LICENCE*, COPYING* */
+	LICENSE_ROLE_POLICY,  /* USE_POLICY* */
+	LICENSE_ROLE_NOTICE,  /* NOTICE* */
+	LICENSE_ROLE_GATE,    /* the card's extra_gated_prompt */
 };
 
 struct license_file {
-	char *path;                   /* in the repository */
+	char *path; /* in the repository */
 	enum license_role role;
-	int read;                     /* 0: not read (too large, access denied), see note */
+	int read; /* 0: not read (too large, access denied), see note */
 	char *note;
-	char *text;                   /* the content (kept for the notice search) */
+	char *text; /* the content (kept for the notice search) */
 	size_t len;
 	struct license_detection detection;
-	char **notice_of;             /* ids whose required "Notice" sentence the file holds */
+	char **notice_of; /* ids whose required "Notice" sentence the file holds */
 	size_t notice_count;
 };
 
 struct license_base {
-	char *repo;                   /* as the card declares it */
-	char *parent;                 /* the repo (or ".") whose card declares it */
+	char *repo;   /* as the card declares it */
+	char *parent; /* the repo (or ".") whose card declares it */
 	unsigned depth;
-	char *declared;               /* its card's license, NULL when none or not read */
+	char *declared; /* its card's license, NULL when none or not read */
 	const struct license_info *info;
-	const char *via;              /* "hub", "cache", or NULL when not read */
-	char *note;                   /* why it was not read */
+	const char *via; /* "hub", "cache", or NULL when not read */
+	char *note;      /* why it was not read */
 };
 
 /* A license that applies: declared, found in a file, or inherited from a base model. */
 struct license_applies {
-	const struct license_info *info;  /* NULL for a name the knowledge base lacks */
-	char *name;                       /* the id, or the declared name */
-	const char *source;               /* "card", "file", "base model" */
-	char *where;                      /* file path or base repository */
+	const struct license_info *info; /* NULL for a name the knowledge base lacks */
+	char *name;                      /* the id, or the declared name */
+	const char *source;              /* "card", "file", "base model" */
+	char *where;                     /* file path or base repository */
 	int notice_present;
 };
 
@@ -78,42 +78,42 @@ struct license_report {
 	const char *source_kind;      /* "directory", "cache", "hub" */
 	char *location;               /* the directory, or the repo id */
 	char *revision;               /* the revision asked for (repos) */
-	char commit[HASH_COMMIT_BUF];              /* "" for a directory */
+	char commit[HASH_COMMIT_BUF]; /* "" for a directory */
 	int card_read;                /* a README.md was found and read */
 	struct license_card card;
-	char *declared;               /* license_card_declared() */
+	char *declared; /* license_card_declared() */
 	struct license_file *files;
 	size_t file_count;
-	size_t files_alloc;           /* entries allocated in files */
-	size_t text_bytes;            /* the text read, bounded by LICENSE_TEXT_TOTAL_MAX */
+	size_t files_alloc; /* entries allocated in files */
+	size_t text_bytes;  /* the text read, bounded by LICENSE_TEXT_TOTAL_MAX */
 	struct license_base *bases;
 	size_t base_count;
 	struct license_applies *applies;
 	size_t applies_count;
 	/* findings */
-	int mismatch;                 /* a shipped text disagrees with the declared license */
-	int base_conflict;            /* the declared license differs from a base model's that binds derivatives */
+	int mismatch;      /* a shipped text disagrees with the declared license */
+	int base_conflict; /* the declared license differs from a base model's that binds derivatives */
 	int missing_license_file;
 	int altered;
-	size_t unknown;               /* unknown items, as a policy's max_unknown counts them */
+	size_t unknown; /* unknown items, as a policy's max_unknown counts them */
 	/* the terms of every license that applies, summed up */
 	enum license_commercial commercial;
-	double user_threshold;        /* 0: none */
+	double user_threshold; /* 0: none */
 	int non_commercial, research_only;
 	const char *acceptable_use_policy;
 	struct license_strings attribution, redistribution, use_restrictions;
 	/* the verdict */
 	enum license_verdict verdict;
 	struct license_strings reasons;
-	char *policy_source;          /* the policy file, NULL without one */
+	char *policy_source; /* the policy file, NULL without one */
 	struct license_strings violations;
 };
 
 struct license_request {
-	const char *target;           /* REPO[@REV] or DIR */
+	const char *target; /* REPO[@REV] or DIR */
 	enum hub_repo_type type;
-	int remote;                   /* ask the Hub even when the repo is cached */
-	const char *policy_path;      /* NULL: no policy */
+	int remote;              /* ask the Hub even when the repo is cached */
+	const char *policy_path; /* NULL: no policy */
 };
 
 /* Audits a directory (anything that exists as one, or starts with ./ or /), or a repo:

@@ -36,10 +36,13 @@ static int add_patterns(const cJSON *v, const char *source, const char *key, cha
 	const cJSON *item;
 	if (!cJSON_IsArray(v))
 		return modl_error_set(MODL_EINVALID, "%s: \"%s\" must be a list of license ids", source, key);
-	cJSON_ArrayForEach(item, v) {
+	cJSON_ArrayForEach(item, v)
+	{
 		if (!cJSON_IsString(item) || !item->valuestring[0])
-			return modl_error_set(MODL_EINVALID, "%s: \"%s\" must be a list of license ids "
-					      "(non-empty strings)", source, key);
+			return modl_error_set(MODL_EINVALID,
+					      "%s: \"%s\" must be a list of license ids "
+					      "(non-empty strings)",
+					      source, key);
 		char **grown = realloc(*items, (*count + 1) * sizeof(**items));
 		if (!grown)
 			return modl_error_oom();
@@ -78,13 +81,17 @@ static int read_key(const cJSON *v, const char *source, struct license_policy *p
 		}
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 ||
 		    floor(v->valuedouble) != v->valuedouble)
-			return modl_error_set(MODL_EINVALID, "%s: \"max_unknown\" must be a whole number "
-					      "of 0 or more", source);
+			return modl_error_set(MODL_EINVALID,
+					      "%s: \"max_unknown\" must be a whole number "
+					      "of 0 or more",
+					      source);
 		p->max_unknown = (long)v->valuedouble;
 		return 0;
 	}
-	return modl_error_set(MODL_EINVALID, "%s: unknown key \"%s\" (a policy has allow, deny, "
-			      "require_commercial_use, max_unknown, require_license_file)", source, key);
+	return modl_error_set(MODL_EINVALID,
+			      "%s: unknown key \"%s\" (a policy has allow, deny, "
+			      "require_commercial_use, max_unknown, require_license_file)",
+			      source, key);
 }
 
 int license_policy_parse(const char *text, size_t len, const char *source, struct license_policy *out)
@@ -102,14 +109,14 @@ int license_policy_parse(const char *text, size_t len, const char *source, struc
 		return modl_error_set(MODL_EINVALID, "%s: not valid JSON (near line %u)", source, line);
 	}
 	if (!cJSON_IsObject(doc)) {
-		rc = modl_error_set(MODL_EINVALID, "%s: a policy is a JSON object, e.g. "
-				    "{\"deny\": [\"cc-by-nc-*\"]}", source);
+		rc = modl_error_set(MODL_EINVALID,
+				    "%s: a policy is a JSON object, e.g. "
+				    "{\"deny\": [\"cc-by-nc-*\"]}",
+				    source);
 		goto out;
 	}
 	const cJSON *v;
-	cJSON_ArrayForEach(v, doc)
-		if ((rc = read_key(v, source, out)))
-			goto out;
+	cJSON_ArrayForEach(v, doc) if ((rc = read_key(v, source, out))) goto out;
 	if (!(out->source = strdup(source)))
 		rc = modl_error_oom();
 out:

@@ -19,14 +19,14 @@
 #include "terms.h"
 
 struct license_policy {
-	char *source;           /* the file name, for messages */
+	char *source; /* the file name, for messages */
 	char **allow;
 	size_t allow_count;
 	int has_allow;
 	char **deny;
 	size_t deny_count;
 	int require_commercial_use;
-	long max_unknown;       /* -1: not checked */
+	long max_unknown; /* -1: not checked */
 	int require_license_file;
 };
 

@@ -29,11 +29,13 @@ static const char *base_name(const char *path)
 /* Extensions that are never license texts, even when the name says LICENSE. */
 static int binary_extension(const char *ext)
 {
+	/* clang-format off */
 	static const char *const list[] = {
 		"pdf", "png", "jpg", "jpeg", "gif", "svg", "webp", "zip", "gz", "tgz", "bz2", "xz",
 		"zst", "tar", "bin", "safetensors", "gguf", "pt", "pth", "onnx", "h5", "msgpack",
 		"ckpt", "pkl", "npz", "npy", "json", "py", "sh", "yaml", "yml", NULL,
 	};
+	/* clang-format on */
 	for (const char *const *e = list; *e; e++)
 		if (!strcasecmp(ext, *e))
 			return 1;
@@ -45,19 +47,20 @@ int license_role_of_path(const char *path)
 	static const struct {
 		const char *prefix;
 		enum license_role role;
+		/* clang-format off */
 	} prefixes[] = {
 		{ "LICENSE", LICENSE_ROLE_LICENSE },   { "LICENCE", LICENSE_ROLE_LICENSE },
 		{ "COPYING", LICENSE_ROLE_LICENSE },   { "USE_POLICY", LICENSE_ROLE_POLICY },
 		{ "USE-POLICY", LICENSE_ROLE_POLICY }, { "NOTICE", LICENSE_ROLE_NOTICE },
 	};
+	/* clang-format on */
 	const char *name = base_name(path);
 	const char *dot = strrchr(name, '.');
 	if (dot && binary_extension(dot + 1))
 		return -1;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i].prefix);
-		if (!strncasecmp(name, prefixes[i].prefix, n) &&
-		    (name[n] == '\0' || strchr(".-_ ", name[n])))
+		if (!strncasecmp(name, prefixes[i].prefix, n) && (name[n] == '\0' || strchr(".-_ ", name[n])))
 			return (int)prefixes[i].role;
 	}
 	return -1;
@@ -121,10 +124,11 @@ void license_strings_free(struct license_strings *list)
 int license_files_reserve(struct license_report *r)
 {
 	if (r->file_count >= LICENSE_FILES_MAX)
-		return modl_error_set(MODL_EINVALID, "%s: more than %u license-like files (LICENSE*, "
+		return modl_error_set(MODL_EINVALID,
+				      "%s: more than %u license-like files (LICENSE*, "
 				      "COPYING*, NOTICE*, USE_POLICY*), the limit of an audit: refusing to "
-				      "audit only part of them", r->location ? r->location : "repository",
-				      LICENSE_FILES_MAX);
+				      "audit only part of them",
+				      r->location ? r->location : "repository", LICENSE_FILES_MAX);
 	if (r->file_count < r->files_alloc)
 		return 0;
 	size_t alloc = r->files_alloc ? r->files_alloc * 2 : 16;
@@ -143,7 +147,8 @@ static int add_file(struct license_report *r, const char *path, enum license_rol
 {
 	int rc = license_files_reserve(r);
 	if (!rc && len > LICENSE_TEXT_TOTAL_MAX - r->text_bytes)
-		rc = modl_error_set(MODL_EINVALID, "%s: the license-like files hold more than %u MiB of "
+		rc = modl_error_set(MODL_EINVALID,
+				    "%s: the license-like files hold more than %u MiB of "
 				    "text, the limit of an audit: refusing to audit only part of them",
 				    r->location ? r->location : "repository", LICENSE_TEXT_TOTAL_MAX >> 20);
 	if (rc) {
@@ -171,8 +176,7 @@ static int cmp_files(const void *a, const void *b)
 }
 
 /* truncated: text is the first LICENSE_FILE_MAX bytes of a larger card. */
-static int set_card(struct license_report *r, const char *source, const char *text, size_t len,
-		    int truncated)
+static int set_card(struct license_report *r, const char *source, const char *text, size_t len, int truncated)
 {
 	int rc = license_card_parse_prefix(text, len, truncated, source, &r->card);
 	if (!rc)
@@ -248,7 +252,8 @@ static int visit_entry(struct license_report *r, const char *root, const char *r
 		char *text = NULL;
 		size_t len = 0;
 		if (!(rc = read_prefix(full.buf, LICENSE_FILE_MAX, &text, &len)))
-			rc = set_card(r, full.buf, text, len, (unsigned long long)st.st_size > LICENSE_FILE_MAX);
+			rc = set_card(r, full.buf, text, len,
+				      (unsigned long long)st.st_size > LICENSE_FILE_MAX);
 		free(text);
 		goto out;
 	}
@@ -256,8 +261,7 @@ static int visit_entry(struct license_report *r, const char *root, const char *r
 	if (role < 0)
 		goto out;
 	if ((unsigned long long)st.st_size > LICENSE_FILE_MAX) {
-		rc = add_file(r, path.buf, (enum license_role)role, NULL, 0,
-			      "larger than 1 MiB: not read");
+		rc = add_file(r, path.buf, (enum license_role)role, NULL, 0, "larger than 1 MiB: not read");
 		goto out;
 	}
 	char *text = NULL;
@@ -279,8 +283,8 @@ static int visit(struct license_report *r, const char *root, const char *rel, in
 	int rc = strbuf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
 	DIR *d = rc ? NULL : opendir(dir.buf);
 	if (!rc && !d) {
-		rc = depth == 0 ? modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno,
-						   "%s", dir.buf)
+		rc = depth == 0 ? modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno, "%s",
+						   dir.buf)
 				: 0;
 		goto out;
 	}
@@ -345,8 +349,13 @@ static int hub_get(struct hub *hub, const struct hub_repo *repo, const char *rev
 	/* Small files come through a redirect to /api/resolve-cache on the same host; a file
 	 * in LFS through one to the CDN. Only the first MiB is asked for. */
 	struct http_request req = {
-		.method = "GET", .url = url.buf, .range_start = -1, .range_end = -1,
-		.redirects = HTTP_REDIRECT_ALL, .identity = 1, .max_body = LICENSE_FILE_MAX + 1,
+		.method = "GET",
+		.url = url.buf,
+		.range_start = -1,
+		.range_end = -1,
+		.redirects = HTTP_REDIRECT_ALL,
+		.identity = 1,
+		.max_body = LICENSE_FILE_MAX + 1,
 	};
 	if (size > LICENSE_FILE_MAX) {
 		req.range_start = 0;
@@ -392,10 +401,11 @@ static int license_entries(const struct license_report *r, const struct hub_tree
 	*out = NULL;
 	*count = 0;
 	if (n > LICENSE_FILES_MAX)
-		return modl_error_set(MODL_EINVALID, "%s: %zu license-like files (LICENSE*, COPYING*, "
+		return modl_error_set(MODL_EINVALID,
+				      "%s: %zu license-like files (LICENSE*, COPYING*, "
 				      "NOTICE*, USE_POLICY*), more than the %u of an audit: refusing to "
-				      "audit only part of them", r->location ? r->location : "repository", n,
-				      LICENSE_FILES_MAX);
+				      "audit only part of them",
+				      r->location ? r->location : "repository", n, LICENSE_FILES_MAX);
 	if (n && !(list = malloc(n * sizeof(*list))))
 		return modl_error_oom();
 	n = 0;
@@ -531,7 +541,8 @@ int license_fetch_card(struct hub *hub, const char *cache_root, const char *repo
 		return 0;
 	}
 	if (!hub) {
-		*note = strdup("not in the cache (audit it with 'modl license REPO' to read it from the Hub)");
+		*note = strdup(
+			"not in the cache (audit it with 'modl license REPO' to read it from the Hub)");
 		return *note ? 0 : modl_error_oom();
 	}
 	int rc = hub_get(hub, &repo, "main", "README.md", 0, text, len, note);

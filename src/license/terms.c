@@ -55,9 +55,8 @@ const struct license_info *license_kb_find(const char *name)
 		const cJSON *lists[] = { items[i].hub_ids, items[i].aliases };
 		for (size_t l = 0; l < 2; l++) {
 			const cJSON *s;
-			cJSON_ArrayForEach(s, lists[l])
-				if (!strcasecmp(s->valuestring, key))
-					return &items[i];
+			cJSON_ArrayForEach(s,
+					   lists[l]) if (!strcasecmp(s->valuestring, key)) return &items[i];
 		}
 	}
 	return NULL;
@@ -75,9 +74,7 @@ static int in_list(const cJSON *list, const char *s)
 	const cJSON *item;
 	if (!s)
 		return 0;
-	cJSON_ArrayForEach(item, list)
-		if (!strcasecmp(item->valuestring, s))
-			return 1;
+	cJSON_ArrayForEach(item, list) if (!strcasecmp(item->valuestring, s)) return 1;
 	return 0;
 }
 
@@ -127,9 +124,7 @@ static const cJSON *opt_strings(const cJSON *obj, const char *key, int *bad)
 		*bad = 1;
 		return NULL;
 	}
-	cJSON_ArrayForEach(item, v)
-		if (!cJSON_IsString(item))
-			*bad = 1;
+	cJSON_ArrayForEach(item, v) if (!cJSON_IsString(item)) *bad = 1;
 	return v;
 }
 
@@ -231,7 +226,8 @@ static int load_doc(void)
 	if (!kb.items)
 		KB_FAIL("out of memory");
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list) {
+	cJSON_ArrayForEach(e, list)
+	{
 		int rc = read_entry(e, &kb.items[kb.count], kb.count);
 		if (rc)
 			return rc;

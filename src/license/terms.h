@@ -9,9 +9,9 @@
 #include <cjson/cJSON.h>
 
 enum license_kind {
-	LICENSE_KIND_LICENSE,  /* a license agreement */
-	LICENSE_KIND_POLICY,   /* an acceptable-use or prohibited-use policy of a license */
-	LICENSE_KIND_FAMILY,   /* a Hub tag naming several licenses ("openrail"); no text */
+	LICENSE_KIND_LICENSE, /* a license agreement */
+	LICENSE_KIND_POLICY,  /* an acceptable-use or prohibited-use policy of a license */
+	LICENSE_KIND_FAMILY,  /* a Hub tag naming several licenses ("openrail"); no text */
 };
 
 /* Ordered from the most to the least restrictive: aggregation takes the minimum. */
@@ -23,13 +23,13 @@ enum license_commercial {
 };
 
 struct license_info {
-	const char *id;          /* "llama3.1", "gemma-2024-04-01", "llama3.1-aup" */
+	const char *id; /* "llama3.1", "gemma-2024-04-01", "llama3.1-aup" */
 	const char *name;
 	enum license_kind kind;
-	const char *hub_id;      /* the Hub's license id (first of hub_ids), NULL for a policy */
-	const char *url;         /* the full text */
-	const char *version;     /* a date, or NULL */
-	const char *text;        /* the known text (NULL for a family) */
+	const char *hub_id;  /* the Hub's license id (first of hub_ids), NULL for a policy */
+	const char *url;     /* the full text */
+	const char *version; /* a date, or NULL */
+	const char *text;    /* the known text (NULL for a family) */
 	size_t text_len;
 	const char *optional_from;   /* the text from this phrase on may be left out */
 	const char *optional_before; /* the text before this phrase may be left out */
@@ -38,12 +38,12 @@ struct license_info {
 	/* terms */
 	enum license_commercial commercial;
 	const char *commercial_note;
-	double user_threshold;   /* 0: none */
-	const char *notice;      /* the text a "Notice" file must hold, or NULL */
+	double user_threshold; /* 0: none */
+	const char *notice;    /* the text a "Notice" file must hold, or NULL */
 	const cJSON *attribution, *redistribution, *use_restrictions; /* string arrays */
 	const char *acceptable_use_policy;
 	int non_commercial, research_only;
-	size_t index;            /* position in the knowledge base */
+	size_t index; /* position in the knowledge base */
 };
 
 /* The knowledge base, read on first use (thread-safe); MODL_EFAIL when the embedded

@@ -34,9 +34,9 @@ struct dl_file {
 	char expected[HASH_HEX_BUF];
 	enum hash_kind kind;
 	int fd, lock_fd;
-	char *url;             /* current GET URL */
+	char *url; /* current GET URL */
 	unsigned url_generation;
-	int cross_host;        /* the URL is on another host (a CDN) */
+	int cross_host; /* the URL is on another host (a CDN) */
 	/* ranged transfer */
 	int ranged;
 	unsigned long long chunk_size;
@@ -47,11 +47,11 @@ struct dl_file {
 	size_t unmarked;       /* chunks written since the map was last brought up to date */
 	size_t map_header;
 	unsigned inflight;
-	int hashing;           /* a thread is hashing the done prefix */
+	int hashing; /* a thread is hashing the done prefix */
 	struct hasher *hasher;
 	int verify_retried;
 	int failed;
-	unsigned fail_order;   /* 1 for the first file that failed, 2 for the next... */
+	unsigned fail_order; /* 1 for the first file that failed, 2 for the next... */
 };
 
 struct engine {
@@ -62,12 +62,12 @@ struct engine {
 	size_t next_file;
 	unsigned active;
 	unsigned failures;
-	int abort;  /* an authorisation failure or a hostile answer: no new file is started */
+	int abort; /* an authorisation failure or a hostile answer: no new file is started */
 };
 
 struct task {
 	struct dl_file *file;
-	int prepare;     /* else: fetch chunk `chunk` */
+	int prepare; /* else: fetch chunk `chunk` */
 	size_t chunk;
 };
 
@@ -133,8 +133,8 @@ static int chunk_map_path(const struct dl_file *f, struct strbuf *out)
 
 static void chunk_map_header(const struct dl_file *f, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s %s %llu %llu\n", CHUNKS_MAGIC, f->expected,
-		 f->item->entry->size, f->chunk_size);
+	snprintf(buf, size, "%s %s %llu %llu\n", CHUNKS_MAGIC, f->expected, f->item->entry->size,
+		 f->chunk_size);
 }
 
 /* Opens the map of a partial download. When it matches this file (hash, size, chunk
@@ -243,7 +243,7 @@ struct part_io {
 	struct dl_file *file;
 	unsigned long long start, length, received;
 	unsigned long long fetched; /* received over every try */
-	int ranged;          /* a Range was asked: only 206 with the exact Content-Range */
+	int ranged;                 /* a Range was asked: only 206 with the exact Content-Range */
 	int checked;
 	unsigned generation; /* of the URL being tried */
 	int cross_host;
@@ -255,15 +255,14 @@ static int check_content_range(const struct part_io *io, const struct http_respo
 	const char *cr = http_response_header(resp, "Content-Range");
 	unsigned long long a, b, total;
 	char tail;
-	if (resp->status != 206 || !cr ||
-	    sscanf(cr, "bytes %llu-%llu/%llu%c", &a, &b, &total, &tail) != 3)
+	if (resp->status != 206 || !cr || sscanf(cr, "bytes %llu-%llu/%llu%c", &a, &b, &total, &tail) != 3)
 		return modl_error_set(MODL_ENET, "%s: asked for bytes %llu-%llu, got HTTP %ld %s",
-				      io->file->item->entry->path, io->start,
-				      io->start + io->length - 1, resp->status, cr ? cr : "");
+				      io->file->item->entry->path, io->start, io->start + io->length - 1,
+				      resp->status, cr ? cr : "");
 	if (a != io->start || b != io->start + io->length - 1 || total != io->file->item->entry->size)
 		return modl_error_set(MODL_ENET, "%s: asked for bytes %llu-%llu of %llu, got %s",
-				      io->file->item->entry->path, io->start,
-				      io->start + io->length - 1, io->file->item->entry->size, cr);
+				      io->file->item->entry->path, io->start, io->start + io->length - 1,
+				      io->file->item->entry->size, cr);
 	return 0;
 }
 
@@ -271,16 +270,17 @@ static int part_sink(void *ctx, const struct http_response *resp, const void *da
 {
 	struct part_io *io = ctx;
 	if (!io->checked) {
-		int rc = io->ranged ? check_content_range(io, resp)
+		int rc = io->ranged            ? check_content_range(io, resp)
 			 : resp->status == 200 ? 0
-			 : modl_error_set(MODL_ENET, "%s: unexpected HTTP %ld",
-					  io->file->item->entry->path, resp->status);
+					       : modl_error_set(MODL_ENET, "%s: unexpected HTTP %ld",
+								io->file->item->entry->path, resp->status);
 		/* A body declared longer than asked for is hostile: refused before a byte. */
 		const char *cl = http_response_header(resp, "Content-Length");
 		if (!rc && cl && strtoull(cl, NULL, 10) > io->length)
-			rc = modl_error_set(MODL_EINVALID, "%s: the server announced %s bytes where "
-					    "%llu were expected", io->file->item->entry->path, cl,
-					    io->length);
+			rc = modl_error_set(MODL_EINVALID,
+					    "%s: the server announced %s bytes where "
+					    "%llu were expected",
+					    io->file->item->entry->path, cl, io->length);
 		if (rc)
 			return rc;
 		io->checked = 1;
@@ -317,8 +317,8 @@ static int part_judge(void *ctx, const struct http_response *resp)
 	if (io->checked && io->received == io->length)
 		return 0;
 	if (io->checked)
-		return modl_error_set(MODL_ENET, "%s: the transfer ended after %llu of %llu bytes",
-				      path, io->received, io->length);
+		return modl_error_set(MODL_ENET, "%s: the transfer ended after %llu of %llu bytes", path,
+				      io->received, io->length);
 	if (resp->status == 403 && io->cross_host) {
 		modl_error_set(MODL_ENET, "%s: the download URL was refused (expired?)", path);
 		return HTTP_JUDGE_EXPIRED;
@@ -356,8 +356,8 @@ static int part_refresh(void *ctx, char **url)
 	pthread_mutex_lock(&e->lock);
 	int stale = io->generation == f->url_generation;
 	pthread_mutex_unlock(&e->lock);
-	if (stale && hub_file_metadata(e->job->hub, e->job->repo, e->job->commit,
-				       f->item->entry->path, &meta) == 0) {
+	if (stale &&
+	    hub_file_metadata(e->job->hub, e->job->repo, e->job->commit, f->item->entry->path, &meta) == 0) {
 		pthread_mutex_lock(&e->lock);
 		if (io->generation == f->url_generation) {
 			free(f->url);
@@ -384,8 +384,12 @@ static int part_refresh(void *ctx, char **url)
 static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long start,
 		      unsigned long long length, int ranged, struct hasher **stream_hasher)
 {
-	struct part_io io = { .engine = e, .file = f, .start = start, .length = length,
-			      .ranged = ranged, .stream_hasher = stream_hasher };
+	struct part_io io = { .engine = e,
+			      .file = f,
+			      .start = start,
+			      .length = length,
+			      .ranged = ranged,
+			      .stream_hasher = stream_hasher };
 	struct http_response resp;
 	pthread_mutex_lock(&e->lock);
 	char *url = strdup(f->url);
@@ -395,10 +399,17 @@ static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long st
 	if (!url)
 		return modl_error_oom();
 	struct http_request req = {
-		.method = "GET", .url = url, .range_start = ranged ? (long long)start : -1,
+		.method = "GET",
+		.url = url,
+		.range_start = ranged ? (long long)start : -1,
 		.range_end = ranged ? (long long)(start + length - 1) : -1,
-		.redirects = HTTP_REDIRECT_ALL, .identity = 1, .sink = part_sink, .sink_ctx = &io,
-		.restart = part_restart, .judge = part_judge, .refresh = part_refresh,
+		.redirects = HTTP_REDIRECT_ALL,
+		.identity = 1,
+		.sink = part_sink,
+		.sink_ctx = &io,
+		.restart = part_restart,
+		.judge = part_judge,
+		.refresh = part_refresh,
 	};
 	http_response_init(&resp);
 	int rc = http_perform(hub_http(e->job->hub), &req, &resp);
@@ -414,9 +425,8 @@ static int fetch_part(struct engine *e, struct dl_file *f, unsigned long long st
 
 static int verify_mismatch(struct dl_file *f, const char *actual)
 {
-	return modl_error_set(MODL_EINTEGRITY, "%s: %s mismatch: expected %s, got %s",
-			      f->item->entry->path, f->kind == HASH_SHA256 ? "sha256" : "git sha1",
-			      f->expected, actual);
+	return modl_error_set(MODL_EINTEGRITY, "%s: %s mismatch: expected %s, got %s", f->item->entry->path,
+			      f->kind == HASH_SHA256 ? "sha256" : "git sha1", f->expected, actual);
 }
 
 /* The file is complete and its hash is actual: make it visible, or report. */
@@ -431,8 +441,8 @@ static int commit_file(struct dl_file *f, const char *actual)
 	if ((rc = fs_parent_dir(f->item->final_path, &dir)) || (rc = fs_mkdir_p(dir.buf, 0755)))
 		goto out;
 	if (rename(f->item->partial_path, f->item->final_path) != 0) {
-		rc = modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s",
-				      f->item->partial_path, f->item->final_path);
+		rc = modl_error_errno(MODL_EFAIL, errno, "cannot rename %s to %s", f->item->partial_path,
+				      f->item->final_path);
 		goto out;
 	}
 	chunk_map_remove(f);
@@ -544,8 +554,7 @@ static void hash_prefix(struct engine *e, struct dl_file *f)
 		return;
 	}
 	f->hashing = 1;
-	while (!f->failed && f->hashed_chunks < f->chunk_count &&
-	       f->chunks[f->hashed_chunks] == CHUNK_DONE) {
+	while (!f->failed && f->hashed_chunks < f->chunk_count && f->chunks[f->hashed_chunks] == CHUNK_DONE) {
 		size_t i = f->hashed_chunks;
 		pthread_mutex_unlock(&e->lock);
 		int rc = hash_chunk(f, i, &buf);
@@ -596,14 +605,18 @@ static int check_metadata(struct engine *e, struct dl_file *f, const struct hub_
 {
 	const char *path = f->item->entry->path;
 	if (strcmp(meta->commit, e->job->commit))
-		return modl_error_set(MODL_EINVALID, "%s: the Hub answered for commit %s, not %s",
-				      path, meta->commit, e->job->commit);
+		return modl_error_set(MODL_EINVALID, "%s: the Hub answered for commit %s, not %s", path,
+				      meta->commit, e->job->commit);
 	if (strcmp(meta->etag, f->expected))
-		return modl_error_set(MODL_EINTEGRITY, "%s: the Hub's ETag %s differs from the "
-				      "listed hash %s", path, meta->etag, f->expected);
+		return modl_error_set(MODL_EINTEGRITY,
+				      "%s: the Hub's ETag %s differs from the "
+				      "listed hash %s",
+				      path, meta->etag, f->expected);
 	if (meta->size != f->item->entry->size)
-		return modl_error_set(MODL_EINTEGRITY, "%s: the Hub's size %llu differs from the "
-				      "listed size %llu", path, meta->size, f->item->entry->size);
+		return modl_error_set(MODL_EINTEGRITY,
+				      "%s: the Hub's size %llu differs from the "
+				      "listed size %llu",
+				      path, meta->size, f->item->entry->size);
 	return 0;
 }
 
@@ -668,7 +681,8 @@ static void run_prepare(struct engine *e, struct dl_file *f)
 		return;
 	}
 	if (!rc)
-		rc = hub_file_metadata(e->job->hub, e->job->repo, e->job->commit, f->item->entry->path, &meta);
+		rc = hub_file_metadata(e->job->hub, e->job->repo, e->job->commit, f->item->entry->path,
+				       &meta);
 	if (!rc)
 		rc = check_metadata(e, f, &meta);
 	if (!rc)
@@ -847,7 +861,8 @@ int download_run(struct download_job *job)
 		free(e.files[i].marked);
 		if (job->items[i].status != DOWNLOAD_FAILED)
 			continue;
-		if (failed++ == 0 || (e.files[i].fail_order && e.files[i].fail_order < e.files[first].fail_order))
+		if (failed++ == 0 ||
+		    (e.files[i].fail_order && e.files[i].fail_order < e.files[first].fail_order))
 			first = i;
 	}
 	pthread_mutex_destroy(&e.lock);

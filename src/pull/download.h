@@ -28,9 +28,9 @@ struct download_job {
 	const char *commit;
 	struct download_item *items;
 	size_t count;
-	unsigned jobs;         /* files at once */
-	unsigned connections;  /* ranges at once per large file */
-	int force;             /* fetch even when the final file is already there */
+	unsigned jobs;        /* files at once */
+	unsigned connections; /* ranges at once per large file */
+	int force;            /* fetch even when the final file is already there */
 	struct progress *progress;
 	/* Called (from a worker thread) once an item's final file is there, fetched or found
 	 * present, while its lock is still held: a cache pull links the snapshot to the blob

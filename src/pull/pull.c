@@ -37,8 +37,8 @@ static int file_requested(const struct pull_options *o, const char *path)
 }
 
 /* The listed files a pull takes; every FILE argument must be in the listing. */
-static int select_files(const struct pull_options *o, const struct hub_tree *tree,
-			struct pull_result *r, const struct cache_repo *cache)
+static int select_files(const struct pull_options *o, const struct hub_tree *tree, struct pull_result *r,
+			const struct cache_repo *cache)
 {
 	r->files = calloc(tree->count + 1, sizeof(*r->files));
 	if (!r->files)
@@ -62,8 +62,8 @@ static int select_files(const struct pull_options *o, const struct hub_tree *tre
 		if (!found) {
 			if (cache && hub_path_is_safe(o->files[i]))
 				cache_mark_no_exist(cache, r->commit, o->files[i]);
-			return modl_error_set(MODL_ENOTFOUND, "file %s not found in %s@%.12s",
-					      o->files[i], o->repo.id, r->commit);
+			return modl_error_set(MODL_ENOTFOUND, "file %s not found in %s@%.12s", o->files[i],
+					      o->repo.id, r->commit);
 		}
 	}
 	return 0;
@@ -84,9 +84,9 @@ static int local_file_present(const char *dir, const struct pull_file *f)
 	char *text = NULL;
 	struct stat st;
 	int present = 0;
-	if (!local_meta_path(dir, f->path, ".metadata", &meta) && !strbuf_addf(&file, "%s/%s", dir, f->path) &&
-	    fs_read_file(meta.buf, 4096, &text, NULL) == 0 && stat(file.buf, &st) == 0 &&
-	    S_ISREG(st.st_mode) && (unsigned long long)st.st_size == f->size) {
+	if (!local_meta_path(dir, f->path, ".metadata", &meta) &&
+	    !strbuf_addf(&file, "%s/%s", dir, f->path) && fs_read_file(meta.buf, 4096, &text, NULL) == 0 &&
+	    stat(file.buf, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size == f->size) {
 		const char *nl = strchr(text, '\n');
 		present = nl && !strncmp(nl + 1, f->hash, strlen(f->hash)) &&
 			  (nl[1 + strlen(f->hash)] == '\n' || nl[1 + strlen(f->hash)] == '\0');
@@ -128,8 +128,8 @@ static void items_free(struct download_item *items, size_t n)
 	free(items);
 }
 
-static int plan_items(const struct pull_options *o, const struct cache_repo *cache,
-		      struct pull_result *r, struct hub_entry *entries, struct download_item **out)
+static int plan_items(const struct pull_options *o, const struct cache_repo *cache, struct pull_result *r,
+		      struct hub_entry *entries, struct download_item **out)
 {
 	struct download_item *items = calloc(r->count + 1, sizeof(*items));
 	struct strbuf sb = STRBUF_INIT;
@@ -195,15 +195,16 @@ static int check_snapshot(const struct pull_options *o, const struct pull_result
 			first = r->files[i].path;
 	if (!lost)
 		return 0;
-	return modl_error_set(MODL_EFAIL, "%s@%.12s: %zu file%s vanished from the snapshot while "
+	return modl_error_set(MODL_EFAIL,
+			      "%s@%.12s: %zu file%s vanished from the snapshot while "
 			      "pulling (first: %s; a concurrent 'modl cache rm' or 'prune'?): pull again",
 			      o->repo.id, r->commit, lost, lost == 1 ? "" : "s", first);
 }
 
 /* After the transfers: record what is there in the local dir (the cache's snapshot links
  * were made as each file became ready), check the snapshot, and point the ref at it. */
-static int publish(const struct pull_options *o, const struct cache_repo *cache,
-		   struct pull_result *r, const struct download_item *items)
+static int publish(const struct pull_options *o, const struct cache_repo *cache, struct pull_result *r,
+		   const struct download_item *items)
 {
 	struct strbuf dir = STRBUF_INIT;
 	size_t linked = 0;
@@ -298,8 +299,9 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 		goto out;
 	/* The whole listing must fit on disk before a byte is fetched (dry runs too). */
 	if ((rc = result_path(o, cache, r)) ||
-	    (rc = hub_tree_validate(&tree, o->repo.id, strlen(r->path) + 1 +
-				    (o->local_dir ? strlen("/.cache/huggingface/download/") : 0),
+	    (rc = hub_tree_validate(&tree, o->repo.id,
+				    strlen(r->path) + 1 +
+					    (o->local_dir ? strlen("/.cache/huggingface/download/") : 0),
 				    o->local_dir ? strlen(".incomplete") : 0)))
 		goto out;
 	/* The license policy sees the card and license files only, before any weight. */
@@ -322,19 +324,29 @@ static int pull_online(const struct modl_settings *s, int verbose, const struct 
 		goto out;
 	/* The snapshot lock first: from here until the snapshot is checked, `cache rm` and
 	 * `prune` leave this commit's snapshot and this repo alone. */
-	if (!o->local_dir && ((rc = cache_repo_prepare(cache)) || (rc = snapshot_lock(cache, r->commit, &lock_fd)) ||
-			      (rc = cache_write_tree(cache, r->commit, &tree))))
+	if (!o->local_dir &&
+	    ((rc = cache_repo_prepare(cache)) || (rc = snapshot_lock(cache, r->commit, &lock_fd)) ||
+	     (rc = cache_write_tree(cache, r->commit, &tree))))
 		goto out;
 	progress_note(o->progress, "%s@%.12s: license %s, %s", o->repo.id, r->commit,
 		      r->license ? r->license : "not declared",
-		      !strcmp(r->gated, "false") ? "not gated"
+		      !strcmp(r->gated, "false")    ? "not gated"
 		      : !strcmp(r->gated, "manual") ? "gated (manual approval)"
-		      : !strcmp(r->gated, "auto") ? "gated (automatic approval)" : "gated");
+		      : !strcmp(r->gated, "auto")   ? "gated (automatic approval)"
+						    : "gated");
 	struct link_ctx link = { cache, r->commit };
 	struct download_job job = {
-		.hub = hub, .repo = &o->repo, .commit = r->commit, .items = items, .count = r->count,
-		.jobs = o->jobs, .connections = o->connections, .force = o->force, .progress = o->progress,
-		.on_ready = o->local_dir ? NULL : link_ready, .ready_ctx = &link,
+		.hub = hub,
+		.repo = &o->repo,
+		.commit = r->commit,
+		.items = items,
+		.count = r->count,
+		.jobs = o->jobs,
+		.connections = o->connections,
+		.force = o->force,
+		.progress = o->progress,
+		.on_ready = o->local_dir ? NULL : link_ready,
+		.ready_ctx = &link,
 	};
 	double t0 = clock_seconds();
 	rc = download_run(&job);
@@ -370,7 +382,7 @@ static int walk_snapshot(void *ctx, struct fs_entry *ent)
 	struct stat st;
 	if (S_ISDIR(ent->type)) {
 		int rc = fs_for_each_entry(ent->path, walk_snapshot, w);
-		return rc == MODL_ENOTFOUND ? 0 : rc;  /* a folder gone meanwhile */
+		return rc == MODL_ENOTFOUND ? 0 : rc; /* a folder gone meanwhile */
 	}
 	if (fstatat(ent->dir_fd, ent->name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(w->broken, sizeof(w->broken), "%s", ent->path);
@@ -382,8 +394,7 @@ static int walk_snapshot(void *ctx, struct fs_entry *ent)
 
 /* HF_HUB_OFFLINE: the commit from the ref (or the revision itself), and a snapshot that
  * holds every requested file of the recorded listing. */
-static int pull_offline(const struct pull_options *o, const struct cache_repo *cache,
-			struct pull_result *r)
+static int pull_offline(const struct pull_options *o, const struct cache_repo *cache, struct pull_result *r)
 {
 	struct hub_tree tree = { 0 };
 	struct stat st;
@@ -391,8 +402,10 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 	r->offline = 1;
 	r->gated = "false";
 	if (o->policy)
-		return modl_error_set(MODL_EUSAGE, "offline mode (HF_HUB_OFFLINE): --policy needs the Hub; audit "
-				      "the cached snapshot with 'modl license %s'", o->repo.id);
+		return modl_error_set(MODL_EUSAGE,
+				      "offline mode (HF_HUB_OFFLINE): --policy needs the Hub; audit "
+				      "the cached snapshot with 'modl license %s'",
+				      o->repo.id);
 	if (hub_is_commit(ref_name(o)))
 		memcpy(r->commit, ref_name(o), 41);
 	else if ((rc = cache_read_ref(cache, ref_name(o), r->commit)))
@@ -416,16 +429,20 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 			int there = !strbuf_addf(&p, "%s/%s", r->path, f.path) && stat(p.buf, &st) == 0;
 			strbuf_free(&p);
 			if (!there)
-				return modl_error_set(MODL_ENET, "offline mode (HF_HUB_OFFLINE): %s is not "
-						      "in the cached snapshot", f.path);
+				return modl_error_set(MODL_ENET,
+						      "offline mode (HF_HUB_OFFLINE): %s is not "
+						      "in the cached snapshot",
+						      f.path);
 		}
 		struct snapshot_walk w = { 0 };
 		rc = fs_for_each_entry(r->path, walk_snapshot, &w);
 		if (rc < 0)
 			return rc;
 		if (rc || w.files == 0)
-			return modl_error_set(MODL_ENET, "offline mode (HF_HUB_OFFLINE): the cached snapshot of %s "
-					      "is %s%s (an interrupted 'cache rm'?); not cached", o->repo.id,
+			return modl_error_set(MODL_ENET,
+					      "offline mode (HF_HUB_OFFLINE): the cached snapshot of %s "
+					      "is %s%s (an interrupted 'cache rm'?); not cached",
+					      o->repo.id,
 					      w.files ? "incomplete: a link is broken: " : "empty",
 					      w.files ? w.broken : "");
 		return 0;
@@ -440,21 +457,22 @@ static int pull_offline(const struct pull_options *o, const struct cache_repo *c
 			first = r->files[i].path;
 	}
 	if (!rc && missing)
-		rc = modl_error_set(MODL_ENET, "offline mode (HF_HUB_OFFLINE): the cached snapshot of "
-				    "%s lacks %zu file%s (first: %s)", o->repo.id, missing,
-				    missing == 1 ? "" : "s", first);
+		rc = modl_error_set(MODL_ENET,
+				    "offline mode (HF_HUB_OFFLINE): the cached snapshot of "
+				    "%s lacks %zu file%s (first: %s)",
+				    o->repo.id, missing, missing == 1 ? "" : "s", first);
 	hub_tree_free(&tree);
 	return rc;
 }
 
-int pull_run(const struct modl_settings *s, int verbose, const struct pull_options *o,
-	     struct pull_result *r)
+int pull_run(const struct modl_settings *s, int verbose, const struct pull_options *o, struct pull_result *r)
 {
 	struct cache_repo cache;
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < o->file_count; i++)
 		if (!hub_path_is_safe(o->files[i]))
-			return modl_error_set(MODL_EUSAGE, "pull: '%s' is not a valid file path", o->files[i]);
+			return modl_error_set(MODL_EUSAGE, "pull: '%s' is not a valid file path",
+					      o->files[i]);
 	int rc = cache_repo_init(&cache, s->hub_cache, &o->repo);
 	if (rc)
 		return rc;

@@ -11,16 +11,16 @@
 
 struct pull_options {
 	struct hub_repo repo;
-	const char *const *files;      /* FILE arguments (exact paths), or none */
+	const char *const *files; /* FILE arguments (exact paths), or none */
 	size_t file_count;
 	const char *const *include;
 	size_t include_count;
 	const char *const *exclude;
 	size_t exclude_count;
-	const char *local_dir;         /* NULL: the cache */
+	const char *local_dir; /* NULL: the cache */
 	unsigned jobs, connections;
 	int dry_run, force;
-	const char *policy;            /* a license policy checked before any weight is fetched */
+	const char *policy; /* a license policy checked before any weight is fetched */
 	struct progress *progress;
 };
 
@@ -29,22 +29,22 @@ struct pull_file {
 	unsigned long long size;
 	int lfs;
 	char hash[HASH_HEX_BUF];
-	int present;   /* already there before this pull */
-	int fetched;   /* downloaded and verified by this pull */
+	int present; /* already there before this pull */
+	int fetched; /* downloaded and verified by this pull */
 	int failed;
 };
 
 struct pull_result {
 	char commit[HASH_COMMIT_BUF];
-	char *path;              /* snapshot directory, or the local dir */
-	const char *license;     /* NULL when unknown (points into info) */
-	const char *gated;       /* "false", "auto", "manual" */
+	char *path;          /* snapshot directory, or the local dir */
+	const char *license; /* NULL when unknown (points into info) */
+	const char *gated;   /* "false", "auto", "manual" */
 	struct pull_file *files;
 	size_t count;
 	unsigned long long bytes, fetched_bytes;
 	double seconds;
 	int offline;
-	void *info;              /* the repo info JSON the strings point into */
+	void *info; /* the repo info JSON the strings point into */
 };
 
 int pull_run(const struct modl_settings *settings, int verbose, const struct pull_options *options,

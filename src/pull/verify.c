@@ -49,7 +49,8 @@ static int entries_from_tree(struct verify_report *r, const struct hub_tree *tre
 
 /* Offline without a recorded listing: each snapshot link names its blob, and the blob
  * name is its hash (a dangling link is a file whose blob is gone). */
-static int entries_from_links(struct verify_report *r, const struct modl_settings *s, const struct hub_repo *repo)
+static int entries_from_links(struct verify_report *r, const struct modl_settings *s,
+			      const struct hub_repo *repo)
 {
 	struct cache_scan scan;
 	size_t cap = 0;
@@ -60,7 +61,8 @@ static int entries_from_links(struct verify_report *r, const struct modl_setting
 	for (size_t i = 0; rev && !rc && i < rev->file_count; i++) {
 		const struct cache_file *f = &rev->files[i];
 		if (f->blob >= 0)
-			rc = add_entry(r, &cap, f->path, scan.repos[0].blobs[f->blob].name, scan.repos[0].blobs[f->blob].size);
+			rc = add_entry(r, &cap, f->path, scan.repos[0].blobs[f->blob].name,
+				       scan.repos[0].blobs[f->blob].size);
 	}
 	for (size_t i = 0; rev && !rc && i < rev->dangling_count; i++)
 		rc = add_entry(r, &cap, rev->dangling[i], "", 0);
@@ -91,8 +93,8 @@ static void verify_one(const char *snapshot, struct verify_entry *e)
 				  : hash_file(path.buf, (enum hash_kind)kind, e->actual, &e->actual_size);
 		if (rc)
 			e->error = strdup(modl_error_message());
-		e->status = !rc && !strcmp(e->actual, e->expected) && e->actual_size == e->size
-				    ? VERIFY_OK : VERIFY_BAD;
+		e->status = !rc && !strcmp(e->actual, e->expected) && e->actual_size == e->size ? VERIFY_OK
+												: VERIFY_BAD;
 	}
 	strbuf_free(&path);
 }
@@ -163,8 +165,9 @@ int verify_snapshot(const struct modl_settings *s, int verbose, const struct hub
 	if (!rc && !(rc = cache_snapshot_dir(&cache, r->commit, &sb)))
 		r->snapshot = strbuf_take(&sb);
 	if (!rc && (stat(r->snapshot, &st) != 0 || !S_ISDIR(st.st_mode)))
-		rc = modl_error_set(MODL_ENOTFOUND, "%s@%.12s is not in the cache (no %s); run 'modl pull' first",
-				    repo->id, r->commit, r->snapshot);
+		rc = modl_error_set(MODL_ENOTFOUND,
+				    "%s@%.12s is not in the cache (no %s); run 'modl pull' first", repo->id,
+				    r->commit, r->snapshot);
 	if (!rc) {
 		rc = tree.count || strcmp(r->source, "blob names") ? entries_from_tree(r, &tree)
 								   : entries_from_links(r, s, repo);

@@ -15,13 +15,13 @@ struct verify_entry {
 	char actual[HASH_HEX_BUF];
 	unsigned long long size, actual_size;
 	enum verify_status status;
-	char *error;       /* why it could not be read, for VERIFY_BAD without a hash; or NULL */
+	char *error; /* why it could not be read, for VERIFY_BAD without a hash; or NULL */
 };
 
 struct verify_report {
 	char commit[HASH_COMMIT_BUF];
 	char *snapshot;
-	const char *source;  /* "hub", "recorded listing", "blob names" */
+	const char *source; /* "hub", "recorded listing", "blob names" */
 	struct verify_entry *entries;
 	size_t count, ok, missing, bad;
 };

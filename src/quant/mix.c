@@ -48,6 +48,7 @@ static const struct {
 	const char *name;
 	uint32_t ftype;
 	uint32_t default_type;
+	/* clang-format off */
 } ftypes[] = {
 	{ "F32", QUANT_FTYPE_ALL_F32, QUANT_F32 },
 	{ "F16", QUANT_FTYPE_F16, QUANT_F16 },
@@ -67,6 +68,7 @@ static const struct {
 	{ "Q5_K_M", QUANT_FTYPE_Q5_K_M, QUANT_Q5_K },
 	{ "Q6_K", QUANT_FTYPE_Q6_K, QUANT_Q6_K },
 };
+/* clang-format on */
 #define N_FTYPES (sizeof(ftypes) / sizeof(ftypes[0]))
 
 static int ftype_index(uint32_t ftype)
@@ -227,6 +229,7 @@ static int effective_dims(uint32_t n_dims, const uint64_t *ne)
  * file of another architecture keeps the same tensors unquantized. */
 int quant_mix_allows_quantization(const char *name, uint32_t n_dims, const uint64_t *ne)
 {
+	/* clang-format off */
 	static const char *const never[] = {
 		"_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
 		"per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight",
@@ -239,6 +242,7 @@ int quant_mix_allows_quantization(const char *name, uint32_t n_dims, const uint6
 		".position_embd", "sam.pos_embd", "sam.neck.", "sam.net_", ".rel_pos",
 		".patch_embd", ".patch_merger", "a.rvq.codebook", "mm.a.code_embd",
 	};
+	/* clang-format on */
 	if (effective_dims(n_dims, ne) < 2)
 		return 0;
 	if (!ends_with(name, "weight"))
@@ -275,8 +279,7 @@ static int is_quantized(uint32_t type)
 
 static int use_more_bits(int i_layer, int n_layers)
 {
-	return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 ||
-	       (i_layer - n_layers / 8) % 3 == 2;
+	return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
 }
 
 static uint32_t n_gqa(const struct quant_mix *mix)
@@ -376,8 +379,7 @@ static uint32_t attn_output_type(const struct quant_mix *mix, uint32_t type)
 /* llama_tensor_get_type_impl for the non-IQ file types. attn_qkv takes the attn_v rules:
  * llama.cpp tests category_is_attn_v first, so its own attn_qkv branch (doc/gguf.md §5.6
  * rule 7) is never reached. */
-static int rules_type(struct quant_mix *mix, const char *name, const uint64_t *ne,
-		      uint32_t *type)
+static int rules_type(struct quant_mix *mix, const char *name, const uint64_t *ne, uint32_t *type)
 {
 	enum category c = category_of(name);
 	int layer;
@@ -427,8 +429,8 @@ static uint32_t fallback_type(struct quant_mix *mix, const uint64_t *ne, uint32_
 	return type;
 }
 
-int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims,
-		     const uint64_t *ne, uint32_t current, uint32_t *type)
+int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims, const uint64_t *ne,
+		     uint32_t current, uint32_t *type)
 {
 	*type = current;
 	if (n_dims < 1 || !quant_mix_allows_quantization(name, n_dims, ne))
@@ -444,10 +446,9 @@ int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims,
 	return 0;
 }
 
-uint32_t quant_mix_tensor_type(struct quant_mix *mix, const char *name, uint32_t n_dims,
-			       const uint64_t *ne, uint32_t current)
+uint32_t quant_mix_tensor_type(struct quant_mix *mix, const char *name, uint32_t n_dims, const uint64_t *ne,
+			       uint32_t current)
 {
 	uint32_t type;
-	return quant_mix_select(mix, name, n_dims, ne, current, &type) == 0 ? type
-									     : QUANT_MIX_INVALID;
+	return quant_mix_select(mix, name, n_dims, ne, current, &type) == 0 ? type : QUANT_MIX_INVALID;
 }

@@ -41,10 +41,10 @@ uint32_t quant_ftype_default_type(uint32_t ftype);
 
 /* What the rules need to know about the whole model before the first tensor. */
 struct quant_mix_model {
-	uint32_t n_layer;        /* block count */
+	uint32_t n_layer; /* block count */
 	uint32_t n_head, n_head_kv;
-	uint32_t n_expert;       /* 0 for dense models */
-	int tied_embeddings;     /* no output.weight: token_embd.weight is the output */
+	uint32_t n_expert;   /* 0 for dense models */
+	int tied_embeddings; /* no output.weight: token_embd.weight is the output */
 	/* Optional (zero means "as for a dense llama"): */
 	const char *arch;        /* general.architecture; NULL is "llama" (decides the 70B
 				  * attn_v rule: llama 80 layers + GQA, qwen2/deci/olmo 80) */
@@ -62,15 +62,15 @@ void quant_mix_end(struct quant_mix *mix);
  * its GGUF name, dimensions and current type. 1-D tensors, norms and other tensors
  * llama.cpp does not quantize keep `current` (F32 stays F32); the fallback for ne[0]
  * not divisible by the block size is applied. */
-uint32_t quant_mix_tensor_type(struct quant_mix *mix, const char *name, uint32_t n_dims,
-			       const uint64_t *ne, uint32_t current);
+uint32_t quant_mix_tensor_type(struct quant_mix *mix, const char *name, uint32_t n_dims, const uint64_t *ne,
+			       uint32_t current);
 /* quant_mix_tensor_type's answer when quant_mix_select fails. */
 #define QUANT_MIX_INVALID UINT32_MAX
 
 /* The same, with llama.cpp's refusals as errors: MODL_EINVALID (message set) for an
  * expert tensor whose block number cannot be parsed or is out of range. */
-int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims,
-		     const uint64_t *ne, uint32_t current, uint32_t *type);
+int quant_mix_select(struct quant_mix *mix, const char *name, uint32_t n_dims, const uint64_t *ne,
+		     uint32_t current, uint32_t *type);
 
 /* Tensors so far whose row length forced a fallback type (llama.cpp's n_fallback). */
 unsigned quant_mix_fallbacks(const struct quant_mix *mix);

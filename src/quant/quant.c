@@ -20,6 +20,7 @@ struct type_info {
 	quant_row_fn ref;
 };
 
+/* clang-format off */
 static const struct type_info types[] = {
 	{ QUANT_F32, NULL },
 	{ QUANT_F16, quant_ref_f16 },
@@ -35,6 +36,7 @@ static const struct type_info types[] = {
 	{ QUANT_Q6_K, quant_ref_q6_K },
 	{ QUANT_BF16, quant_ref_bf16 },
 };
+/* clang-format on */
 
 /* Rows per pool task: at least this many elements, so that small rows do not make the
  * workers fight over the lock (llama.cpp uses the same minimum chunk). */
@@ -201,7 +203,7 @@ int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst
 
 struct rows_job {
 	pthread_mutex_t lock;
-	int64_t next_row;    /* under lock */
+	int64_t next_row; /* under lock */
 	int64_t nrows, n_per_row, chunk_rows;
 	size_t row_bytes;
 	const float *src;
@@ -224,13 +226,12 @@ static void rows_worker(void *ctx, unsigned index)
 		if (last > job->nrows)
 			last = job->nrows;
 		for (int64_t r = first; r < last; r++)
-			row_run(job->fn, job->src + r * job->n_per_row,
-				job->dst + (size_t)r * job->row_bytes, job->n_per_row);
+			row_run(job->fn, job->src + r * job->n_per_row, job->dst + (size_t)r * job->row_bytes,
+				job->n_per_row);
 	}
 }
 
-int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
-	       unsigned threads)
+int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row, unsigned threads)
 {
 	const struct type_info *t = type_lookup(type);
 	int rc = check_row(t, type, n_per_row);
@@ -327,11 +328,16 @@ int quant_validate_row(uint32_t type, const void *row, int64_t n)
 			memcpy(&d, p, 2);
 			ok = (d & 0x7f80) != 0x7f80;
 			break;
-		case QUANT_Q4_0: case QUANT_Q5_0: case QUANT_Q8_0:
+		case QUANT_Q4_0:
+		case QUANT_Q5_0:
+		case QUANT_Q8_0:
 			memcpy(&d, p, 2);
 			ok = fp16_finite(d);
 			break;
-		case QUANT_Q4_1: case QUANT_Q5_1: case QUANT_Q4_K: case QUANT_Q5_K:
+		case QUANT_Q4_1:
+		case QUANT_Q5_1:
+		case QUANT_Q4_K:
+		case QUANT_Q5_K:
 			memcpy(&d, p, 2);
 			memcpy(&m, p + 2, 2);
 			ok = fp16_finite(d) && fp16_finite(m);

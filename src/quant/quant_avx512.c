@@ -18,6 +18,7 @@ typedef __m512 vf;
 typedef __m512i vi;
 typedef __mmask16 vm;
 
+/* clang-format off */
 VI vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 VI void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 VI vf vf_set1(float f) { return _mm512_set1_ps(f); }
@@ -30,7 +31,9 @@ VI vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
 VI vi vi_bits(vf a) { return _mm512_castps_si512(a); }
 VI vf vf_from_bits(vi a) { return _mm512_castsi512_ps(a); }
 VI vf vf_abs(vf a) { return vf_from_bits(_mm512_and_si512(vi_bits(a), _mm512_set1_epi32(0x7fffffff))); }
+/* clang-format on */
 /* a < b ? a : b and a > b ? a : b, exactly (x86 MINPS/MAXPS). */
+/* clang-format off */
 VI vf vf_min_c(vf a, vf b) { return _mm512_min_ps(a, b); }
 VI vf vf_max_c(vf a, vf b) { return _mm512_max_ps(a, b); }
 VI float vf_hmax(vf a) { return _mm512_reduce_max_ps(a); }
@@ -41,19 +44,25 @@ VI vm vf_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
 VI vf vf_blend(vm m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
 VI vf vi_to_vf(vi a) { return _mm512_cvtepi32_ps(a); }
 VI vi vf_to_vi(vf a) { return _mm512_cvttps_epi32(a); }
+/* clang-format on */
 /* cvttps2dq: INT32_MIN for NaN and out of range, as the reference's scalar casts. */
-VI vi vi_trunc(vf a) { return _mm512_cvttps_epi32(a); }
+VI vi vi_trunc(vf a)
+{
+	return _mm512_cvttps_epi32(a);
+}
 
 /* Integer-valued result of roundf(a) (half away from zero), for a conversion to int. */
 VI vf vf_round_away(vf a)
 {
 	vf t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
 	vm up = _mm512_cmp_ps_mask(vf_abs(vf_sub(a, t)), vf_set1(0.5f), _CMP_GE_OQ);
-	vf one = vf_from_bits(_mm512_or_si512(vi_bits(vf_set1(1.0f)),
-					      _mm512_and_si512(vi_bits(a), _mm512_set1_epi32((int32_t)0x80000000))));
+	vf one = vf_from_bits(
+		_mm512_or_si512(vi_bits(vf_set1(1.0f)),
+				_mm512_and_si512(vi_bits(a), _mm512_set1_epi32((int32_t)0x80000000))));
 	return vf_blend(up, vf_add(t, one), t);
 }
 
+/* clang-format off */
 VI vi vi_set1(int32_t v) { return _mm512_set1_epi32(v); }
 VI vi vi_zero(void) { return _mm512_setzero_si512(); }
 VI vi vi_load(const int32_t *p) { return _mm512_loadu_si512(p); }
@@ -73,15 +82,24 @@ VI vm vi_eq(vi a, vi b) { return _mm512_cmpeq_epi32_mask(a, b); }
 VI vm vi_ne(vi a, vi b) { return _mm512_cmpneq_epi32_mask(a, b); }
 VI vm vi_gt(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
 VI vi vi_blend(vm m, vi t, vi f) { return _mm512_mask_blend_epi32(m, f, t); }
+/* clang-format on */
 /* The low byte / low 16 bits of each lane, stored contiguously. */
-VI void vi_store_u8(uint8_t *p, vi v) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v)); }
-VI void vi_store_u16(uint16_t *p, vi v) { _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(v)); }
+VI void vi_store_u8(uint8_t *p, vi v)
+{
+	_mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v));
+}
+VI void vi_store_u16(uint16_t *p, vi v)
+{
+	_mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(v));
+}
 
+/* clang-format off */
 VI vm vm_none(void) { return 0; }
 VI vm vm_and(vm a, vm b) { return (vm)(a & b); }
 VI vm vm_or(vm a, vm b) { return (vm)(a | b); }
 VI int vm_any(vm m) { return m != 0; }
 VI uint32_t vm_bits(vm m) { return (uint32_t)m; }
+/* clang-format on */
 
 /* F16C rounding is IEEE round-to-nearest-even like ggml's software conversion; only NaN
  * differs (ggml writes 0x7E00 with the sign, whatever the payload). */

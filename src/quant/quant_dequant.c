@@ -231,10 +231,17 @@ static void dequant_q6_K(const void *src, float *y, int64_t k)
 		for (int n = 0; n < QK_K; n += 128) {
 			for (int l = 0; l < 32; ++l) {
 				int is = l / 16;
-				const int8_t q1 = (int8_t)((int8_t)((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
-				const int8_t q2 = (int8_t)((int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-				const int8_t q3 = (int8_t)((int8_t)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-				const int8_t q4 = (int8_t)((int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+				const int8_t q1 =
+					(int8_t)((int8_t)((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) -
+						 32);
+				const int8_t q2 =
+					(int8_t)((int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) -
+						 32);
+				const int8_t q3 =
+					(int8_t)((int8_t)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+				const int8_t q4 =
+					(int8_t)((int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) -
+						 32);
 				y[l + 0] = d * sc[is + 0] * q1;
 				y[l + 32] = d * sc[is + 2] * q2;
 				y[l + 64] = d * sc[is + 4] * q3;

@@ -27,16 +27,56 @@
 #define QK_K 256
 #define GROUP_MAX_EPS 1e-15f
 
-typedef struct { uint16_t d; uint8_t qs[16]; } block_q4_0;
-typedef struct { uint16_t d, m; uint8_t qs[16]; } block_q4_1;
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } block_q5_0;
-typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } block_q5_1;
-typedef struct { uint16_t d; int8_t qs[32]; } block_q8_0;
-typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } block_q2_K;
-typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } block_q3_K;
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } block_q4_K;
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } block_q5_K;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } block_q6_K;
+typedef struct {
+	uint16_t d;
+	uint8_t qs[16];
+} block_q4_0;
+typedef struct {
+	uint16_t d, m;
+	uint8_t qs[16];
+} block_q4_1;
+typedef struct {
+	uint16_t d;
+	uint8_t qh[4];
+	uint8_t qs[16];
+} block_q5_0;
+typedef struct {
+	uint16_t d, m;
+	uint8_t qh[4];
+	uint8_t qs[16];
+} block_q5_1;
+typedef struct {
+	uint16_t d;
+	int8_t qs[32];
+} block_q8_0;
+typedef struct {
+	uint8_t scales[16];
+	uint8_t qs[64];
+	uint16_t d, dmin;
+} block_q2_K;
+typedef struct {
+	uint8_t hmask[32];
+	uint8_t qs[64];
+	uint8_t scales[12];
+	uint16_t d;
+} block_q3_K;
+typedef struct {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qs[128];
+} block_q4_K;
+typedef struct {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[32];
+	uint8_t qs[128];
+} block_q5_K;
+typedef struct {
+	uint8_t ql[128];
+	uint8_t qh[64];
+	int8_t scales[16];
+	uint16_t d;
+} block_q6_K;
 
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0");
 _Static_assert(sizeof(block_q4_1) == 20, "block_q4_1");
@@ -161,13 +201,10 @@ void quant_ref_bf16(const float *x, void *y, int64_t n);
  * d[j] == 0 means the sub-block keeps its search levels. quant_scales_q6_K returns 0
  * when the whole block was zero-filled (no requantization or packing then).
  * quant_pack_* packs the 256 final levels (already offset to be non-negative). */
-void quant_scales_q2_K(const float *scales, const float *mins, block_q2_K *y, float *d,
-		       float *dm);
+void quant_scales_q2_K(const float *scales, const float *mins, block_q2_K *y, float *d, float *dm);
 void quant_scales_q3_K(const float *scales, block_q3_K *y, float *d);
-void quant_scales_q4_K(const float *scales, const float *mins, block_q4_K *y, float *d,
-		       float *dm);
-void quant_scales_q5_K(const float *scales, const float *mins, block_q5_K *y, float *d,
-		       float *dm);
+void quant_scales_q4_K(const float *scales, const float *mins, block_q4_K *y, float *d, float *dm);
+void quant_scales_q5_K(const float *scales, const float *mins, block_q5_K *y, float *d, float *dm);
 int quant_scales_q6_K(const float *scales, block_q6_K *y, float *d);
 void quant_pack_q2_K(const uint8_t *L, block_q2_K *y);
 void quant_pack_q3_K(uint8_t *L, block_q3_K *y); /* modifies L */

@@ -18,6 +18,7 @@ typedef float32x4_t vf;
 typedef int32x4_t vi;
 typedef uint32x4_t vm;
 
+/* clang-format off */
 VI vf vf_load(const float *p) { return vld1q_f32(p); }
 VI void vf_store(float *p, vf v) { vst1q_f32(p, v); }
 VI vf vf_set1(float f) { return vdupq_n_f32(f); }
@@ -31,7 +32,9 @@ VI vi vi_bits(vf a) { return vreinterpretq_s32_f32(a); }
 VI vf vf_from_bits(vi a) { return vreinterpretq_f32_s32(a); }
 VI vf vf_abs(vf a) { return vabsq_f32(a); }
 VI vf vf_blend(vm m, vf t, vf f) { return vbslq_f32(m, t, f); }
+/* clang-format on */
 /* a < b ? a : b and a > b ? a : b, exactly (FMIN/FMAX differ on zeros and NaN). */
+/* clang-format off */
 VI vf vf_min_c(vf a, vf b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
 VI vf vf_max_c(vf a, vf b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
 VI float vf_hmax(vf a) { return vmaxvq_f32(a); } /* finite inputs only */
@@ -41,14 +44,20 @@ VI vm vf_lt(vf a, vf b) { return vcltq_f32(a, b); }
 VI vm vf_gt(vf a, vf b) { return vcgtq_f32(a, b); }
 VI vf vi_to_vf(vi a) { return vcvtq_f32_s32(a); }
 VI vi vf_to_vi(vf a) { return vcvtq_s32_f32(a); }
+/* clang-format on */
 /* x86 semantics: INT32_MIN for NaN and out of range (FCVTZS would saturate). */
 VI vi vi_trunc(vf a)
 {
-	vm in = vandq_u32(vcgeq_f32(a, vdupq_n_f32(-2147483648.0f)), vcltq_f32(a, vdupq_n_f32(2147483648.0f)));
+	vm in = vandq_u32(vcgeq_f32(a, vdupq_n_f32(-2147483648.0f)),
+			  vcltq_f32(a, vdupq_n_f32(2147483648.0f)));
 	return vbslq_s32(in, vcvtq_s32_f32(a), vdupq_n_s32(INT32_MIN));
 }
-VI vf vf_round_away(vf a) { return vrndaq_f32(a); }
+VI vf vf_round_away(vf a)
+{
+	return vrndaq_f32(a);
+}
 
+/* clang-format off */
 VI vi vi_set1(int32_t v) { return vdupq_n_s32(v); }
 VI vi vi_zero(void) { return vdupq_n_s32(0); }
 VI vi vi_load(const int32_t *p) { return vld1q_s32(p); }
@@ -68,6 +77,7 @@ VI vm vi_eq(vi a, vi b) { return vceqq_s32(a, b); }
 VI vm vi_ne(vi a, vi b) { return vmvnq_u32(vceqq_s32(a, b)); }
 VI vm vi_gt(vi a, vi b) { return vcgtq_s32(a, b); }
 VI vi vi_blend(vm m, vi t, vi f) { return vbslq_s32(m, t, f); }
+/* clang-format on */
 VI void vi_store_u8(uint8_t *p, vi v)
 {
 	uint16x4_t h = vmovn_u32(vreinterpretq_u32_s32(v));
@@ -75,12 +85,17 @@ VI void vi_store_u8(uint8_t *p, vi v)
 	uint32_t w = vget_lane_u32(vreinterpret_u32_u8(b), 0);
 	memcpy(p, &w, 4);
 }
-VI void vi_store_u16(uint16_t *p, vi v) { vst1_u16(p, vmovn_u32(vreinterpretq_u32_s32(v))); }
+VI void vi_store_u16(uint16_t *p, vi v)
+{
+	vst1_u16(p, vmovn_u32(vreinterpretq_u32_s32(v)));
+}
 
+/* clang-format off */
 VI vm vm_none(void) { return vdupq_n_u32(0); }
 VI vm vm_and(vm a, vm b) { return vandq_u32(a, b); }
 VI vm vm_or(vm a, vm b) { return vorrq_u32(a, b); }
 VI int vm_any(vm m) { return vmaxvq_u32(m) != 0; }
+/* clang-format on */
 VI uint32_t vm_bits(vm m)
 {
 	const uint32x4_t w = { 1, 2, 4, 8 };

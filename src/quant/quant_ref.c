@@ -287,8 +287,7 @@ static float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 }
 
 static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
-			      float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
-			      int use_mad)
+			      float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad)
 {
 	float min = x[0];
 	float max = x[0];
@@ -367,8 +366,8 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 /* The requantization with the fp16-rounded scales: sub-block j (of sb values) gets
  * clamp(nearest_int((x + dm[j]) / d[j]), lo, hi) + offset, or x / d[j] when dm is NULL;
  * a sub-block whose d[j] is 0 keeps the levels of the search. */
-static void requant(const float *x, int sb, int nsub, const float *d, const float *dm, int lo,
-		    int hi, int offset, uint8_t *L)
+static void requant(const float *x, int sb, int nsub, const float *d, const float *dm, int lo, int hi,
+		    int offset, uint8_t *L)
 {
 	for (int j = 0; j < nsub; ++j) {
 		if (!d[j])
@@ -394,8 +393,8 @@ void quant_ref_q2_K(const float *x, void *out, int64_t k)
 		for (int j = 0; j < QK_K / 16; ++j) {
 			for (int l = 0; l < 16; ++l)
 				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j],
-						     Laux, -0.5f, 0.1f, 15, 1);
+			scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+						     -0.5f, 0.1f, 15, 1);
 		}
 		float d[QK_K / 16], dm[QK_K / 16];
 		quant_scales_q2_K(scales, mins, y + i, d, dm);
@@ -405,8 +404,7 @@ void quant_ref_q2_K(const float *x, void *out, int64_t k)
 	}
 }
 
-void quant_scales_q2_K(const float *scales, const float *mins, block_q2_K *y, float *d,
-		       float *dm)
+void quant_scales_q2_K(const float *scales, const float *mins, block_q2_K *y, float *d, float *dm)
 {
 	const float q4scale = 15.f;
 	float max_scale = 0;
@@ -448,8 +446,8 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 {
 	for (int j = 0; j < QK_K; j += 128)
 		for (int l = 0; l < 32; ++l)
-			qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) |
-						  (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+			qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+						  (L[j + l + 96] << 6));
 }
 
 void quant_pack_q2_K(const uint8_t *L, block_q2_K *y)
@@ -550,8 +548,8 @@ void quant_ref_q4_K(const float *x, void *out, int64_t k)
 	for (int64_t i = 0; i < nb; i++) {
 		for (int j = 0; j < QK_K / 32; ++j) {
 			weights_q45_K(x + 32 * j, weights);
-			scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j],
-						     Laux, -1.f, 0.1f, 20, 0);
+			scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+						     -1.f, 0.1f, 20, 0);
 		}
 		float d[QK_K / 32], dm[QK_K / 32];
 		quant_scales_q4_K(scales, mins, y + i, d, dm);
@@ -574,8 +572,8 @@ static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
 
 /* The 6-bit scale/min packing shared by Q4_K and Q5_K, and the per-sub-block d, dm of
  * the requantization. */
-static void scales_q45_K(const float *scales, const float *mins, uint8_t *s12, uint16_t *dp,
-			 uint16_t *dminp, float *d, float *dm)
+static void scales_q45_K(const float *scales, const float *mins, uint8_t *s12, uint16_t *dp, uint16_t *dminp,
+			 float *d, float *dm)
 {
 	float max_scale = 0;
 	float max_min = 0;
@@ -611,8 +609,7 @@ static void scales_q45_K(const float *scales, const float *mins, uint8_t *s12, u
 	}
 }
 
-void quant_scales_q4_K(const float *scales, const float *mins, block_q4_K *y, float *d,
-		       float *dm)
+void quant_scales_q4_K(const float *scales, const float *mins, block_q4_K *y, float *d, float *dm)
 {
 	scales_q45_K(scales, mins, y->scales, &y->d, &y->dmin, d, dm);
 }
@@ -639,8 +636,8 @@ void quant_ref_q5_K(const float *x, void *out, int64_t k)
 	for (int64_t i = 0; i < nb; i++) {
 		for (int j = 0; j < QK_K / 32; ++j) {
 			weights_q45_K(x + 32 * j, weights);
-			scales[j] = make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j],
-						     Laux, -0.5f, 0.1f, 15, 0);
+			scales[j] = make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+						     -0.5f, 0.1f, 15, 0);
 		}
 		float d[QK_K / 32], dm[QK_K / 32];
 		quant_scales_q5_K(scales, mins, y + i, d, dm);
@@ -650,8 +647,7 @@ void quant_ref_q5_K(const float *x, void *out, int64_t k)
 	}
 }
 
-void quant_scales_q5_K(const float *scales, const float *mins, block_q5_K *y, float *d,
-		       float *dm)
+void quant_scales_q5_K(const float *scales, const float *mins, block_q5_K *y, float *d, float *dm)
 {
 	scales_q45_K(scales, mins, y->scales, &y->d, &y->dmin, d, dm);
 }

@@ -180,9 +180,8 @@ VK void S(row_q5_0)(const float *x, void *out, int64_t k)
 			qh |= vm_bits(vi_ne(vi_and(q[v], vi_set1(0x10)), vi_zero())) << (v * VL);
 		}
 		for (int v = 0; v < NV / 2; v++)
-			vi_store_u8(y[i].qs + v * VL,
-				    vi_or(vi_and(q[v], vi_set1(0x0f)),
-					  vi_shl4(vi_and(q[v + NV / 2], vi_set1(0x0f)))));
+			vi_store_u8(y[i].qs + v * VL, vi_or(vi_and(q[v], vi_set1(0x0f)),
+							    vi_shl4(vi_and(q[v + NV / 2], vi_set1(0x0f)))));
 		memcpy(&y[i].qh, &qh, sizeof(qh));
 	}
 }
@@ -255,14 +254,13 @@ VK void S(row_q5_1)(const float *x, void *out, int64_t k)
 		vi q[NV];
 		uint32_t qh = 0;
 		for (int v = 0; v < NV; v++) {
-			q[v] = vi_trunc(vf_add(vf_mul(vf_sub(xv[v], vf_set1(min)), vf_set1(id)),
-					       vf_set1(0.5f)));
+			q[v] = vi_trunc(
+				vf_add(vf_mul(vf_sub(xv[v], vf_set1(min)), vf_set1(id)), vf_set1(0.5f)));
 			qh |= vm_bits(vi_ne(vi_and(q[v], vi_set1(0x10)), vi_zero())) << (v * VL);
 		}
 		for (int v = 0; v < NV / 2; v++)
-			vi_store_u8(y[i].qs + v * VL,
-				    vi_or(vi_and(q[v], vi_set1(0x0f)),
-					  vi_shl4(vi_and(q[v + NV / 2], vi_set1(0x0f)))));
+			vi_store_u8(y[i].qs + v * VL, vi_or(vi_and(q[v], vi_set1(0x0f)),
+							    vi_shl4(vi_and(q[v + NV / 2], vi_set1(0x0f)))));
 		memcpy(&y[i].qh, &qh, sizeof(qh));
 	}
 }
@@ -271,9 +269,8 @@ VK void S(row_q5_1)(const float *x, void *out, int64_t k)
 
 /* make_qkx2_quants for VL sub-blocks of n values: xt and wt hold value i of every lane at
  * [i*VL + lane]. Results per lane: scale, the_min, levels L (at [i*VL + lane]). */
-VI void S(qkx2_group)(int n, int nmax, const float *xt, const float *wt, float rmin,
-		      float rdelta, int nstep, int use_mad, float *scale_out, float *the_min_out,
-		      int32_t *Lt)
+VI void S(qkx2_group)(int n, int nmax, const float *xt, const float *wt, float rmin, float rdelta, int nstep,
+		      int use_mad, float *scale_out, float *the_min_out, int32_t *Lt)
 {
 	ALIGNED float laux[32 * VL];
 	ALIGNED float lbest[32 * VL];
@@ -390,8 +387,7 @@ VI void S(qx_group)(int n, int nmax, const float *xt, float *scale_out, int32_t 
 			sumlx = vf_add(sumlx, vf_mul(vf_load(wxt + i * VL), l));
 			suml2 = vf_add(suml2, vf_mul(vf_mul(vf_load(wt + i * VL), l), l));
 		}
-		vm better = vm_and(vf_gt(suml2, vf_zero()),
-				   vf_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
+		vm better = vm_and(vf_gt(suml2, vf_zero()), vf_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
 		if (!vm_any(better))
 			continue;
 		for (int i = 0; i < n; i++)
@@ -444,18 +440,17 @@ VI void S(q3_group)(int n, int nmax, const float *xt, float *scale_out, int32_t 
 			if (!vm_any(pos))
 				continue;
 			vf sl2 = vf_sub(suml2, vf_mul(vf_mul(w, L), L));
-			vi nl = vi_clamp(vi_nearest(vf_div(vf_mul(vf_load(xt + i * VL), sl2), slx)),
-					 -nmax, nmax - 1);
+			vi nl = vi_clamp(vi_nearest(vf_div(vf_mul(vf_load(xt + i * VL), sl2), slx)), -nmax,
+					 nmax - 1);
 			vm differs = vm_and(pos, vi_ne(nl, Li));
 			if (!vm_any(differs))
 				continue;
 			vf nlf = vi_to_vf(nl);
 			slx = vf_add(slx, vf_mul(wx, nlf));
 			sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
-			vm take = vm_and(differs,
-					 vm_and(vf_gt(sl2, vf_zero()),
-						vf_gt(vf_mul(vf_mul(slx, slx), suml2),
-						      vf_mul(vf_mul(sumlx, sumlx), sl2))));
+			vm take = vm_and(differs, vm_and(vf_gt(sl2, vf_zero()),
+							 vf_gt(vf_mul(vf_mul(slx, slx), suml2),
+							       vf_mul(vf_mul(sumlx, sumlx), sl2))));
 			vi_store(Lt + i * VL, vi_blend(take, nl, Li));
 			sumlx = vf_blend(take, slx, sumlx);
 			suml2 = vf_blend(take, sl2, suml2);
@@ -474,8 +469,8 @@ VI void S(q3_group)(int n, int nmax, const float *xt, float *scale_out, int32_t 
 /* ---- K-quant rows: batches of super-blocks whose sub-blocks fill whole vectors --------- */
 
 /* The reference's requantization (quant_ref.c requant), element-wise. */
-VK void S(requant)(const float *x, int sb, int nsub, const float *d, const float *dm, int lo,
-		   int hi, int offset, uint8_t *L)
+VK void S(requant)(const float *x, int sb, int nsub, const float *d, const float *dm, int lo, int hi,
+		   int offset, uint8_t *L)
 {
 	for (int j = 0; j < nsub; ++j) {
 		if (!d[j])

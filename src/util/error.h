@@ -23,8 +23,7 @@ enum modl_error_code {
 int modl_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like modl_error_set, with ": strerror(errno_value)" appended. */
-int modl_error_errno(int code, int errno_value, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int modl_error_errno(int code, int errno_value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the current message with "prefix: " (adds context while unwinding). */
 void modl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

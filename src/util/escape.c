@@ -46,8 +46,7 @@ unsigned escape_code_point(const unsigned char *s, size_t n)
 
 int escape_is_hidden(unsigned cp)
 {
-	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /* One character or bad byte at s: appended as it is or escaped; returns the bytes used. */
@@ -72,7 +71,7 @@ static size_t add_one(struct strbuf *sb, const unsigned char *s, size_t len, uns
 		return 1;
 	}
 	if (!(n = escape_utf8_sequence(s, len, &bad))) {
-		*rc = strbuf_addf(sb, "\\x%02x", c);  /* byte by byte: the reader sees them all */
+		*rc = strbuf_addf(sb, "\\x%02x", c); /* byte by byte: the reader sees them all */
 		return 1;
 	}
 	unsigned cp = escape_code_point(s, n);
@@ -129,7 +128,8 @@ void escape_fputs(const char *s, unsigned flags, FILE *out)
 		/* No memory for the copy: nothing but plain ASCII gets through. */
 		for (size_t i = 0; i < len; i++) {
 			unsigned char c = (unsigned char)s[i];
-			fputc((c >= 0x20 && c < 0x7F) || (c == '\n' && (flags & ESCAPE_KEEP_LF)) ? c : '?', out);
+			fputc((c >= 0x20 && c < 0x7F) || (c == '\n' && (flags & ESCAPE_KEEP_LF)) ? c : '?',
+			      out);
 		}
 	}
 	strbuf_free(&sb);

@@ -13,9 +13,9 @@
 #include "strbuf.h"
 
 enum escape_flags {
-	ESCAPE_QUOTE = 1,      /* in double quotes, with " as \" */
-	ESCAPE_BACKSLASH = 2,  /* \ as \\, so that an escape cannot be forged (inspect) */
-	ESCAPE_KEEP_LF = 4,    /* line feeds kept (a multi-line report), else \n */
+	ESCAPE_QUOTE = 1,     /* in double quotes, with " as \" */
+	ESCAPE_BACKSLASH = 2, /* \ as \\, so that an escape cannot be forged (inspect) */
+	ESCAPE_KEEP_LF = 4,   /* line feeds kept (a multi-line report), else \n */
 };
 
 /* Appends s[0..len) escaped; cut after max bytes of s, with " ... (N bytes)" noted. \t
@@ -35,7 +35,10 @@ struct escape_pool {
 	char **items;
 	size_t count;
 };
-#define ESCAPE_POOL_INIT { NULL, 0 }
+#define ESCAPE_POOL_INIT \
+	{                \
+		NULL, 0  \
+	}
 /* The escaped copy of s, owned by the pool; NULL for NULL; "?" when out of memory. */
 const char *escape_pool_str(struct escape_pool *pool, const char *s);
 void escape_pool_free(struct escape_pool *pool);

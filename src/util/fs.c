@@ -267,14 +267,17 @@ int fs_for_each_entry(const char *dir, fs_entry_fn fn, void *ctx)
 {
 	DIR *d = opendir(dir);
 	if (!d)
-		return modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno, "cannot read %s", dir);
+		return modl_error_errno(errno == ENOENT ? MODL_ENOTFOUND : MODL_EFAIL, errno,
+					"cannot read %s", dir);
 	struct strbuf path = STRBUF_INIT;
 	struct dirent *de;
 	int rc = 0;
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		struct fs_entry entry = { .dir_fd = dirfd(d), .name = de->d_name, .type = dirent_type(de->d_type) };
+		struct fs_entry entry = { .dir_fd = dirfd(d),
+					  .name = de->d_name,
+					  .type = dirent_type(de->d_type) };
 		if (!entry.type && !fs_entry_stat(&entry))
 			continue; /* gone meanwhile */
 		strbuf_reset(&path);

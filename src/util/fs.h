@@ -54,7 +54,7 @@ struct fs_entry {
 	int dir_fd;
 	const char *path; /* dir/name */
 	const char *name;
-	mode_t type;      /* S_IFMT bits, from the directory entry when the file system gives them */
+	mode_t type; /* S_IFMT bits, from the directory entry when the file system gives them */
 	int have_st;
 	struct stat st;
 };

@@ -68,7 +68,7 @@ static void draw_locked(struct progress *p)
 	}
 	strbuf_addf(&line, "  %u/%u files", p->done_files, p->total_files);
 	for (int i = 0; i < PROGRESS_MAX_ACTIVE; i++)
-		if (p->active[i][0] && !strbuf_add(&line, " ", 1))  /* names from the Hub */
+		if (p->active[i][0] && !strbuf_add(&line, " ", 1)) /* names from the Hub */
 			escape_add(&line, p->active[i], strlen(p->active[i]), (size_t)-1, 0);
 	fputs(line.buf, stderr);
 	fflush(stderr);

@@ -20,8 +20,8 @@
 struct settings_token_file {
 	int read;
 	int warned;
-	char *token;         /* NULL: none, or the file could not be used */
-	char *problem;       /* why it could not be used, or NULL */
+	char *token;   /* NULL: none, or the file could not be used */
+	char *problem; /* why it could not be used, or NULL */
 };
 
 static const char *env_nonempty(const char *name)
@@ -33,8 +33,8 @@ static const char *env_nonempty(const char *name)
 int settings_env_true(const char *name)
 {
 	const char *v = env_nonempty(name);
-	return v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-		     !strcasecmp(v, "on"));
+	return v &&
+	       (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
 }
 
 int settings_clean_token(char *token)
@@ -76,8 +76,7 @@ static int settings_paths(struct modl_settings *s)
 		rc = strbuf_addf(&sb, "%s/huggingface", v);
 	} else {
 		char *home = home_dir();
-		rc = home ? strbuf_addf(&sb, "%s/.cache/huggingface", home)
-			  : modl_error_oom();
+		rc = home ? strbuf_addf(&sb, "%s/.cache/huggingface", home) : modl_error_oom();
 		free(home);
 	}
 	if (rc)
@@ -154,7 +153,7 @@ static int read_token_file(const char *path, char *buf, size_t *len)
 			*len += (size_t)n;
 	}
 	if (!err && *len > SETTINGS_TOKEN_FILE_MAX)
-		err = EFBIG;  /* it grew while read */
+		err = EFBIG; /* it grew while read */
 	close(fd);
 	return err;
 }
@@ -166,7 +165,7 @@ static void token_file_load(const struct modl_settings *s, struct settings_token
 	int err = read_token_file(s->token_path, buf, &len);
 	f->read = 1;
 	if (err == ENOENT)
-		return;  /* not logged in */
+		return; /* not logged in */
 	if (err) {
 		struct strbuf why = STRBUF_INIT;
 		if (err == EFBIG)
@@ -187,8 +186,7 @@ static void token_file_load(const struct modl_settings *s, struct settings_token
 	memset(buf, 0, sizeof(buf));
 }
 
-const char *settings_token_status(const struct modl_settings *s, const char **source,
-				  const char **problem)
+const char *settings_token_status(const struct modl_settings *s, const char **source, const char **problem)
 {
 	struct settings_token_file *f = s->token_file;
 	if (source)

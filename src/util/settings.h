@@ -6,17 +6,17 @@
 struct settings_token_file;
 
 struct modl_settings {
-	char *endpoint;      /* HF_ENDPOINT without trailing '/' */
-	char *hf_home;       /* HF_HOME → XDG_CACHE_HOME/huggingface → ~/.cache/huggingface */
-	char *hub_cache;     /* HF_HUB_CACHE → HUGGINGFACE_HUB_CACHE → HF_HOME/hub */
-	char *token_path;    /* HF_TOKEN_PATH → HF_HOME/token */
-	char *token;         /* from HF_TOKEN or HUGGING_FACE_HUB_TOKEN, else NULL (the token
+	char *endpoint;           /* HF_ENDPOINT without trailing '/' */
+	char *hf_home;            /* HF_HOME → XDG_CACHE_HOME/huggingface → ~/.cache/huggingface */
+	char *hub_cache;          /* HF_HUB_CACHE → HUGGINGFACE_HUB_CACHE → HF_HOME/hub */
+	char *token_path;         /* HF_TOKEN_PATH → HF_HOME/token */
+	char *token;              /* from HF_TOKEN or HUGGING_FACE_HUB_TOKEN, else NULL (the token
 			      * file is read by settings_token, on first use); never printed */
 	const char *token_source; /* "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", or NULL */
 	struct settings_token_file *token_file; /* what settings_token found, NULL before */
-	int offline;         /* HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE set to a true value */
-	int no_progress;     /* HF_HUB_DISABLE_PROGRESS_BARS or NO_COLOR */
-	int no_color;        /* NO_COLOR */
+	int offline;     /* HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE set to a true value */
+	int no_progress; /* HF_HUB_DISABLE_PROGRESS_BARS or NO_COLOR */
+	int no_color;    /* NO_COLOR */
 };
 
 /* Reads the environment. Never reads the token file: commands that do not talk to the
@@ -37,8 +37,7 @@ const char *settings_token(const struct modl_settings *s, const char **source);
 
 /* The same without the warning, for `modl env`: *problem says why the token file could
  * not be used, NULL when it could or there is none. */
-const char *settings_token_status(const struct modl_settings *s, const char **source,
-				  const char **problem);
+const char *settings_token_status(const struct modl_settings *s, const char **source, const char **problem);
 
 #define SETTINGS_TOKEN_FILE_MAX 4096
 

@@ -6,12 +6,15 @@
 #include <stddef.h>
 
 struct strbuf {
-	char *buf;   /* never NULL after strbuf_init: "" when empty */
+	char *buf; /* never NULL after strbuf_init: "" when empty */
 	size_t len;
 	size_t alloc;
 };
 
-#define STRBUF_INIT { NULL, 0, 0 }
+#define STRBUF_INIT        \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void strbuf_init(struct strbuf *sb);
 void strbuf_free(struct strbuf *sb);

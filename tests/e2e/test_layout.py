@@ -87,3 +87,23 @@ class Layers(unittest.TestCase):
         _, wrong = violations([(util, '#include "hub/hub.h"\n'), (fmt, '#include "util/error.h"\n'),
                                (lic, '#include "convert/convert.h"\n'), (util, '#include "error.h"\n')])
         self.assertEqual(len(wrong), 3, wrong)
+
+
+class Format(unittest.TestCase):
+    """The tree follows .clang-format (clang-format from `make deps`); tables that the
+    project lays out by hand stand between clang-format off/on markers."""
+
+    def test_every_c_file_is_formatted(self):
+        import shutil
+        import subprocess
+        tool = shutil.which("clang-format")
+        if not tool:
+            raise AssertionError("clang-format is not installed; run `make deps` (as root)")
+        files = subprocess.run(["git", "ls-files", "*.c", "*.h"], cwd=ROOT, check=True,
+                               stdout=subprocess.PIPE, text=True).stdout.split()
+        files = [f for f in files if not f.startswith("tests/fuzz/corpus/")]
+        self.assertGreater(len(files), 100)
+        r = subprocess.run([tool, "--dry-run", "--Werror"] + files, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        unformatted = sorted({l.split(":")[0] for l in r.stderr.splitlines() if ": error:" in l})
+        self.assertEqual(r.returncode, 0, "not formatted (run clang-format -i on them): %s" % unformatted)

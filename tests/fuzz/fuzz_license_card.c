@@ -46,9 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct license_detection d;
 		if (license_detect(text, size, &d) == 0) {
 			for (size_t m = 0; m < d.count; m++) {
-				check(d.matches[m].confidence >= LICENSE_MIN_CONFIDENCE && d.matches[m].confidence <= 1.0);
-				for (size_t r = 0; r < d.matches[m].region_count && r < LICENSE_MAX_REGIONS; r++)
-					check(d.matches[m].regions[r].known && d.matches[m].regions[r].shipped);
+				check(d.matches[m].confidence >= LICENSE_MIN_CONFIDENCE &&
+				      d.matches[m].confidence <= 1.0);
+				for (size_t r = 0; r < d.matches[m].region_count && r < LICENSE_MAX_REGIONS;
+				     r++)
+					check(d.matches[m].regions[r].known &&
+					      d.matches[m].regions[r].shipped);
 			}
 			license_detection_free(&d);
 		}

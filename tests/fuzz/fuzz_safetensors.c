@@ -28,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct safetensors_tensor *t = safetensors_tensor(st, i);
 		const uint8_t *p = safetensors_tensor_data(st, i);
 		check(safetensors_find(st, t->name) == (long)i);
-		check(p >= data && t->end - t->begin <= size && (size_t)(p - data) <= size - (t->end - t->begin));
-		if (t->dtype != SAFETENSORS_F32 && t->dtype != SAFETENSORS_F16 && t->dtype != SAFETENSORS_BF16) {
+		check(p >= data && t->end - t->begin <= size &&
+		      (size_t)(p - data) <= size - (t->end - t->begin));
+		if (t->dtype != SAFETENSORS_F32 && t->dtype != SAFETENSORS_F16 &&
+		    t->dtype != SAFETENSORS_BF16) {
 			float dummy;
 			check(t->row_count == 0 ||
 			      safetensors_row_to_f32(st, i, 0, &dummy, &err) == FMT_EUNSUPPORTED);
@@ -40,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A row's bytes are in the input, so this allocation is bounded by its size. */
 		float *row = malloc(t->row_length * sizeof(float));
 		check(row != NULL);
-		for (uint64_t r = 0; r < t->row_count && converted < (1u << 20); r++, converted += t->row_length)
+		for (uint64_t r = 0; r < t->row_count && converted < (1u << 20);
+		     r++, converted += t->row_length)
 			check(safetensors_row_to_f32(st, i, r, row, &err) == 0);
 		check(safetensors_row_to_f32(st, i, t->row_count, row, &err) == FMT_EINVALID);
 		free(row);

@@ -26,14 +26,21 @@ static int write_sample(struct gguf_writer *w)
 	static const uint64_t u64[] = { 0, 9007199254740993ull, UINT64_MAX };
 	static const int64_t i64[] = { INT64_MIN, -9007199254740993ll, INT64_MAX };
 	static const double f64[] = { -1e300, 0.1, 5e-324 };
-	static const char *const strings[] = { "", "plain", "\xe2\x96\x81hello", "tab\there",
-					       "quote\" back\\slash", "new\nline", "\x01\x1f ctl",
-					       "\357\273\277bom first", "emoji \xf0\x9f\xa6\x99" };
+	static const char *const strings[] = { "",
+					       "plain",
+					       "\xe2\x96\x81hello",
+					       "tab\there",
+					       "quote\" back\\slash",
+					       "new\nline",
+					       "\x01\x1f ctl",
+					       "\357\273\277bom first",
+					       "emoji \xf0\x9f\xa6\x99" };
 	static const size_t n_strings = sizeof(strings) / sizeof(strings[0]);
 	static const struct {
 		const char *name;
 		uint32_t type, n_dims;
 		uint64_t ne[4];
+		/* clang-format off */
 	} tensors[] = {
 		{ "token_embd.weight", GGUF_TENSOR_F16, 2, { 8, 5 } },
 		{ "blk.0.attn_norm.weight", GGUF_TENSOR_F32, 1, { 8 } },
@@ -45,6 +52,7 @@ static int write_sample(struct gguf_writer *w)
 		{ "empty", GGUF_TENSOR_F32, 2, { 0, 4 } },
 		{ "\xc3\xbcnicode.weight", GGUF_TENSOR_F32, 1, { 3 } },
 	};
+	/* clang-format on */
 	int rc = 0;
 	rc = rc ? rc : gguf_writer_add_string(w, "general.architecture", "llama");
 	rc = rc ? rc : gguf_writer_add_u32(w, "general.alignment", 64);
@@ -109,7 +117,8 @@ static int copy(struct gguf_writer *w, const char *in, struct fmt_error *err)
 		rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne);
 	}
 	for (size_t i = 0; !rc && i < gguf_read_tensor_count(r); i++)
-		rc = gguf_writer_write_tensor_data(w, gguf_read_tensor_data(r, i), gguf_read_tensor(r, i)->size);
+		rc = gguf_writer_write_tensor_data(w, gguf_read_tensor_data(r, i),
+						   gguf_read_tensor(r, i)->size);
 	if (!rc)
 		rc = gguf_writer_finish(w);
 	gguf_read_close(r);

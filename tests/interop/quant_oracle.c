@@ -23,8 +23,8 @@
 
 #include "quant/quant.h"
 
-typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start,
-				     int64_t nrows, int64_t n_per_row, const float *imatrix);
+typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start, int64_t nrows,
+				    int64_t n_per_row, const float *imatrix);
 typedef void (*dequant_fn)(const void *x, float *y, int64_t k);
 typedef uint16_t (*to_half_fn)(float);
 typedef float (*from_half_fn)(uint16_t);
@@ -40,6 +40,7 @@ struct type_case {
 	int covered;
 };
 
+/* clang-format off */
 static struct type_case types[] = {
 	{ QUANT_F16, "ggml_fp16_to_fp32_row", NULL, 0 },
 	{ QUANT_BF16, "ggml_bf16_to_fp32_row", NULL, 0 },
@@ -54,6 +55,7 @@ static struct type_case types[] = {
 	{ QUANT_Q5_K, "dequantize_row_q5_K", NULL, 0 },
 	{ QUANT_Q6_K, "dequantize_row_q6_K", NULL, 0 },
 };
+/* clang-format on */
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 /* ---- deterministic inputs -------------------------------------------------------------- */
@@ -88,22 +90,34 @@ static float from_bits(uint32_t u)
 }
 
 enum row_class {
-	C_ZEROS, C_CONSTANT, C_TINY, C_SUBNORMAL, C_OUTLIERS, C_EXTREME, C_ALTERNATING,
-	C_NORMAL, C_UNIFORM, C_TIES, C_BLOCKS, C_NONFINITE, C_COUNT
+	C_ZEROS,
+	C_CONSTANT,
+	C_TINY,
+	C_SUBNORMAL,
+	C_OUTLIERS,
+	C_EXTREME,
+	C_ALTERNATING,
+	C_NORMAL,
+	C_UNIFORM,
+	C_TIES,
+	C_BLOCKS,
+	C_NONFINITE,
+	C_COUNT
 };
+/* clang-format off */
 static const char *class_names[C_COUNT] = {
 	"zeros", "constant", "tiny", "subnormal", "outliers", "extreme", "alternating",
 	"normal", "uniform", "ties", "blocks", "nonfinite",
 };
+/* clang-format on */
 
 static float value_of(enum row_class c, int64_t i, float param);
 
 /* One element of "blocks": each run of 16 values takes another class. */
 static float block_value(int64_t i)
 {
-	static const enum row_class pick[] = { C_ZEROS, C_CONSTANT, C_TINY, C_SUBNORMAL,
-					       C_OUTLIERS, C_ALTERNATING, C_NORMAL, C_UNIFORM,
-					       C_TIES };
+	static const enum row_class pick[] = { C_ZEROS,       C_CONSTANT, C_TINY,    C_SUBNORMAL, C_OUTLIERS,
+					       C_ALTERNATING, C_NORMAL,   C_UNIFORM, C_TIES };
 	uint64_t h = (uint64_t)(i / 16) * 0x9E3779B97F4A7C15ull;
 	enum row_class c = pick[(h >> 40) % (sizeof(pick) / sizeof(pick[0]))];
 	if (((h >> 20) & 7) == 0) /* a lone non-zero value in zeros */
@@ -114,12 +128,9 @@ static float block_value(int64_t i)
 static float value_of(enum row_class c, int64_t i, float param)
 {
 	switch (c) {
-	case C_ZEROS:
-		return (rng_next() & 3) ? 0.0f : -0.0f;
-	case C_CONSTANT:
-		return param == 0 ? 0.37f : param * 0.25f;
-	case C_TINY:
-		return gaussian() * 1e-20f;
+	case C_ZEROS: return (rng_next() & 3) ? 0.0f : -0.0f;
+	case C_CONSTANT: return param == 0 ? 0.37f : param * 0.25f;
+	case C_TINY: return gaussian() * 1e-20f;
 	case C_SUBNORMAL: {
 		uint64_t r = rng_next();
 		if ((r & 7) == 0)
@@ -140,16 +151,12 @@ static float value_of(enum row_class c, int64_t i, float param)
 			return (rng_next() & 1) ? 1e30f : -1e25f;
 		return gaussian();
 	}
-	case C_ALTERNATING:
-		return (i & 1 ? -1.0f : 1.0f) * (0.5f + (float)((i / 32) % 5) * 0.125f);
-	case C_NORMAL:
-		return gaussian() * 0.02f;
-	case C_UNIFORM:
-		return uniform();
+	case C_ALTERNATING: return (i & 1 ? -1.0f : 1.0f) * (0.5f + (float)((i / 32) % 5) * 0.125f);
+	case C_NORMAL: return gaussian() * 0.02f;
+	case C_UNIFORM: return uniform();
 	case C_TIES: /* small integers on a power-of-two grid: exact .5 cases everywhere */
 		return (float)((int)(rng_next() % 33) - 16) * 0x1.0p-6f;
-	case C_BLOCKS:
-		return block_value(i);
+	case C_BLOCKS: return block_value(i);
 	case C_NONFINITE: {
 		uint64_t r = rng_next() % 211;
 		if (r == 0)
@@ -165,8 +172,7 @@ static float value_of(enum row_class c, int64_t i, float param)
 		 * leaves open; llama.cpp rejects such blocks (non-finite scales) anyway. */
 		return gaussian();
 	}
-	default:
-		return 0.0f;
+	default: return 0.0f;
 	}
 }
 
@@ -228,20 +234,20 @@ static double now(void)
 }
 
 /* Seconds per call of fn, best of a few runs of at least 0.3 s each. */
-#define TIME_BEST(result, call)                                                       \
-	do {                                                                          \
-		double best_ = 1e30;                                                  \
-		for (int rep_ = 0; rep_ < 3; rep_++) {                                \
-			int iters_ = 0;                                               \
-			double t0_ = now(), t1_;                                      \
-			do {                                                          \
-				call;                                                 \
-				iters_++;                                             \
-			} while ((t1_ = now()) - t0_ < 0.3);                          \
-			if ((t1_ - t0_) / iters_ < best_)                             \
-				best_ = (t1_ - t0_) / iters_;                         \
-		}                                                                     \
-		result = best_;                                                       \
+#define TIME_BEST(result, call)                               \
+	do {                                                  \
+		double best_ = 1e30;                          \
+		for (int rep_ = 0; rep_ < 3; rep_++) {        \
+			int iters_ = 0;                       \
+			double t0_ = now(), t1_;              \
+			do {                                  \
+				call;                         \
+				iters_++;                     \
+			} while ((t1_ = now()) - t0_ < 0.3);  \
+			if ((t1_ - t0_) / iters_ < best_)     \
+				best_ = (t1_ - t0_) / iters_; \
+		}                                             \
+		result = best_;                               \
 	} while (0)
 
 static int bench(void)
@@ -328,7 +334,8 @@ int main(int argc, char **argv)
 			if (!x || !y_ref || !y_modl || !q_ref || !q_modl)
 				return 2;
 			for (int c = 0; c < C_COUNT; c++) {
-				fill(x, n * nrows, (enum row_class)c, 1000003u * (uint64_t)(t + 1) + 7919u * (uint64_t)n + (uint64_t)c);
+				fill(x, n * nrows, (enum row_class)c,
+				     1000003u * (uint64_t)(t + 1) + 7919u * (uint64_t)n + (uint64_t)c);
 				memset(q_ref, 0xAA, bytes);
 				size_t got = ggml_quantize_chunk((int)type, x, q_ref, 0, nrows, n, NULL);
 				if (got != bytes) {
@@ -343,11 +350,14 @@ int main(int argc, char **argv)
 					quant_set_isa(isas[ii]);
 					for (size_t ti = 0; ti < 3; ti++) {
 						memset(q_modl, 0x55, bytes);
-						int rc = quant_rows(type, x, q_modl, nrows, n, thread_counts[ti]);
-						int64_t bad = rc != 0 ? (int64_t)bytes : count_mismatch(q_ref, q_modl, bytes);
+						int rc = quant_rows(type, x, q_modl, nrows, n,
+								    thread_counts[ti]);
+						int64_t bad = rc != 0 ? (int64_t)bytes
+								      : count_mismatch(q_ref, q_modl, bytes);
 						printf("case type=%s class=%s n=%lld isa=%s threads=%u bytes=%zu mismatches=%lld\n",
-						       name, class_names[c], (long long)n, quant_isa_name(isas[ii]),
-						       thread_counts[ti], bytes, (long long)bad);
+						       name, class_names[c], (long long)n,
+						       quant_isa_name(isas[ii]), thread_counts[ti], bytes,
+						       (long long)bad);
 						total_bad += bad;
 						cases++;
 					}

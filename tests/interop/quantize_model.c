@@ -103,8 +103,8 @@ struct tensor {
 	float scale; /* deviation; 0 for a norm (ones with a little noise) */
 };
 
-static void add(struct tensor *t, size_t *n, const char *name, uint32_t n_dims, uint64_t ne0,
-		uint64_t ne1, uint32_t type, float scale)
+static void add(struct tensor *t, size_t *n, const char *name, uint32_t n_dims, uint64_t ne0, uint64_t ne1,
+		uint32_t type, float scale)
 {
 	struct tensor *x = &t[(*n)++];
 	snprintf(x->name, sizeof(x->name), "%s", name);
@@ -125,9 +125,9 @@ static size_t plan(const struct options *o, struct tensor *t)
 		static const struct {
 			const char *name;
 			int dims;
-		} parts[] = { { "attn_norm", 1 }, { "attn_q", 2 }, { "attn_k", 2 }, { "attn_v", 2 },
-			      { "attn_output", 2 }, { "ffn_norm", 1 }, { "ffn_gate", 2 },
-			      { "ffn_up", 2 }, { "ffn_down", 2 } };
+		} parts[] = { { "attn_norm", 1 }, { "attn_q", 2 },      { "attn_k", 2 },
+			      { "attn_v", 2 },    { "attn_output", 2 }, { "ffn_norm", 1 },
+			      { "ffn_gate", 2 },  { "ffn_up", 2 },      { "ffn_down", 2 } };
 		for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
 			const char *part = parts[p].name;
 			uint64_t ne0 = o->embd, ne1 = o->embd;
@@ -224,8 +224,14 @@ static int write_data(struct gguf_writer *w, const struct options *o, const stru
 
 static int parse(int argc, char **argv, struct options *o, const char **out)
 {
-	*o = (struct options){ .layers = 2, .embd = 256, .heads = 4, .kv_heads = 2, .ff = 512,
-			       .vocab = 1000, .seed = 1, .type = GGUF_TENSOR_F16 };
+	*o = (struct options){ .layers = 2,
+			       .embd = 256,
+			       .heads = 4,
+			       .kv_heads = 2,
+			       .ff = 512,
+			       .vocab = 1000,
+			       .seed = 1,
+			       .type = GGUF_TENSOR_F16 };
 	*out = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -241,7 +247,7 @@ static int parse(int argc, char **argv, struct options *o, const char **out)
 			*num = (unsigned)strtoul(v, NULL, 10);
 			i++;
 		} else if (!strcmp(a, "--type") && v) {
-			o->type = !strcmp(v, "BF16") ? GGUF_TENSOR_BF16
+			o->type = !strcmp(v, "BF16")  ? GGUF_TENSOR_BF16
 				  : !strcmp(v, "F32") ? GGUF_TENSOR_F32
 						      : GGUF_TENSOR_F16;
 			i++;

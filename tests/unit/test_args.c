@@ -12,6 +12,7 @@ static void test_long_short_and_values(void **state)
 	const char *name = NULL;
 	long jobs = 8;
 	struct args_list inc = { 0 };
+	/* clang-format off */
 	const struct args_option opts[] = {
 		{ "force", 'f', ARGS_FLAG, &flag, 0, 0 },
 		{ "name", 'n', ARGS_STRING, &name, 0, 0 },
@@ -19,8 +20,11 @@ static void test_long_short_and_values(void **state)
 		{ "include", 0, ARGS_LIST, &inc, 0, 0 },
 		{ 0 },
 	};
-	char *argv[] = { "repo", "--force", "--name=x", "-j", "3", "--include", "*.json",
-			 "file", "--include=a/", "--", "--not-an-option", NULL };
+	/* clang-format on */
+	char *argv[] = {
+		"repo",         "--force", "--name=x",        "-j", "3", "--include", "*.json", "file",
+		"--include=a/", "--",      "--not-an-option", NULL
+	};
 	int n = 0;
 	assert_int_equal(args_parse("t", opts, 11, argv, &n), 0);
 	assert_int_equal(flag, 1);
@@ -41,11 +45,13 @@ static void test_errors(void **state)
 	(void)state;
 	long jobs = 8;
 	int flag = 0;
+	/* clang-format off */
 	const struct args_option opts[] = {
 		{ "jobs", 'j', ARGS_INT, &jobs, 1, 64 },
 		{ "force", 0, ARGS_FLAG, &flag, 0, 0 },
 		{ 0 },
 	};
+	/* clang-format on */
 	int n;
 	char *a1[] = { "--jobs", "0", NULL };
 	assert_int_equal(args_parse("pull", opts, 2, a1, &n), MODL_EUSAGE);
@@ -77,10 +83,12 @@ static void test_suggest(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_long_short_and_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_suggest),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,11 +20,13 @@ static void test_size_labels(void **state)
 	static const struct {
 		uint64_t n;
 		const char *label;
+		/* clang-format off */
 	} cases[] = {
 		{ 260032, "260K" }, { 1235814400, "1.2B" }, { 8030261248ull, "8.0B" }, { 70553706496ull, "71B" },
 		{ 134515008, "135M" }, { 494032768, "494M" }, { 999, "1.0K" }, { 1000000, "1000K" },
 		{ 1100048384, "1.1B" },
 	};
+	/* clang-format on */
 	char label[32];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		convert_size_label(cases[i].n, label, sizeof(label));
@@ -57,6 +59,7 @@ static char *temp_dir(void)
 static void test_names_from_repo_ids(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const struct naming_case cases[] = {
 		{ "meta-llama/Llama-3.2-1B", 1235814400, "Llama 3.2 1B", "Llama-3.2", NULL, NULL, "1B",
 		  "Llama-3.2-1B-Q4_K_M.gguf" },
@@ -80,6 +83,7 @@ static void test_names_from_repo_ids(void **state)
 		{ "meta-llama/Llama-3.1-8B-128k", 8030261248ull, "Llama 3.1 8B 128k", "Llama-3.1", "128k", NULL, "8B",
 		  "Llama-3.1-8B-128k-Q4_K_M.gguf" },
 	};
+	/* clang-format on */
 	char *dir = temp_dir();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct naming_case *c = &cases[i];
@@ -120,8 +124,9 @@ static void test_card_and_overrides(void **state)
 	snprintf(dir, sizeof(dir), "%s/shiny", top);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	char *file = NULL;
-	write_file(dir, "README.md", "---\nlicense:\n  - apache-2.0\n  - mit\nmodel_name: Shiny Model\n"
-				      "tags:\n\t- llama\n---\n# Shiny\n");
+	write_file(dir, "README.md",
+		   "---\nlicense:\n  - apache-2.0\n  - mit\nmodel_name: Shiny Model\n"
+		   "tags:\n\t- llama\n---\n# Shiny\n");
 	assert_int_equal(convert_naming_load(&n, dir, NULL, NULL, NULL, 260032), 0);
 	assert_string_equal(n.name, "Shiny Model");
 	assert_string_equal(n.license, "apache-2.0,mit");
@@ -166,7 +171,8 @@ static char *many_keys_json(size_t n, int duplicate_last)
 	char *text = malloc(n * 24 + 64), *p = text;
 	p += sprintf(p, "{\"added_tokens_decoder\": {");
 	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s\"%zu\": %zu", i ? ", " : "", duplicate_last && i == n - 1 ? (size_t)7 : i, i);
+		p += sprintf(p, "%s\"%zu\": %zu", i ? ", " : "", duplicate_last && i == n - 1 ? (size_t)7 : i,
+			     i);
 	sprintf(p, "}}");
 	return text;
 }
@@ -202,6 +208,7 @@ static void test_duplicate_keys_in_linear_time(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_labels),
 		cmocka_unit_test(test_duplicate_keys_in_linear_time),
@@ -209,5 +216,6 @@ int main(void)
 		cmocka_unit_test(test_card_and_overrides),
 		cmocka_unit_test(test_pre_names),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,8 @@ static void expect(const char *in, const char *want, unsigned flags)
 static void test_printable_utf8_is_kept(void **state)
 {
 	(void)state;
-	const char *legit = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xd7\xa9\xd7\x9c \xf0\x9f\x98\x80 a\\b \"q\" \xe2\x80\x99";
+	const char *legit =
+		"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xd7\xa9\xd7\x9c \xf0\x9f\x98\x80 a\\b \"q\" \xe2\x80\x99";
 	expect(legit, legit, 0);
 	expect("tab\there", "tab\\there", 0);
 	expect("a\nb", "a\\nb", 0);
@@ -79,6 +80,7 @@ static void test_pool(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_printable_utf8_is_kept),
 		cmocka_unit_test(test_controls_are_escaped),
@@ -86,5 +88,6 @@ int main(void)
 		cmocka_unit_test(test_json_text),
 		cmocka_unit_test(test_pool),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,8 +78,8 @@ static void put_kv_str(struct bytes *b, const char *key, const char *v)
 	put_str(b, v);
 }
 
-static void put_tensor(struct bytes *b, const char *name, uint32_t n_dims, const uint64_t *ne,
-		       uint32_t type, uint64_t offset)
+static void put_tensor(struct bytes *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+		       uint64_t offset)
 {
 	put_str(b, name);
 	put_u32(b, n_dims);
@@ -528,7 +528,6 @@ static unsigned char *slurp(const char *file, size_t *len)
 	return p;
 }
 
-
 static int open_out(void)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -545,12 +544,12 @@ static void test_writer_types_of_known_keys(void **state)
 	struct gguf_writer *w;
 	int fd = open_out();
 	/* Each refusal needs a fresh writer: errors are sticky. */
-#define TRY(call, text)                                                                 \
-	do {                                                                            \
-		assert_int_equal(gguf_writer_begin(&w, fd, &err), 0);                   \
-		assert_int_equal((call), FMT_EINVALID);                                 \
-		assert_non_null(strstr(err.message, text));                             \
-		gguf_writer_free(w);                                                    \
+#define TRY(call, text)                                               \
+	do {                                                          \
+		assert_int_equal(gguf_writer_begin(&w, fd, &err), 0); \
+		assert_int_equal((call), FMT_EINVALID);               \
+		assert_non_null(strstr(err.message, text));           \
+		gguf_writer_free(w);                                  \
 	} while (0)
 	TRY(gguf_writer_add_u64(w, "llama.context_length", 4096), "must be UINT32");
 	TRY(gguf_writer_add_f64(w, "llama.attention.layer_norm_rms_epsilon", 1e-5), "must be FLOAT32");
@@ -627,12 +626,12 @@ static void test_writer_refusals(void **state)
 	assert_int_equal(gguf_writer_add_u32(w, "b", 2), FMT_EINVALID);
 	assert_int_equal(gguf_writer_finish(w), FMT_EINVALID);
 	gguf_writer_free(w);
-#define REFUSE(call, text)                                                              \
-	do {                                                                            \
-		assert_int_equal(gguf_writer_begin(&w, fd, &err), 0);                   \
-		assert_int_equal((call), FMT_EINVALID);                                 \
-		assert_non_null(strstr(err.message, text));                             \
-		gguf_writer_free(w);                                                    \
+#define REFUSE(call, text)                                            \
+	do {                                                          \
+		assert_int_equal(gguf_writer_begin(&w, fd, &err), 0); \
+		assert_int_equal((call), FMT_EINVALID);               \
+		assert_non_null(strstr(err.message, text));           \
+		gguf_writer_free(w);                                  \
 	} while (0)
 	REFUSE(gguf_writer_add_u32(w, "", 1), "empty");
 	REFUSE(gguf_writer_add_tensor(w, long_name, GGUF_TENSOR_F32, 1, ne), "limit 63");
@@ -695,10 +694,10 @@ static void test_writer_all_types(void **state)
 	close(fd);
 	assert_int_equal(gguf_read_open(&r, path, &err), 0);
 	assert_int_equal(gguf_read_kv_count(r), 15);
-#define SCALAR(key, member, expected)                                                   \
-	do {                                                                            \
-		assert_int_equal(gguf_kv_scalar(gguf_read_find_kv(r, key), &v), 0);    \
-		assert_true(v.member == (expected));                                    \
+#define SCALAR(key, member, expected)                                               \
+	do {                                                                        \
+		assert_int_equal(gguf_kv_scalar(gguf_read_find_kv(r, key), &v), 0); \
+		assert_true(v.member == (expected));                                \
 	} while (0)
 	SCALAR("u8", u8, 250);
 	SCALAR("i8", i8, -5);
@@ -744,7 +743,9 @@ static void write_tensors(size_t chunk, size_t big, unsigned char *pattern)
 	assert_int_equal(gguf_writer_add_tensor(w, "big", GGUF_TENSOR_BF16, 1, ne_big), 0);
 	size_t total = 3 * 144 + 5 + big;
 	for (size_t at = 0; at < total; at += chunk)
-		assert_int_equal(gguf_writer_write_tensor_data(w, pattern + at, total - at < chunk ? total - at : chunk), 0);
+		assert_int_equal(gguf_writer_write_tensor_data(w, pattern + at,
+							       total - at < chunk ? total - at : chunk),
+				 0);
 	assert_int_equal(gguf_writer_finish(w), 0);
 	gguf_writer_free(w);
 	close(fd);
@@ -810,12 +811,14 @@ static void test_writer_memory_is_bounded(void **state)
 
 /* ---- real files ------------------------------------------------------------------------ */
 
+/* clang-format off */
 static const char *const real_files[] = {
 	"../shared/data/llamacpp-vocab/ggml-vocab-gpt-2.gguf",
 	"../shared/data/llamacpp-vocab/ggml-vocab-llama-spm.gguf",
 	"../shared/data/llamacpp-vocab/ggml-vocab-phi-3.gguf",
 	"../shared/data/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf",
 };
+/* clang-format on */
 
 static void copy_through_writer(const char *in, const char *out)
 {
@@ -837,7 +840,8 @@ static void copy_through_writer(const char *in, const char *out)
 	}
 	for (size_t i = 0; i < gguf_read_tensor_count(r); i++)
 		assert_int_equal(gguf_writer_write_tensor_data(w, gguf_read_tensor_data(r, i),
-							       gguf_read_tensor(r, i)->size), 0);
+							       gguf_read_tensor(r, i)->size),
+				 0);
 	assert_int_equal(gguf_writer_finish(w), 0);
 	gguf_writer_free(w);
 	close(fd);
@@ -901,6 +905,7 @@ static int teardown(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_file),
 		cmocka_unit_test(test_typed_getters),
@@ -925,5 +930,6 @@ int main(void)
 		cmocka_unit_test(test_real_files_round_trip),
 		cmocka_unit_test(test_real_file_contents),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

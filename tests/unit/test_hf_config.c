@@ -66,11 +66,13 @@ static void test_llama3_config(void **state)
 {
 	(void)state;
 	struct hf_config c;
-	parse_ok("{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 4096, \"num_attention_heads\": 32,"
-		 " \"num_key_value_heads\": 8, \"rope_theta\": 500000.0, \"rope_scaling\": {\"factor\": 8.0,"
-		 " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192,"
-		 " \"rope_type\": \"llama3\"}, \"eos_token_id\": [128001, 128008, 128009], \"head_dim\": null,"
-		 " \"torch_dtype\": \"bfloat16\", \"unknown_field\": {\"x\": [1, 2]}}", &c);
+	parse_ok(
+		"{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 4096, \"num_attention_heads\": 32,"
+		" \"num_key_value_heads\": 8, \"rope_theta\": 500000.0, \"rope_scaling\": {\"factor\": 8.0,"
+		" \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192,"
+		" \"rope_type\": \"llama3\"}, \"eos_token_id\": [128001, 128008, 128009], \"head_dim\": null,"
+		" \"torch_dtype\": \"bfloat16\", \"unknown_field\": {\"x\": [1, 2]}}",
+		&c);
 	assert_true(c.rope_scaling.present);
 	assert_string_equal(c.rope_scaling.rope_type, "llama3");
 	assert_true(c.rope_scaling.factor.value == 8.0);
@@ -84,7 +86,9 @@ static void test_llama3_config(void **state)
 	/* Older spelling, transformers 5 layout, dtype alias. */
 	parse_ok("{\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}}", &c);
 	assert_string_equal(c.rope_scaling.rope_type, "linear");
-	parse_ok("{\"dtype\": \"float16\", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}}", &c);
+	parse_ok(
+		"{\"dtype\": \"float16\", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}}",
+		&c);
 	assert_string_equal(c.torch_dtype, "float16");
 	assert_true(c.rope_theta.present && c.rope_theta.value == 1e6);
 	assert_string_equal(c.rope_scaling.rope_type, "default");
@@ -105,9 +109,10 @@ static void test_json_itself(void **state)
 static void test_integer_fields(void **state)
 {
 	(void)state;
-	static const char *const names[] = { "hidden_size", "intermediate_size", "num_hidden_layers",
-					     "num_attention_heads", "num_key_value_heads", "head_dim",
-					     "max_position_embeddings", "vocab_size" };
+	static const char *const names[] = {
+		"hidden_size",         "intermediate_size", "num_hidden_layers",       "num_attention_heads",
+		"num_key_value_heads", "head_dim",          "max_position_embeddings", "vocab_size"
+	};
 	static const char *const bad[] = { "\"64\"", "64.5", "-1", "0", "true", "[64]", "1e12" };
 	char json[128];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -139,17 +144,22 @@ static void test_rope_scaling(void **state)
 	assert_false(c.rope_scaling.present);
 	expect_failure("{\"rope_scaling\": \"linear\"}", "rope_scaling must be an object");
 	expect_failure("{\"rope_scaling\": {\"factor\": 2}}", "no rope_type");
-	expect_failure("{\"rope_scaling\": {\"rope_type\": \"ntk\", \"factor\": 2}}", "unknown rope_type \"ntk\"");
+	expect_failure("{\"rope_scaling\": {\"rope_type\": \"ntk\", \"factor\": 2}}",
+		       "unknown rope_type \"ntk\"");
 	expect_failure("{\"rope_scaling\": {\"rope_type\": \"yarn\", \"type\": \"linear\", \"factor\": 2}}",
 		       "disagree");
 	expect_failure("{\"rope_scaling\": {\"rope_type\": \"linear\"}}", "needs a factor");
-	expect_failure("{\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 0}}", "rope_scaling.factor");
-	expect_failure("{\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1}}",
-		       "low_freq_factor < high_freq_factor");
+	expect_failure("{\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 0}}",
+		       "rope_scaling.factor");
+	expect_failure(
+		"{\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1}}",
+		"low_freq_factor < high_freq_factor");
 	expect_failure("{\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 4,"
-		       " \"high_freq_factor\": 4}}", "low_freq_factor < high_freq_factor");
+		       " \"high_freq_factor\": 4}}",
+		       "low_freq_factor < high_freq_factor");
 	expect_failure("{\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4,"
-		       " \"original_max_position_embeddings\": 4096.5}}", "original_max_position_embeddings");
+		       " \"original_max_position_embeddings\": 4096.5}}",
+		       "original_max_position_embeddings");
 	expect_failure("{\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4, \"beta_fast\": \"32\"}}",
 		       "beta_fast");
 }
@@ -198,6 +208,7 @@ static void test_shape_relations(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_config),
 		cmocka_unit_test(test_llama3_config),
@@ -209,5 +220,6 @@ int main(void)
 		cmocka_unit_test(test_other_fields),
 		cmocka_unit_test(test_shape_relations),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

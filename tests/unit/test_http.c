@@ -35,7 +35,8 @@ static void test_resolve(void **state)
 	(void)state;
 	char *u = NULL;
 	assert_int_equal(http_resolve_url("http://h:1/org/m/resolve/main/a.json",
-					  "/api/resolve-cache/models/org/m/c/a.json?etag=%22x%22", &u), 0);
+					  "/api/resolve-cache/models/org/m/c/a.json?etag=%22x%22", &u),
+			 0);
 	assert_string_equal(u, "http://h:1/api/resolve-cache/models/org/m/c/a.json?etag=%22x%22");
 	free(u);
 	assert_int_equal(http_resolve_url("http://h:1/a/b", "https://cdn/x", &u), 0);
@@ -101,6 +102,7 @@ static void test_header_lookup(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_resolve),
@@ -108,5 +110,6 @@ int main(void)
 		cmocka_unit_test(test_link_next),
 		cmocka_unit_test(test_header_lookup),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,8 @@ static void test_parse_repo(void **state)
 	assert_int_equal(hub_parse_repo("hf://org/m", HUB_SPACE, &r), 0);
 	assert_int_equal(r.type, HUB_SPACE);
 
-	const char *bad[] = { "", "a/b/c", "../x", "a/..", "a--b/c", "-a/b", "a/b.", "a/b@",
-			      "a b/c", "a/b\n", "/a", "a/", "x@rev\x01" };
+	const char *bad[] = { "",     "a/b/c", "../x",  "a/..", "a--b/c", "-a/b",     "a/b.",
+			      "a/b@", "a b/c", "a/b\n", "/a",   "a/",     "x@rev\x01" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(hub_parse_repo(bad[i], HUB_MODEL, &r), MODL_EUSAGE);
 	char long_id[300];
@@ -56,8 +56,8 @@ static void test_path_safety(void **state)
 	assert_true(hub_path_is_safe("model.safetensors"));
 	assert_true(hub_path_is_safe("original/params.json"));
 	assert_true(hub_path_is_safe("a/.hidden/..x"));
-	const char *bad[] = { "", "/etc/passwd", "../x", "a/../../x", "a/..", "a//b", "a/./b",
-			      "a\\b", "a\x01", "a/", ".", "..", "a\x7f" };
+	const char *bad[] = { "",     "/etc/passwd", "../x", "a/../../x", "a/..", "a//b", "a/./b",
+			      "a\\b", "a\x01",       "a/",   ".",         "..",   "a\x7f" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(hub_path_is_safe(bad[i]));
 }
@@ -69,8 +69,10 @@ static int parse_page(const char *json, struct hub_tree *t);
 static void test_path_safety_unicode(void **state)
 {
 	(void)state;
-	assert_true(hub_path_is_safe("caf\xc3\xa9" "/\xe6\x97\xa5\xe6\x9c\xac.txt"));   /* café/日本 */
-	assert_true(hub_path_is_safe("emoji\xf0\x9f\x98\x80.bin"));                /* U+1F600 */
+	assert_true(hub_path_is_safe("caf\xc3\xa9"
+				     "/\xe6\x97\xa5\xe6\x9c\xac.txt")); /* café/日本 */
+	assert_true(hub_path_is_safe("emoji\xf0\x9f\x98\x80.bin"));     /* U+1F600 */
+	/* clang-format off */
 	const char *bad[] = {
 		"a\xc2\x85Z",          /* U+0085 NEL (C1) */
 		"a\xc2\x9bZ",          /* U+009B CSI (C1) */
@@ -89,12 +91,15 @@ static void test_path_safety_unicode(void **state)
 		"a\xf4\x90\x80\x80Z",  /* beyond U+10FFFF */
 		"a\x1b[31mb",           /* ESC */
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_false(hub_path_is_safe(bad[i]));
 		struct hub_tree t = { 0 };
 		char page[256];
-		snprintf(page, sizeof(page), "[{\"type\":\"file\",\"oid\":\"%040d\",\"size\":1,"
-			 "\"path\":\"%s\"}]", 1, bad[i][1] == '\x1b' ? "a\\u001b" : bad[i]);
+		snprintf(page, sizeof(page),
+			 "[{\"type\":\"file\",\"oid\":\"%040d\",\"size\":1,"
+			 "\"path\":\"%s\"}]",
+			 1, bad[i][1] == '\x1b' ? "a\\u001b" : bad[i]);
 		assert_int_equal(parse_page(page, &t), MODL_EINVALID);
 		/* The message names the path, escaped: no raw control or bidi byte in it. */
 		for (const unsigned char *m = (const unsigned char *)modl_error_message(); *m; m++)
@@ -135,7 +140,11 @@ static void test_tree_page(void **state)
 			    "68d45e234eb4a928074dfd868cead0219ab85354cc53d20e772753c6bb9169d3");
 	assert_int_equal(t.entries[2].size, 440449768);
 	/* A second page appends. */
-	assert_int_equal(parse_page("[{\"type\":\"file\",\"oid\":\"2222222222222222222222222222222222222222\",\"size\":1,\"path\":\"x\"}]", &t), 0);
+	assert_int_equal(
+		parse_page(
+			"[{\"type\":\"file\",\"oid\":\"2222222222222222222222222222222222222222\",\"size\":1,\"path\":\"x\"}]",
+			&t),
+		0);
 	assert_int_equal(t.count, 4);
 	hub_tree_free(&t);
 }
@@ -143,6 +152,7 @@ static void test_tree_page(void **state)
 static void test_tree_page_hostile(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	const char *bad[] = {
 		"{}",
 		"[{\"type\":\"file\",\"oid\":\"09a8d720daebf68187d6f4f8ea40ce5c23c7893e\",\"size\":1,\"path\":\"../../etc/passwd\"}]",
@@ -155,6 +165,7 @@ static void test_tree_page_hostile(void **state)
 		"[{\"type\":\"symlink\",\"oid\":\"09a8d720daebf68187d6f4f8ea40ce5c23c7893e\",\"size\":1,\"path\":\"a\"}]",
 		"[{\"oid\":\"09a8d720daebf68187d6f4f8ea40ce5c23c7893e\",\"size\":1}]",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct hub_tree t = { 0 };
 		assert_int_equal(parse_page(bad[i], &t), MODL_EINVALID);
@@ -179,17 +190,20 @@ static void test_tree_validate(void **state)
 {
 	(void)state;
 	struct hub_tree t;
+	/* clang-format off */
 	const char *ok[] = {
 		"[" DIR_ENTRY("a") "," FILE_ENTRY("a/b", OID_A) "," FILE_ENTRY("a.txt", OID_A) ","
 		FILE_ENTRY("a/c", OID_B) "]",
 		"[" FILE_ENTRY("x/y/z", OID_A) "," FILE_ENTRY("x/y.z", OID_A) "]",
 		"[]",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(tree_of(ok[i], &t), 0);
 		assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0);
 		hub_tree_free(&t);
 	}
+	/* clang-format off */
 	const char *bad[] = {
 		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a/b", OID_A) "]",           /* file and folder */
 		"[" FILE_ENTRY("a/b/c", OID_A) "," FILE_ENTRY("a.txt", OID_A) "," FILE_ENTRY("a/b", OID_A) "]",
@@ -197,6 +211,7 @@ static void test_tree_validate(void **state)
 		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a", OID_B) "]",             /* two hashes */
 		"[" FILE_ENTRY("a", OID_A) "," FILE_ENTRY("a", OID_A) "]",             /* twice, same hash */
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(tree_of(bad[i], &t), 0);
 		assert_int_equal(hub_tree_validate(&t, "test", 20, 0), MODL_EINVALID);
@@ -224,7 +239,7 @@ static void test_tree_validate(void **state)
 	snprintf(path + n, sizeof(path) - n, "f");
 	snprintf(page, sizeof(page), "[" FILE_ENTRY("%s", OID_A) "]", path);
 	assert_int_equal(tree_of(page, &t), 0);
-	assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0);    /* 4021 bytes: fits */
+	assert_int_equal(hub_tree_validate(&t, "test", 20, 0), 0); /* 4021 bytes: fits */
 	assert_int_equal(hub_tree_validate(&t, "test", 100, 0), MODL_EINVALID);
 	hub_tree_free(&t);
 }
@@ -319,6 +334,7 @@ static void test_error_mapping(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_repo),
 		cmocka_unit_test(test_repo_type),
@@ -331,5 +347,6 @@ int main(void)
 		cmocka_unit_test(test_tree_page_hostile),
 		cmocka_unit_test(test_error_mapping),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

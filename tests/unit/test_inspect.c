@@ -52,9 +52,10 @@ static void test_safetensors_totals(void **state)
 static void write_shard(const char *dir, const char *name, const char *tensor, const char *metadata)
 {
 	char path[256], header[256];
-	int n = snprintf(header, sizeof(header),
-			 "{\"__metadata__\":{%s},\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-			 metadata, tensor);
+	int n = snprintf(
+		header, sizeof(header),
+		"{\"__metadata__\":{%s},\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+		metadata, tensor);
 	unsigned char size[8] = { (unsigned char)n };
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "wb");
@@ -80,8 +81,8 @@ static void test_metadata_common_to_every_shard(void **state)
 	const struct safetensors_metadata_entry *format = safetensors_metadata(st, 0, 0);
 	const struct safetensors_metadata_entry *part = safetensors_metadata(st, 0, 1);
 	assert_memory_equal(format->key, "format", 6);
-	assert_true(inspect_metadata_is_common(st, format));  /* in the other shard, elsewhere */
-	assert_false(inspect_metadata_is_common(st, part));   /* the same key, another value */
+	assert_true(inspect_metadata_is_common(st, format)); /* in the other shard, elsewhere */
+	assert_false(inspect_metadata_is_common(st, part));  /* the same key, another value */
 	inspect_close(r);
 	for (int i = 1; i <= 2; i++) {
 		snprintf(path, sizeof(path), "%s/model-0000%d-of-00002.safetensors", dir, i);
@@ -102,11 +103,13 @@ static void test_open_errors(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gguf_totals),
 		cmocka_unit_test(test_safetensors_totals),
 		cmocka_unit_test(test_metadata_common_to_every_shard),
 		cmocka_unit_test(test_open_errors),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,26 +17,25 @@ static void test_fields(void **state)
 {
 	(void)state;
 	struct license_card c;
-	const char *card =
-		"\xEF\xBB\xBF---\n"
-		"language: [en, fr]\n"
-		"license: other\n"
-		"license_name: mnpl   # Mistral's non-production license\n"
-		"license_link: https://mistral.ai/licenses/MNPL-0.1.md\n"
-		"base_model:\n"
-		"  - mistralai/Codestral-22B-v0.1\n"
-		"  - 'acme/other'\n"
-		"base_model_relation: finetune\n"
-		"extra_gated_prompt: >-\n"
-		"  By accessing this model you agree\n"
-		"  to the license.\n"
-		"extra_gated_fields:\n"
-		"  Name: text\n"
-		"  Country: country\n"
-		"  I agree to use this model for non-commercial use ONLY: checkbox\n"
-		"tags: {a: [1, 2, {b: c}]}\n"
-		"---\n"
-		"# Model\n---\nlicense: mit\n";
+	const char *card = "\xEF\xBB\xBF---\n"
+			   "language: [en, fr]\n"
+			   "license: other\n"
+			   "license_name: mnpl   # Mistral's non-production license\n"
+			   "license_link: https://mistral.ai/licenses/MNPL-0.1.md\n"
+			   "base_model:\n"
+			   "  - mistralai/Codestral-22B-v0.1\n"
+			   "  - 'acme/other'\n"
+			   "base_model_relation: finetune\n"
+			   "extra_gated_prompt: >-\n"
+			   "  By accessing this model you agree\n"
+			   "  to the license.\n"
+			   "extra_gated_fields:\n"
+			   "  Name: text\n"
+			   "  Country: country\n"
+			   "  I agree to use this model for non-commercial use ONLY: checkbox\n"
+			   "tags: {a: [1, 2, {b: c}]}\n"
+			   "---\n"
+			   "# Model\n---\nlicense: mit\n";
 	assert_int_equal(parse(card, &c), 0);
 	assert_true(c.has_front_matter);
 	assert_int_equal(c.license_count, 1);
@@ -136,11 +135,13 @@ static void test_card_data(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_lists_nulls_and_no_front_matter),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_card_data),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,7 @@ static void test_embedded_texts_are_the_data_files(void **state)
 		size_t len;
 		char *text = read_data(e->d_name, &len);
 		if (len != t->len || memcmp(text, t->text, len))
-			fail_msg("%s differs from its embedded copy: the generator lost it",
-				 e->d_name);
+			fail_msg("%s differs from its embedded copy: the generator lost it", e->d_name);
 		free(text);
 	}
 	closedir(d);
@@ -89,9 +88,7 @@ static const struct license_info *find(const char *name)
 static int list_has(const cJSON *list, const char *needle)
 {
 	const cJSON *item;
-	cJSON_ArrayForEach(item, list)
-		if (strstr(item->valuestring, needle))
-			return 1;
+	cJSON_ArrayForEach(item, list) if (strstr(item->valuestring, needle)) return 1;
 	return 0;
 }
 
@@ -129,7 +126,7 @@ static void test_llama_terms(void **state)
 	for (size_t i = 0; i < 6; i++) {
 		const struct license_info *l = find(ids[i]);
 		assert_int_equal(l->commercial, LICENSE_COMMERCIAL_CONDITIONAL);
-		assert_true(l->user_threshold == 700000000.0);  /* section 2 */
+		assert_true(l->user_threshold == 700000000.0); /* section 2 */
 		assert_non_null(strstr(l->text, "700 million monthly active users"));
 		assert_non_null(l->acceptable_use_policy);
 		assert_non_null(strstr(l->text, strstr(l->acceptable_use_policy, "://") + 3));
@@ -159,9 +156,11 @@ static void test_other_terms(void **state)
 {
 	(void)state;
 	assert_int_equal(find("gemma")->commercial, LICENSE_COMMERCIAL_ALLOWED);
-	assert_string_equal(find("gemma")->acceptable_use_policy, "https://ai.google.dev/gemma/prohibited_use_policy");
+	assert_string_equal(find("gemma")->acceptable_use_policy,
+			    "https://ai.google.dev/gemma/prohibited_use_policy");
 	assert_true(list_has(find("gemma-2024-02-21")->use_restrictions, "latest version of Gemma"));
-	assert_non_null(strstr(find("gemma-2024-02-21")->text, "reasonable efforts to use the latest version of Gemma"));
+	assert_non_null(strstr(find("gemma-2024-02-21")->text,
+			       "reasonable efforts to use the latest version of Gemma"));
 	assert_null(strstr(find("gemma")->text, "reasonable efforts to use the latest version of Gemma"));
 	assert_true(license_kb_agrees(find("gemma"), find("gemma-2024-04-01")));
 	assert_int_equal(find("cc-by-nc-4.0")->commercial, LICENSE_COMMERCIAL_FORBIDDEN);
@@ -186,11 +185,12 @@ static void test_other_terms(void **state)
 	assert_ptr_equal(license_kb_declared("other", "mnpl"), find("mistral-non-production-license-0.1"));
 	assert_ptr_equal(license_kb_declared("  LLAMA3.1 ", NULL), find("llama3.1"));
 	assert_null(license_kb_declared("other", NULL));
-	assert_null(license_kb_find("qwen"));  /* not in the corpus (SOURCE.txt: NOT FOUND) */
+	assert_null(license_kb_find("qwen")); /* not in the corpus (SOURCE.txt: NOT FOUND) */
 }
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_texts_are_the_data_files),
 		cmocka_unit_test(test_embedded_terms_are_terms_json),
@@ -199,5 +199,6 @@ int main(void)
 		cmocka_unit_test(test_llama_terms),
 		cmocka_unit_test(test_other_terms),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,8 +122,9 @@ static char *quote_head(const char *t, double share)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
 		for (size_t i = 0; i < n; i++)
-			words += !isspace((unsigned char)p[i]) && (i == 0 ? p == t || isspace((unsigned char)p[-1])
-									  : isspace((unsigned char)p[i - 1]));
+			words += !isspace((unsigned char)p[i]) &&
+				 (i == 0 ? p == t || isspace((unsigned char)p[-1])
+					 : isspace((unsigned char)p[i - 1]));
 		strbuf_add(&sb, p, n);
 		p += n;
 	}
@@ -179,7 +180,8 @@ static void test_reflowed_and_rewrapped(void **state)
 	for (size_t i = 0; i < n; i++) {
 		if (!kb[i].text)
 			continue;
-		char *flat = reflow(kb[i].text), *narrow = rewrap(kb[i].text, 40), *wide = rewrap(kb[i].text, 100);
+		char *flat = reflow(kb[i].text), *narrow = rewrap(kb[i].text, 40),
+		     *wide = rewrap(kb[i].text, 100);
 		expect_id("reflowed", flat, strlen(flat), kb[i].id, 0.97, 0);
 		expect_id("wrapped at 40", narrow, strlen(narrow), kb[i].id, 0.97, 0);
 		expect_id("wrapped at 100", wide, strlen(wide), kb[i].id, 0.97, 0);
@@ -284,12 +286,14 @@ static void test_real_world_variants(void **state)
 	(void)state;
 	static const struct {
 		const char *file, *id;
+		/* clang-format off */
 	} cases[] = {
 		{ "apache-2.0-debian-common-licenses.txt", "apache-2.0" },
 		{ "gemma-numbered-list.txt", "gemma" },
 		{ "llama2-trailing-whitespace.txt", "llama2" },
 		{ "mit-llama2.c.txt", "mit" },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len;
 		char *t = read_variant(cases[i].file, &len);
@@ -301,6 +305,7 @@ static void test_real_world_variants(void **state)
 static void test_not_licenses(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const char *const texts[] = {
 		"",
 		"MIT",
@@ -311,6 +316,7 @@ static void test_not_licenses(void **state)
 		"Permission is granted to use this model for any purpose, provided that you do not "
 		"sue us, and that you credit the authors in any paper that uses it. No warranty.\n",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct license_detection d;
 		assert_int_equal(license_detect(texts[i], strlen(texts[i]), &d), 0);
@@ -363,8 +369,9 @@ static void test_normalisation(void **state)
 	(void)state;
 	uint32_t a[64], b[64];
 	/* Markdown, HTML, URLs, quotes, list numbers and line breaks are not words. */
-	const char *x = "1. **Grant of Rights.** You are granted a license (see https://example.com/x),\n"
-			"   and <span\nstyle=\"u\">\u201cLlama\u201d</span> &amp; [the policy](http://a.b/c).\n";
+	const char *x =
+		"1. **Grant of Rights.** You are granted a license (see https://example.com/x),\n"
+		"   and <span\nstyle=\"u\">\u201cLlama\u201d</span> &amp; [the policy](http://a.b/c).\n";
 	const char *y = "Grant of Rights. You are granted a license (see ), and \"Llama\" & the policy.";
 	size_t na = hard_words(x, a, 64), nb = hard_words(y, b, 64);
 	assert_int_equal(na, nb);
@@ -407,6 +414,7 @@ static void test_speed(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_text_is_itself),
 		cmocka_unit_test(test_reflowed_and_rewrapped),
@@ -419,5 +427,6 @@ int main(void)
 		cmocka_unit_test(test_normalisation),
 		cmocka_unit_test(test_speed),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

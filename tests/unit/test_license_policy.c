@@ -18,10 +18,12 @@ static void test_keys(void **state)
 	struct license_policy p;
 	assert_int_equal(parse("{\"allow\": [\"Apache-2.0\", \"llama3*\"], \"deny\": [\"cc-by-nc-*\"],"
 			       " \"require_commercial_use\": true, \"max_unknown\": 0,"
-			       " \"require_license_file\": false}", &p), 0);
+			       " \"require_license_file\": false}",
+			       &p),
+			 0);
 	assert_true(p.has_allow);
 	assert_int_equal(p.allow_count, 2);
-	assert_string_equal(p.allow[0], "apache-2.0");  /* compared without case */
+	assert_string_equal(p.allow[0], "apache-2.0"); /* compared without case */
 	assert_int_equal(p.deny_count, 1);
 	assert_true(p.require_commercial_use);
 	assert_int_equal(p.max_unknown, 0);
@@ -29,7 +31,7 @@ static void test_keys(void **state)
 	license_policy_free(&p);
 	assert_int_equal(parse("{}", &p), 0);
 	assert_false(p.has_allow);
-	assert_int_equal(p.max_unknown, -1);  /* not checked */
+	assert_int_equal(p.max_unknown, -1); /* not checked */
 	license_policy_free(&p);
 }
 
@@ -62,12 +64,14 @@ static void test_matching(void **state)
 {
 	(void)state;
 	char *allow[] = { "llama3*", "mrl", "gemma", "cc-by-*" };
-	const struct license_info *l31 = license_kb_find("llama3.1"), *mrl = license_kb_find("mistral-research-license-0.1");
+	const struct license_info *l31 = license_kb_find("llama3.1"),
+				  *mrl = license_kb_find("mistral-research-license-0.1");
 	assert_non_null(l31);
 	assert_true(license_policy_matches(allow, 4, l31, "llama3.1"));
-	assert_true(license_policy_matches(allow, 4, mrl, mrl->id));             /* by its Hub id / alias */
-	assert_true(license_policy_matches(allow, 4, license_kb_find("gemma-2024-02-21"), "gemma-2024-02-21"));
-	assert_true(license_policy_matches(allow, 4, NULL, "CC-BY-ND-3.0"));     /* a name only */
+	assert_true(license_policy_matches(allow, 4, mrl, mrl->id)); /* by its Hub id / alias */
+	assert_true(
+		license_policy_matches(allow, 4, license_kb_find("gemma-2024-02-21"), "gemma-2024-02-21"));
+	assert_true(license_policy_matches(allow, 4, NULL, "CC-BY-ND-3.0")); /* a name only */
 	assert_false(license_policy_matches(allow, 4, license_kb_find("llama2"), "llama2"));
 	assert_false(license_policy_matches(allow, 4, license_kb_find("mit"), "mit"));
 	assert_false(license_policy_matches(allow, 0, l31, "llama3.1"));
@@ -75,10 +79,12 @@ static void test_matching(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_matching),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

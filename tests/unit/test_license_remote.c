@@ -22,7 +22,7 @@
 static struct {
 	char root[256];
 	pid_t pid;
-	int to_hub;       /* the hub's stdin: it exits when this closes */
+	int to_hub; /* the hub's stdin: it exits when this closes */
 	char endpoint[128];
 	struct modl_settings settings;
 	struct hub *hub;
@@ -69,7 +69,8 @@ static int start_hub(void **state)
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
-		execl(python, python, "tests/hub/hub.py", "--root", env.root, "--exit-on-stdin-eof", (char *)NULL);
+		execl(python, python, "tests/hub/hub.py", "--root", env.root, "--exit-on-stdin-eof",
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -77,7 +78,8 @@ static int start_hub(void **state)
 	env.to_hub = in[1];
 	/* The repositories: a gated-free model under CC BY-NC, with weights in LFS. */
 	write_text("models/acme/nc/.gitattributes", "*.safetensors filter=lfs diff=lfs merge=lfs -text\n");
-	write_text("models/acme/nc/README.md", "---\nlicense: cc-by-nc-4.0\nbase_model: acme/base\n---\n# NC\n");
+	write_text("models/acme/nc/README.md",
+		   "---\nlicense: cc-by-nc-4.0\nbase_model: acme/base\n---\n# NC\n");
 	write_license("models/acme/nc/LICENSE", "cc-by-nc-4.0");
 	write_text("models/acme/nc/model.safetensors", "weights that must never be fetched");
 	write_text("models/acme/nc/config.json", "{}");
@@ -238,11 +240,13 @@ static void test_malformed_policy_reads_nothing(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_fails_before_any_weight),
 		cmocka_unit_test(test_policy_passes_and_no_policy),
 		cmocka_unit_test(test_malformed_policy_reads_nothing),
 	};
+	/* clang-format on */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, start_hub, stop_hub);
 }

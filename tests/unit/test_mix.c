@@ -28,8 +28,7 @@ struct model {
 	struct quant_mix_model info;
 };
 
-static void add(struct model *m, int layer, const char *name, uint32_t n_dims, uint64_t ne0,
-		uint64_t ne1)
+static void add(struct model *m, int layer, const char *name, uint32_t n_dims, uint64_t ne0, uint64_t ne1)
 {
 	struct tensor *t = &m->t[m->n++];
 	memset(t, 0, sizeof(*t));
@@ -46,8 +45,8 @@ static void add(struct model *m, int layer, const char *name, uint32_t n_dims, u
 
 /* Tensors in an order that is not llama.cpp's (the file order of convert_hf_to_gguf),
  * so that the test also proves the sort. */
-static void build(struct model *m, uint32_t n_layer, uint32_t n_embd, uint32_t n_head,
-		  uint32_t n_head_kv, uint32_t n_ff, uint32_t n_vocab, int tied)
+static void build(struct model *m, uint32_t n_layer, uint32_t n_embd, uint32_t n_head, uint32_t n_head_kv,
+		  uint32_t n_ff, uint32_t n_vocab, int tied)
 {
 	uint32_t kv = n_embd / n_head * n_head_kv;
 	m->t = calloc(3 + 9 * (size_t)n_layer, sizeof(*m->t));
@@ -69,8 +68,9 @@ static void build(struct model *m, uint32_t n_layer, uint32_t n_embd, uint32_t n
 	add(m, -1, "output_norm.weight", 1, n_embd, 0);
 	if (!tied)
 		add(m, -1, "output.weight", 2, n_embd, n_vocab);
-	m->info = (struct quant_mix_model){ .n_layer = n_layer, .n_head = n_head,
-					    .n_head_kv = n_head_kv, .tied_embeddings = tied };
+	m->info = (struct quant_mix_model){
+		.n_layer = n_layer, .n_head = n_head, .n_head_kv = n_head_kv, .tied_embeddings = tied
+	};
 }
 
 static int by_llama_order(const void *a, const void *b)
@@ -185,6 +185,7 @@ static void test_llama3_8b_q4_k_m(void **state)
 static void test_order(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	const char *want[] = {
 		"output.weight", "output_norm.weight", "rope_freqs.weight", "token_embd.weight",
 		"blk.0.attn_k.weight", "blk.0.attn_norm.weight", "blk.0.attn_output.weight",
@@ -192,11 +193,12 @@ static void test_order(void **state)
 		"blk.0.ffn_gate.weight", "blk.0.ffn_norm.weight", "blk.0.ffn_up.weight",
 		"blk.1.attn_k.weight", "blk.2.attn_k.weight", "blk.10.attn_k.weight",
 	};
+	/* clang-format on */
 	size_t n = sizeof(want) / sizeof(want[0]);
 	const char *got[sizeof(want) / sizeof(want[0])];
 	for (size_t i = 0; i < n; i++)
 		got[i] = want[(i * 7 + 3) % n]; /* a permutation (7 is prime to 16) */
-	for (size_t i = 1; i < n; i++) /* insertion sort with the comparator */
+	for (size_t i = 1; i < n; i++)          /* insertion sort with the comparator */
 		for (size_t j = i; j > 0 && quant_mix_compare(got[j - 1], got[j]) > 0; j--) {
 			const char *s = got[j];
 			got[j] = got[j - 1];
@@ -211,8 +213,8 @@ static void test_order(void **state)
 
 /* ---- "Other mixtures in short (same model)" ------------------------------------------- */
 
-static void expect_mixture(uint32_t ftype, uint32_t embd, uint32_t out, uint32_t rest,
-			   const uint32_t *attn_v, const uint32_t *ffn_down, uint32_t attn_output)
+static void expect_mixture(uint32_t ftype, uint32_t embd, uint32_t out, uint32_t rest, const uint32_t *attn_v,
+			   const uint32_t *ffn_down, uint32_t attn_output)
 {
 	struct model m;
 	build_llama3_8b(&m);
@@ -294,8 +296,7 @@ static void test_other_mixtures(void **state)
 					      { QUANT_FTYPE_Q5_1, QUANT_Q5_1 } };
 	for (size_t i = 0; i < 4; i++) {
 		fill(v, legacy[i][1]);
-		expect_mixture(legacy[i][0], legacy[i][1], QUANT_Q6_K, legacy[i][1], v, v,
-			       legacy[i][1]);
+		expect_mixture(legacy[i][0], legacy[i][1], QUANT_Q6_K, legacy[i][1], v, v, legacy[i][1]);
 	}
 
 	/* Float file types: every quantizable tensor in that type, the norms as they are */
@@ -304,8 +305,7 @@ static void test_other_mixtures(void **state)
 					      { QUANT_FTYPE_ALL_F32, QUANT_F32 } };
 	for (size_t i = 0; i < 3; i++) {
 		fill(v, floats[i][1]);
-		expect_mixture(floats[i][0], floats[i][1], floats[i][1], floats[i][1], v, v,
-			       floats[i][1]);
+		expect_mixture(floats[i][0], floats[i][1], floats[i][1], floats[i][1], v, v, floats[i][1]);
 	}
 }
 
@@ -365,6 +365,7 @@ static void test_tied_and_untied(void **state)
 	(void)state;
 	struct model m;
 	/* "token_embd.weight when tied" takes the output rule: Q6_K unless the type is Q8_0 */
+	/* clang-format off */
 	static const uint32_t cases[][3] = {
 		/* ftype, tied token_embd, untied token_embd */
 		{ QUANT_FTYPE_Q4_K_M, QUANT_Q6_K, QUANT_Q4_K },
@@ -375,6 +376,7 @@ static void test_tied_and_untied(void **state)
 		{ QUANT_FTYPE_Q6_K, QUANT_Q6_K, QUANT_Q6_K },
 		{ QUANT_FTYPE_F16, QUANT_F16, QUANT_F16 },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		build(&m, 4, 512, 8, 2, 1536, 32000, 1);
 		choose_f32_norms(&m, cases[i][0]);
@@ -393,8 +395,9 @@ static uint32_t one(uint32_t ftype, const char *name, uint64_t ne0, uint64_t ne1
 		    unsigned *fallbacks)
 {
 	struct quant_mix *mix;
-	struct quant_mix_model info = { .n_layer = 24, .n_head = 14, .n_head_kv = 2,
-					.tied_embeddings = tied };
+	struct quant_mix_model info = {
+		.n_layer = 24, .n_head = 14, .n_head_kv = 2, .tied_embeddings = tied
+	};
 	uint64_t ne[2] = { ne0, ne1 };
 	assert_int_equal(quant_mix_begin(&mix, ftype, &info), 0);
 	uint32_t t = quant_mix_tensor_type(mix, name, 2, ne, QUANT_BF16);
@@ -410,15 +413,16 @@ static void test_fallback_not_divisible_by_256(void **state)
 	unsigned fb;
 	/* ne[0] = 896 (Qwen2-0.5B): 896 % 256 != 0, 896 % 32 == 0. doc/peers.md: Q2_K/Q3_K →
 	 * Q4_0, Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0 */
+	/* clang-format off */
 	static const uint32_t cases[][2] = {
 		{ QUANT_FTYPE_Q2_K, QUANT_Q4_0 },   { QUANT_FTYPE_Q3_K_S, QUANT_Q4_0 },
 		{ QUANT_FTYPE_Q3_K_M, QUANT_Q4_0 }, { QUANT_FTYPE_Q4_K_S, QUANT_Q5_0 },
 		{ QUANT_FTYPE_Q4_K_M, QUANT_Q5_0 }, { QUANT_FTYPE_Q5_K_S, QUANT_Q5_1 },
 		{ QUANT_FTYPE_Q5_K_M, QUANT_Q5_1 }, { QUANT_FTYPE_Q6_K, QUANT_Q8_0 },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(one(cases[i][0], "blk.5.attn_q.weight", 896, 896, 0, &fb),
-				 cases[i][1]);
+		assert_int_equal(one(cases[i][0], "blk.5.attn_q.weight", 896, 896, 0, &fb), cases[i][1]);
 		assert_int_equal(fb, 1);
 	}
 	/* 32-block types fit: no fallback */
@@ -449,9 +453,9 @@ static void test_fallback_not_divisible_by_32(void **state)
 	(void)state;
 	unsigned fb;
 	/* "if still not divisible by 32 → F16" */
-	static const uint32_t ftypes[] = { QUANT_FTYPE_Q2_K, QUANT_FTYPE_Q3_K_M, QUANT_FTYPE_Q4_K_M,
-					   QUANT_FTYPE_Q5_K_S, QUANT_FTYPE_Q6_K, QUANT_FTYPE_Q4_0,
-					   QUANT_FTYPE_Q4_1, QUANT_FTYPE_Q5_0, QUANT_FTYPE_Q5_1,
+	static const uint32_t ftypes[] = { QUANT_FTYPE_Q2_K,   QUANT_FTYPE_Q3_K_M, QUANT_FTYPE_Q4_K_M,
+					   QUANT_FTYPE_Q5_K_S, QUANT_FTYPE_Q6_K,   QUANT_FTYPE_Q4_0,
+					   QUANT_FTYPE_Q4_1,   QUANT_FTYPE_Q5_0,   QUANT_FTYPE_Q5_1,
 					   QUANT_FTYPE_Q8_0 };
 	for (size_t i = 0; i < sizeof(ftypes) / sizeof(ftypes[0]); i++) {
 		assert_int_equal(one(ftypes[i], "blk.1.attn_q.weight", 1000, 1000, 0, &fb), QUANT_F16);
@@ -482,7 +486,8 @@ static void test_kept_as_is(void **state)
 	/* not a "weight" */
 	assert_int_equal(quant_mix_tensor_type(mix, "blk.0.attn_q.bias", 2, m2, QUANT_F16), QUANT_F16);
 	/* MoE router, positional embeddings */
-	assert_int_equal(quant_mix_tensor_type(mix, "blk.0.ffn_gate_inp.weight", 2, m2, QUANT_F32), QUANT_F32);
+	assert_int_equal(quant_mix_tensor_type(mix, "blk.0.ffn_gate_inp.weight", 2, m2, QUANT_F32),
+			 QUANT_F32);
 	assert_int_equal(quant_mix_tensor_type(mix, "position_embd.weight", 2, m2, QUANT_F16), QUANT_F16);
 	/* [4096, 1] has one dimension for ggml_n_dims */
 	assert_int_equal(quant_mix_tensor_type(mix, "blk.0.attn_q.weight", 2, col, QUANT_F16), QUANT_F16);
@@ -504,7 +509,8 @@ static void test_counters(void **state)
 	assert_int_equal(quant_mix_begin(&mix, QUANT_FTYPE_Q4_K_M, &info), 0);
 	/* visits 0..3 are use_more_bits whatever the names say */
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(quant_mix_tensor_type(mix, "blk.7.attn_v.weight", 2, ne, QUANT_F16), QUANT_Q6_K);
+		assert_int_equal(quant_mix_tensor_type(mix, "blk.7.attn_v.weight", 2, ne, QUANT_F16),
+				 QUANT_Q6_K);
 	assert_int_equal(quant_mix_tensor_type(mix, "blk.7.attn_v.weight", 2, ne, QUANT_F16), QUANT_Q4_K);
 	quant_mix_end(mix);
 	/* n_attention_wv = 8: use_more_bits(i, 8) = i < 1 || i >= 7 || (i - 1) % 3 == 2 */
@@ -513,7 +519,8 @@ static void test_counters(void **state)
 	static const uint32_t want[8] = { QUANT_Q6_K, QUANT_Q4_K, QUANT_Q4_K, QUANT_Q6_K,
 					  QUANT_Q4_K, QUANT_Q4_K, QUANT_Q6_K, QUANT_Q6_K };
 	for (int i = 0; i < 8; i++)
-		assert_int_equal(quant_mix_tensor_type(mix, "blk.0.attn_v.weight", 2, ne, QUANT_F16), want[i]);
+		assert_int_equal(quant_mix_tensor_type(mix, "blk.0.attn_v.weight", 2, ne, QUANT_F16),
+				 want[i]);
 	quant_mix_end(mix);
 	assert_true(quant_mix_is_attention_v("blk.0.attn_v.weight"));
 	assert_true(quant_mix_is_attention_v("blk.0.attn_qkv.weight"));
@@ -550,6 +557,7 @@ static void test_ftype_names(void **state)
 	static const struct {
 		const char *name;
 		uint32_t ftype, type;
+		/* clang-format off */
 	} want[] = {
 		{ "F32", 0, QUANT_F32 },      { "F16", 1, QUANT_F16 },      { "BF16", 32, QUANT_BF16 },
 		{ "Q8_0", 7, QUANT_Q8_0 },    { "Q4_0", 2, QUANT_Q4_0 },    { "Q4_1", 3, QUANT_Q4_1 },
@@ -558,6 +566,7 @@ static void test_ftype_names(void **state)
 		{ "Q4_K_S", 14, QUANT_Q4_K }, { "Q4_K_M", 15, QUANT_Q4_K }, { "Q5_K_S", 16, QUANT_Q5_K },
 		{ "Q5_K_M", 17, QUANT_Q5_K }, { "Q6_K", 18, QUANT_Q6_K },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint32_t f = 999;
 		assert_int_equal(quant_ftype_from_name(want[i].name, &f), 0);
@@ -567,9 +576,9 @@ static void test_ftype_names(void **state)
 		char lower[16];
 		size_t n = strlen(want[i].name);
 		for (size_t j = 0; j <= n; j++)
-			lower[j] = (char)(want[i].name[j] >= 'A' && want[i].name[j] <= 'Z'
-						  ? want[i].name[j] + 32
-						  : want[i].name[j]);
+			lower[j] =
+				(char)(want[i].name[j] >= 'A' && want[i].name[j] <= 'Z' ? want[i].name[j] + 32
+											: want[i].name[j]);
 		assert_int_equal(quant_ftype_from_name(lower, &f), 0);
 		assert_int_equal(f, want[i].ftype);
 	}
@@ -586,6 +595,7 @@ static void test_ftype_names(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_llama3_8b_q4_k_m),
 		cmocka_unit_test(test_order),
@@ -601,5 +611,6 @@ int main(void)
 		cmocka_unit_test(test_expert_layer_from_name),
 		cmocka_unit_test(test_ftype_names),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

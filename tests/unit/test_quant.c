@@ -7,7 +7,7 @@
 #include "util/error.h"
 #include "quant/quant.h"
 
-static const uint32_t all_types[] = { QUANT_F32, QUANT_F16, QUANT_BF16, QUANT_Q4_0, QUANT_Q4_1,
+static const uint32_t all_types[] = { QUANT_F32,  QUANT_F16,  QUANT_BF16, QUANT_Q4_0, QUANT_Q4_1,
 				      QUANT_Q5_0, QUANT_Q5_1, QUANT_Q8_0, QUANT_Q2_K, QUANT_Q3_K,
 				      QUANT_Q4_K, QUANT_Q5_K, QUANT_Q6_K };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
@@ -73,6 +73,7 @@ static float *alloc_floats(int64_t n)
 static void test_type_table(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const struct { uint32_t type, block, size; const char *name; } want[] = {
 		{ QUANT_F32, 1, 4, "F32" },      { QUANT_F16, 1, 2, "F16" },
 		{ QUANT_BF16, 1, 2, "BF16" },    { QUANT_Q4_0, 32, 18, "Q4_0" },
@@ -82,6 +83,7 @@ static void test_type_table(void **state)
 		{ QUANT_Q4_K, 256, 144, "Q4_K" }, { QUANT_Q5_K, 256, 176, "Q5_K" },
 		{ QUANT_Q6_K, 256, 210, "Q6_K" },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		assert_true(quant_type_known(want[i].type));
 		assert_int_equal(quant_block_size(want[i].type), want[i].block);
@@ -127,8 +129,8 @@ static void test_simd_equals_scalar(void **state)
 				assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, n), 0);
 				if (memcmp(a, b, bytes) != 0)
 					fail_msg("%s: %s differs from scalar (row %d, n %lld)",
-						 quant_type_name(type), quant_isa_name(simd_isas[ii]),
-						 rep, (long long)n);
+						 quant_type_name(type), quant_isa_name(simd_isas[ii]), rep,
+						 (long long)n);
 				free(a);
 				free(b);
 				free(x);
@@ -226,6 +228,7 @@ static void test_bad_row_length(void **state)
 static void test_fp16_edges(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const struct { uint32_t in; uint16_t out; } cases[] = {
 		{ 0x00000000, 0x0000 }, /* +0 */
 		{ 0x80000000, 0x8000 }, /* -0 */
@@ -251,11 +254,12 @@ static void test_fp16_edges(void **state)
 		{ 0x3f801001, 0x3c01 }, /* just above the tie */
 		{ 0x00000001, 0x0000 }, /* float subnormal: far below half range */
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		float f = bits_float(cases[i].in);
 		if (quant_fp32_to_fp16(f) != cases[i].out)
-			fail_msg("fp16(0x%08x) = 0x%04x, want 0x%04x", cases[i].in,
-				 quant_fp32_to_fp16(f), cases[i].out);
+			fail_msg("fp16(0x%08x) = 0x%04x, want 0x%04x", cases[i].in, quant_fp32_to_fp16(f),
+				 cases[i].out);
 	}
 	/* back to F32: exact for every half, NaN stays NaN with its sign */
 	assert_true(quant_fp16_to_fp32(0x0001) == 0x1.0p-24f);
@@ -273,6 +277,7 @@ static void test_fp16_edges(void **state)
 static void test_bf16_edges(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	static const struct { uint32_t in; uint16_t out; } cases[] = {
 		{ 0x3f800000, 0x3f80 }, { 0x80000000, 0x8000 },
 		{ 0x3f808000, 0x3f80 }, /* tie, even stays */
@@ -287,6 +292,7 @@ static void test_bf16_edges(void **state)
 		{ 0x00018000, 0x0002 }, /* subnormal tie, odd rounds up */
 		{ 0x007fffff, 0x0080 },
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (quant_fp32_to_bf16(bits_float(cases[i].in)) != cases[i].out)
 			fail_msg("bf16(0x%08x) = 0x%04x, want 0x%04x", cases[i].in,
@@ -305,7 +311,7 @@ static void test_half_rows_simd(void **state)
 	for (int i = 0; i < N; i++) {
 		uint32_t r = (uint32_t)next();
 		switch (i % 4) {
-		case 0: x[i] = bits_float(r); break; /* anything, NaNs included */
+		case 0: x[i] = bits_float(r); break;                             /* anything, NaNs included */
 		case 1: x[i] = bits_float((r & 0x807fffff) | 0x33000000); break; /* half subnormal range */
 		case 2: x[i] = bits_float((r & 0x80001fff) | 0x3f800000 | ((r & 1) << 12)); break;
 		default: x[i] = bits_float((r & 0x8000ffff) | 0x477f0000); break; /* near 65504 */
@@ -323,7 +329,8 @@ static void test_half_rows_simd(void **state)
 			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
 			assert_memory_equal(a, b, N * 2);
 			for (int i = 0; i < N; i++)
-				assert_int_equal(a[i], half ? quant_fp32_to_bf16(x[i]) : quant_fp32_to_fp16(x[i]));
+				assert_int_equal(a[i],
+						 half ? quant_fp32_to_bf16(x[i]) : quant_fp32_to_fp16(x[i]));
 		}
 	}
 	free(a);
@@ -338,6 +345,7 @@ static void test_roundtrip_error(void **state)
 	(void)state;
 	/* root-mean-square error relative to the standard deviation of Gaussian rows; each
 	 * bound is about 1.3x the value measured when the oracle tests passed */
+	/* clang-format off */
 	static const struct { uint32_t type; double bound; } want[] = {
 		{ QUANT_F32, 0.0 },     { QUANT_F16, 0.0003 },  { QUANT_BF16, 0.0022 },
 		{ QUANT_Q8_0, 0.007 },  { QUANT_Q6_K, 0.023 },  { QUANT_Q5_1, 0.049 },
@@ -345,6 +353,7 @@ static void test_roundtrip_error(void **state)
 		{ QUANT_Q4_0, 0.11 },   { QUANT_Q4_K, 0.092 },  { QUANT_Q3_K, 0.195 },
 		{ QUANT_Q2_K, 0.38 },
 	};
+	/* clang-format on */
 	const int64_t n = 8192;
 	float *x = alloc_floats(n), *y = alloc_floats(n);
 	unsigned char *q = malloc((size_t)n * 4);
@@ -412,8 +421,8 @@ static void test_validate(void **state)
 static void test_q8_0_known_block(void **state)
 {
 	(void)state;
-	const float x[32] = { 127, -127, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 0.49f,
-			      3.7f, -3.7f, 0, -0.0f, 100.25f, -99.5f, 64, 1 };
+	const float x[32] = { 127,  -127,  0.5f, -0.5f, 1.5f,    2.5f,   -2.5f, 0.49f,
+			      3.7f, -3.7f, 0,    -0.0f, 100.25f, -99.5f, 64,    1 };
 	const int8_t qs[32] = { 127, -127, 1, -1, 2, 3, -3, 0, 4, -4, 0, 0, 100, -100, 64, 1 };
 	unsigned char want[34] = { 0x00, 0x3c };
 	memcpy(want + 2, qs, 32);
@@ -440,8 +449,7 @@ static void test_q4_0_known_blocks(void **state)
 {
 	(void)state;
 	/* block 1: max = -8 -> d = 1 (0x3C00), id = 1 */
-	float x[64] = { -8, 7.6f, 0, -0.5f, 0.49f, 0.5f, -7.9f, 3.25f,
-			-3.5f, 1, 2, 3, 4, 5, 6, 7 };
+	float x[64] = { -8, 7.6f, 0, -0.5f, 0.49f, 0.5f, -7.9f, 3.25f, -3.5f, 1, 2, 3, 4, 5, 6, 7 };
 	/* q: 0, 15 (16 clamped), 8, 8, 8, 9, 0, 11, 5, 9, 10, 11, 12, 13, 14, 15; the upper 16
 	 * values are 0 -> q = 8 */
 	static const uint8_t q1[16] = { 0, 15, 8, 8, 8, 9, 0, 11, 5, 9, 10, 11, 12, 13, 14, 15 };
@@ -482,6 +490,7 @@ static void test_q4_0_known_blocks(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_simd_equals_scalar),
@@ -496,5 +505,6 @@ int main(void)
 		cmocka_unit_test(test_q8_0_known_block),
 		cmocka_unit_test(test_q4_0_known_blocks),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

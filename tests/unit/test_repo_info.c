@@ -52,12 +52,14 @@ static void test_sizes_unknown_without_blobs(void **state)
 static void test_invalid(void **state)
 {
 	(void)state;
+	/* clang-format off */
 	const char *bad[] = {
 		"{\"id\":\"x\"}",
 		"{\"id\":\"x\",\"sha\":\"zz\"}",
 		"{\"sha\":\"607a30d783dfa663caf39e06633721c8d4cfcd7e\"}",
 		"{\"id\":\"x\",\"sha\":\"607a30d783dfa663caf39e06633721c8d4cfcd7e\",\"siblings\":[{\"size\":1}]}",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cJSON *info = cJSON_Parse(bad[i]);
 		struct repo_summary s;
@@ -68,10 +70,12 @@ static void test_invalid(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_sizes_unknown_without_blobs),
 		cmocka_unit_test(test_invalid),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

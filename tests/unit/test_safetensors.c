@@ -102,7 +102,7 @@ static void test_header_text(void **state)
 {
 	(void)state;
 	expect_failure("{\"a\xff\": 1}", 0, "not valid UTF-8 (file offset 11)");
-	expect_failure("{\"\xc0\xaf\": 1}", 0, "UTF-8"); /* overlong '/' */
+	expect_failure("{\"\xc0\xaf\": 1}", 0, "UTF-8");     /* overlong '/' */
 	expect_failure("{\"\xed\xa0\x80\": 1}", 0, "UTF-8"); /* a surrogate */
 	expect_failure(" {}", 0, "start with '{'");
 	expect_failure("[]", 0, "start with '{'");
@@ -117,7 +117,8 @@ static void test_header_text(void **state)
 	expect_failure("{\"\\ud800x\": 1}", 0, "surrogate");
 	expect_failure("{\"\\udc00\": 1}", 0, "surrogate");
 	expect_failure("{\"__metadata__\": {\"a\": \"b\"}, \"x\": {\"dtype\": \"F32\", \"shape\": [01], "
-		       "\"data_offsets\": [0, 4]}}", 4, "invalid header JSON");
+		       "\"data_offsets\": [0, 4]}}",
+		       4, "invalid header JSON");
 	/* Right-padding with spaces is allowed, as is whitespace JSON accepts. */
 	struct safetensors *st = valid("{\"__metadata__\": {\"format\": \"pt\"}}  \n\t   ", 0);
 	assert_int_equal(safetensors_tensor_count(st), 0);
@@ -133,7 +134,8 @@ static void test_depth_limit(void **state)
 	(void)state;
 	char header[1024];
 	size_t n = 0;
-	n += (size_t)sprintf(header, "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1], \"extra\": ");
+	n += (size_t)sprintf(
+		header, "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1], \"extra\": ");
 	for (int i = 0; i < 200; i++)
 		header[n++] = '[';
 	for (int i = 0; i < 200; i++)
@@ -146,16 +148,18 @@ static void test_duplicates(void **state)
 {
 	(void)state;
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}, "
-		       "\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}", 2,
-		       "duplicate key 'a'");
+		       "\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}",
+		       2, "duplicate key 'a'");
 	/* An escaped spelling of the same name is the same name. */
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}, "
-		       "\"\\u0061\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}", 2,
-		       "duplicate key 'a'");
+		       "\"\\u0061\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}",
+		       2, "duplicate key 'a'");
 	expect_failure("{\"__metadata__\": {}, \"__metadata__\": {}}", 0, "duplicate key '__metadata__'");
-	expect_failure("{\"__metadata__\": {\"k\": \"1\", \"k\": \"2\"}}", 0, "duplicate key 'k' in __metadata__");
-	expect_failure("{\"a\": {\"dtype\": \"U8\", \"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}",
-		       1, "duplicate field \"dtype\"");
+	expect_failure("{\"__metadata__\": {\"k\": \"1\", \"k\": \"2\"}}", 0,
+		       "duplicate key 'k' in __metadata__");
+	expect_failure(
+		"{\"a\": {\"dtype\": \"U8\", \"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}",
+		1, "duplicate field \"dtype\"");
 }
 
 static void test_fields(void **state)
@@ -177,8 +181,9 @@ static void test_fields(void **state)
 		       "fraction or an exponent");
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [1e0], \"data_offsets\": [0, 1]}}", 1,
 		       "fraction or an exponent");
-	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [18446744073709551616], \"data_offsets\": [0, 1]}}",
-		       1, "64 bits");
+	expect_failure(
+		"{\"a\": {\"dtype\": \"U8\", \"shape\": [18446744073709551616], \"data_offsets\": [0, 1]}}",
+		1, "64 bits");
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1, 1]}}", 1,
 		       "expected 2");
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": \"1\", \"data_offsets\": [0, 1]}}", 1,
@@ -186,8 +191,10 @@ static void test_fields(void **state)
 	expect_failure("{\"a\\u0000b\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1,
 		       "NUL");
 	/* Unknown fields are ignored, as the reference does. */
-	struct safetensors *st = valid("{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1], "
-				       "\"note\": {\"x\": [1.5, null, true]}}}", 1);
+	struct safetensors *st =
+		valid("{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1], "
+		      "\"note\": {\"x\": [1.5, null, true]}}}",
+		      1);
 	assert_int_equal(safetensors_tensor_count(st), 1);
 	safetensors_close(st);
 }
@@ -200,17 +207,19 @@ static void test_offsets(void **state)
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [1, 3]}}", 3,
 		       "should begin at 0");
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}, "
-		       "\"b\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [3, 5]}}", 5,
-		       "'b': data_offsets [3, 5] should begin at 2"); /* a gap */
+		       "\"b\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [3, 5]}}",
+		       5, "'b': data_offsets [3, 5] should begin at 2"); /* a gap */
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}, "
-		       "\"b\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [1, 3]}}", 3,
-		       "should begin at 2"); /* an overlap */
+		       "\"b\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [1, 3]}}",
+		       3, "should begin at 2"); /* an overlap */
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
-		       "\"b\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [3, 2]}}", 3,
-		       "should begin at 0"); /* end before begin */
+		       "\"b\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [3, 2]}}",
+		       3, "should begin at 0"); /* end before begin */
 	/* Listed out of order but contiguous once sorted: fine, returned in data order. */
-	struct safetensors *st = valid("{\"b\": {\"dtype\": \"U8\", \"shape\": [3], \"data_offsets\": [2, 5]}, "
-				       "\"a\": {\"dtype\": \"U16\", \"shape\": [1], \"data_offsets\": [0, 2]}}", 5);
+	struct safetensors *st =
+		valid("{\"b\": {\"dtype\": \"U8\", \"shape\": [3], \"data_offsets\": [2, 5]}, "
+		      "\"a\": {\"dtype\": \"U16\", \"shape\": [1], \"data_offsets\": [0, 2]}}",
+		      5);
 	assert_string_equal(safetensors_tensor(st, 0)->name, "a");
 	assert_string_equal(safetensors_tensor(st, 1)->name, "b");
 	assert_int_equal(safetensors_tensor(st, 1)->file_offset, 8 + safetensors_file_header_size(st, 0) + 2);
@@ -224,13 +233,16 @@ static void test_sizes(void **state)
 	(void)state;
 	expect_failure("{\"a\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 20]}}", 20,
 		       "hold 20 bytes, but shape [2, 3] of F32 needs 24");
-	expect_failure("{\"a\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 2], \"data_offsets\": [0, 0]}}",
-		       0, "overflows");
+	expect_failure(
+		"{\"a\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 2], \"data_offsets\": [0, 0]}}",
+		0, "overflows");
 	/* The product is checked step by step, as try_fold does: a later 0 does not save it. */
-	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [4294967296, 4294967296, 0], \"data_offsets\": [0, 0]}}",
-		       0, "overflows");
-	expect_failure("{\"a\": {\"dtype\": \"U64\", \"shape\": [2305843009213693952], \"data_offsets\": [0, 0]}}",
-		       0, "bit size");
+	expect_failure(
+		"{\"a\": {\"dtype\": \"U8\", \"shape\": [4294967296, 4294967296, 0], \"data_offsets\": [0, 0]}}",
+		0, "overflows");
+	expect_failure(
+		"{\"a\": {\"dtype\": \"U64\", \"shape\": [2305843009213693952], \"data_offsets\": [0, 0]}}",
+		0, "bit size");
 	expect_failure("{\"a\": {\"dtype\": \"F4\", \"shape\": [3], \"data_offsets\": [0, 2]}}", 2,
 		       "not a whole number of bytes");
 	/* The data must cover the rest of the file: one byte too many, or too few. */
@@ -239,9 +251,11 @@ static void test_sizes(void **state)
 	expect_failure("{\"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}}", 1,
 		       "cover the rest of the file");
 	/* Zero-size tensors and scalars. */
-	struct safetensors *st = valid("{\"s\": {\"dtype\": \"F32\", \"shape\": [], \"data_offsets\": [0, 4]}, "
-				       "\"z\": {\"dtype\": \"F32\", \"shape\": [3, 0], \"data_offsets\": [4, 4]}, "
-				       "\"f4\": {\"dtype\": \"F4\", \"shape\": [2, 2], \"data_offsets\": [4, 6]}}", 6);
+	struct safetensors *st =
+		valid("{\"s\": {\"dtype\": \"F32\", \"shape\": [], \"data_offsets\": [0, 4]}, "
+		      "\"z\": {\"dtype\": \"F32\", \"shape\": [3, 0], \"data_offsets\": [4, 4]}, "
+		      "\"f4\": {\"dtype\": \"F4\", \"shape\": [2, 2], \"data_offsets\": [4, 6]}}",
+		      6);
 	const struct safetensors_tensor *t = safetensors_tensor(st, 0);
 	assert_string_equal(t->name, "s");
 	assert_int_equal(t->n_elements, 1);
@@ -260,6 +274,7 @@ static void test_every_dtype_by_name(void **state)
 	static const struct {
 		const char *name;
 		unsigned bits;
+		/* clang-format off */
 	} names[] = { /* doc/gguf.md §1 */
 		{ "BOOL", 8 }, { "F4", 4 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "U8", 8 }, { "I8", 8 },
 		{ "F8_E5M2", 8 }, { "F8_E4M3", 8 }, { "F8_E8M0", 8 }, { "F8_E4M3FNUZ", 8 },
@@ -267,13 +282,16 @@ static void test_every_dtype_by_name(void **state)
 		{ "I32", 32 }, { "U32", 32 }, { "F32", 32 }, { "C64", 64 }, { "F64", 64 },
 		{ "I64", 64 }, { "U64", 64 },
 	};
+	/* clang-format on */
 	char header[4096];
 	size_t n = 0, offset = 0, count = sizeof(names) / sizeof(names[0]);
 	n += (size_t)sprintf(header + n, "{");
 	for (size_t i = 0; i < count; i++) {
 		size_t bytes = 8 * names[i].bits / 8; /* shape [8] */
-		n += (size_t)sprintf(header + n, "%s\"t%02zu\": {\"dtype\": \"%s\", \"shape\": [8], \"data_offsets\": [%zu, %zu]}",
-				     i ? ", " : "", i, names[i].name, offset, offset + bytes);
+		n += (size_t)sprintf(
+			header + n,
+			"%s\"t%02zu\": {\"dtype\": \"%s\", \"shape\": [8], \"data_offsets\": [%zu, %zu]}",
+			i ? ", " : "", i, names[i].name, offset, offset + bytes);
 		offset += bytes;
 	}
 	sprintf(header + n, "}");
@@ -294,18 +312,20 @@ static void test_rows_unaligned(void **state)
 {
 	(void)state;
 	static const uint16_t f16[] = { 0x3c00, 0xc000, 0x0001, 0x03ff, 0x7bff, 0x7c00, 0xfc00, 0x8000 };
-	const float f16_expected[] = { 1.0f, -2.0f, ldexpf(1, -24), ldexpf(1023, -24), 65504.0f,
-				       INFINITY, -INFINITY, -0.0f };
+	const float f16_expected[] = { 1.0f,     -2.0f,    ldexpf(1, -24), ldexpf(1023, -24),
+				       65504.0f, INFINITY, -INFINITY,      -0.0f };
 	static const uint16_t bf16[] = { 0x3f80, 0x4049, 0xff80, 0x0001 };
 	static const float f32[] = { 1.5f, -3.25e-7f, 1e30f };
 	for (size_t pad = 0; pad < 4; pad++) {
 		char header[512];
 		unsigned char data[64];
 		size_t n = 0;
-		int len = sprintf(header, "{\"h\": {\"dtype\": \"F16\", \"shape\": [2, 4], \"data_offsets\": [0, 16]}, "
-					  "\"b\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [16, 24]}, "
-					  "\"f\": {\"dtype\": \"F32\", \"shape\": [1, 3], \"data_offsets\": [24, 36]}}%*s",
-				  (int)pad, "");
+		int len = sprintf(
+			header,
+			"{\"h\": {\"dtype\": \"F16\", \"shape\": [2, 4], \"data_offsets\": [0, 16]}, "
+			"\"b\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [16, 24]}, "
+			"\"f\": {\"dtype\": \"F32\", \"shape\": [1, 3], \"data_offsets\": [24, 36]}}%*s",
+			(int)pad, "");
 		for (size_t i = 0; i < 8; i++) {
 			data[n++] = (unsigned char)f16[i];
 			data[n++] = (unsigned char)(f16[i] >> 8);
@@ -368,8 +388,10 @@ static void test_unsupported_dtype_rows(void **state)
 	(void)state;
 	struct fmt_error err = { "" };
 	float row[2];
-	struct safetensors *st = valid("{\"w\": {\"dtype\": \"F8_E4M3\", \"shape\": [2], \"data_offsets\": [0, 2]}, "
-				       "\"i\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [2, 10]}}", 10);
+	struct safetensors *st =
+		valid("{\"w\": {\"dtype\": \"F8_E4M3\", \"shape\": [2], \"data_offsets\": [0, 2]}, "
+		      "\"i\": {\"dtype\": \"I32\", \"shape\": [2], \"data_offsets\": [2, 10]}}",
+		      10);
 	assert_int_equal(safetensors_row_to_f32(st, 0, 0, row, &err), FMT_EUNSUPPORTED);
 	assert_non_null(strstr(err.message, "'w' has dtype F8_E4M3"));
 	assert_int_equal(safetensors_row_to_f32(st, 1, 0, row, &err), FMT_EUNSUPPORTED);
@@ -410,9 +432,11 @@ static void make_shards(const char *dir)
 	mkdir(dir, 0755);
 	shard(dir, "model-1.safetensors",
 	      "{\"__metadata__\": {\"format\": \"pt\"}, \"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}, "
-	      "\"b\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [2, 3]}}", 3);
+	      "\"b\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [2, 3]}}",
+	      3);
 	shard(dir, "model-2.safetensors",
-	      "{\"__metadata__\": {\"format\": \"pt\"}, \"c\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4);
+	      "{\"__metadata__\": {\"format\": \"pt\"}, \"c\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}",
+	      4);
 }
 
 static void test_sharded(void **state)
@@ -422,8 +446,9 @@ static void test_sharded(void **state)
 	snprintf(dir, sizeof(dir), "%s/sharded", tmpdir);
 	snprintf(index, sizeof(index), "%s/model.safetensors.index.json", dir);
 	make_shards(dir);
-	index_file(dir, "{\"metadata\": {\"total_size\": 7}, \"weight_map\": {\"c\": \"model-2.safetensors\", "
-			"\"a\": \"model-1.safetensors\", \"b\": \"model-1.safetensors\"}}");
+	index_file(dir,
+		   "{\"metadata\": {\"total_size\": 7}, \"weight_map\": {\"c\": \"model-2.safetensors\", "
+		   "\"a\": \"model-1.safetensors\", \"b\": \"model-1.safetensors\"}}");
 	/* The directory and the index itself open the same checkpoint. */
 	for (int how = 0; how < 2; how++) {
 		struct safetensors *st = open_ok(how ? index : dir);
@@ -439,12 +464,14 @@ static void test_sharded(void **state)
 	}
 	index_file(dir, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"b\": \"model-1.safetensors\", "
 			"\"c\": \"model-2.safetensors\", \"d\": \"model-2.safetensors\"}}");
-	expect_failure_at(dir, FMT_EINVALID, "weight_map lists tensor 'd' in model-2.safetensors, which does not hold it");
+	expect_failure_at(dir, FMT_EINVALID,
+			  "weight_map lists tensor 'd' in model-2.safetensors, which does not hold it");
 	index_file(dir, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"c\": \"model-2.safetensors\"}}");
 	expect_failure_at(dir, FMT_EINVALID, "tensor 'b' in model-1.safetensors is not listed in weight_map");
 	index_file(dir, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"b\": \"model-2.safetensors\", "
 			"\"c\": \"model-2.safetensors\"}}");
-	expect_failure_at(dir, FMT_EINVALID, "'b' is in model-1.safetensors but weight_map puts it in model-2.safetensors");
+	expect_failure_at(dir, FMT_EINVALID,
+			  "'b' is in model-1.safetensors but weight_map puts it in model-2.safetensors");
 	index_file(dir, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"b\": \"model-1.safetensors\", "
 			"\"c\": \"model-3.safetensors\"}}");
 	expect_failure_at(dir, FMT_EINVALID, "model-3.safetensors: cannot open");
@@ -461,7 +488,8 @@ static void test_sharded(void **state)
 	index_file(dir, "{\"metadata\": {\"total_size\": -1}, \"weight_map\": {}}");
 	expect_failure_at(dir, FMT_EINVALID, "total_size");
 	/* A bad shard is named in the message. */
-	shard(dir, "model-2.safetensors", "{\"c\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 5);
+	shard(dir, "model-2.safetensors",
+	      "{\"c\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 5);
 	index_file(dir, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"b\": \"model-1.safetensors\", "
 			"\"c\": \"model-2.safetensors\"}}");
 	expect_failure_at(dir, FMT_EINVALID, "model-2.safetensors: tensor data ends");
@@ -479,8 +507,10 @@ static void test_directories(void **state)
 	assert_int_equal(safetensors_file_count(st), 2);
 	assert_int_equal(safetensors_tensor_count(st), 3);
 	safetensors_close(st);
-	shard(dir, "model-2.safetensors", "{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
-	expect_failure_at(dir, FMT_EINVALID, "tensor 'a' is in both model-1.safetensors and model-2.safetensors");
+	shard(dir, "model-2.safetensors",
+	      "{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+	expect_failure_at(dir, FMT_EINVALID,
+			  "tensor 'a' is in both model-1.safetensors and model-2.safetensors");
 	clear_dir(dir);
 	mkdir(dir, 0755);
 	expect_failure_at(dir, FMT_ENOTFOUND, "no model.safetensors.index.json");
@@ -525,7 +555,8 @@ static void test_real_checkpoint(void **state)
 	assert_int_equal(t->row_count, 512);
 	assert_int_equal(t->row_length, 64);
 	assert_int_equal(safetensors_row_to_f32(st, (size_t)i, 511, row, &err), 0);
-	assert_memory_equal(row, (const char *)safetensors_tensor_data(st, (size_t)i) + 511 * 64 * 4, sizeof(row));
+	assert_memory_equal(row, (const char *)safetensors_tensor_data(st, (size_t)i) + 511 * 64 * 4,
+			    sizeof(row));
 	safetensors_close(st);
 }
 
@@ -571,6 +602,7 @@ static int teardown(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_length),
 		cmocka_unit_test(test_header_text),
@@ -588,5 +620,6 @@ int main(void)
 		cmocka_unit_test(test_real_checkpoint),
 		cmocka_unit_test(test_memory_reader),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,10 +19,17 @@ static int setup(void **state)
 	strcpy(tmpdir, "/tmp/modl-unit-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
-	static const char *vars[] = { "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
-				      "XDG_CACHE_HOME", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
-				      "HF_TOKEN_PATH", "HF_ENDPOINT", "HF_HUB_OFFLINE",
-				      "TRANSFORMERS_OFFLINE", "NO_COLOR",
+	static const char *vars[] = { "HF_HOME",
+				      "HF_HUB_CACHE",
+				      "HUGGINGFACE_HUB_CACHE",
+				      "XDG_CACHE_HOME",
+				      "HF_TOKEN",
+				      "HUGGING_FACE_HUB_TOKEN",
+				      "HF_TOKEN_PATH",
+				      "HF_ENDPOINT",
+				      "HF_HUB_OFFLINE",
+				      "TRANSFORMERS_OFFLINE",
+				      "NO_COLOR",
 				      "HF_HUB_DISABLE_PROGRESS_BARS" };
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
@@ -176,11 +183,13 @@ static void test_atomic_write(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_precedence),
 		cmocka_unit_test(test_token_precedence),
 		cmocka_unit_test(test_read_token),
 		cmocka_unit_test(test_atomic_write),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -168,7 +168,10 @@ static void minimal(struct pb *p)
 	piece(p, "<s>", 0, SPM_PIECE_CONTROL);
 	piece(p, "</s>", 0, SPM_PIECE_CONTROL);
 	piece(p, "a", -1.5f, 0);
-	piece(p, "\xe2\x96\x81" "b", -2.0f, SPM_PIECE_USER_DEFINED);
+	piece(p,
+	      "\xe2\x96\x81"
+	      "b",
+	      -2.0f, SPM_PIECE_USER_DEFINED);
 }
 
 static void test_fields(void **state)
@@ -273,11 +276,13 @@ static void test_refusals(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_llama2_tokenizer),
 		cmocka_unit_test(test_stories_stand_in),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_refusals),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,12 +111,14 @@ static void test_cache_layout(void **state)
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 	assert_true(n > 0);
 	target[n] = '\0';
-	assert_string_equal(target, "../../../../blobs/8836d85f2b076ade1718acbe9e9f3402b7a449936e6407468a85a3acf0912171");
+	assert_string_equal(
+		target, "../../../../blobs/8836d85f2b076ade1718acbe9e9f3402b7a449936e6407468a85a3acf0912171");
 	assert_int_equal(cache_link_snapshot(&c, commit, "top.txt", blob), 0);
 	snprintf(path, sizeof(path), "%s/snapshots/%s/top.txt", c.folder, commit);
 	n = readlink(path, target, sizeof(target) - 1);
 	target[n] = '\0';
-	assert_string_equal(target, "../../blobs/8836d85f2b076ade1718acbe9e9f3402b7a449936e6407468a85a3acf0912171");
+	assert_string_equal(target,
+			    "../../blobs/8836d85f2b076ade1718acbe9e9f3402b7a449936e6407468a85a3acf0912171");
 	/* replacing a link is atomic and leaves no temp file */
 	assert_int_equal(cache_link_snapshot(&c, commit, "top.txt", blob), 0);
 	/* a link, a ref or a file already right is not rewritten (a read-only cache) */
@@ -205,7 +207,8 @@ static void test_tree_roundtrip(void **state)
 	/* a tampered recording with a path that climbs out is refused */
 	char path[512];
 	snprintf(path, sizeof(path), "%s/trees/%s.json", c.folder, commit);
-	const char *evil = "{\"format_version\":1,\"files\":{\"../../x\":{\"size\":1,\"blob_id\":\"ce013625030ba8dba906f756967f9e9ca394464a\"}}}";
+	const char *evil =
+		"{\"format_version\":1,\"files\":{\"../../x\":{\"size\":1,\"blob_id\":\"ce013625030ba8dba906f756967f9e9ca394464a\"}}}";
 	assert_int_equal(fs_write_atomic(path, evil, strlen(evil), 0644), 0);
 	assert_int_equal(cache_read_tree(&c, commit, &back), MODL_EINVALID);
 	hub_tree_free(&tree);
@@ -219,7 +222,7 @@ static void test_filter(void **state)
 	const char *exc[] = { "original/consolidated*" };
 	struct filter f = { inc, 2, exc, 1 };
 	assert_true(filter_match(&f, "config.json"));
-	assert_true(filter_match(&f, "sub/dir/x.json"));   /* '*' crosses '/' as in fnmatch */
+	assert_true(filter_match(&f, "sub/dir/x.json")); /* '*' crosses '/' as in fnmatch */
 	assert_true(filter_match(&f, "original/params.json"));
 	assert_true(filter_match(&f, "original/tokenizer.model"));
 	assert_false(filter_match(&f, "original/consolidated.00.pth"));
@@ -232,6 +235,7 @@ static void test_filter(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_vectors),
 		cmocka_unit_test(test_hash_file),
@@ -240,5 +244,6 @@ int main(void)
 		cmocka_unit_test(test_tree_roundtrip),
 		cmocka_unit_test(test_filter),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

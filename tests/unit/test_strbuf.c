@@ -119,6 +119,7 @@ static void test_error_from_fmt(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_and_take),
 		cmocka_unit_test(test_urlencode),
@@ -127,5 +128,6 @@ int main(void)
 		cmocka_unit_test(test_error_save_restore),
 		cmocka_unit_test(test_error_from_fmt),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

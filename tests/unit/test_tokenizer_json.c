@@ -74,9 +74,10 @@ static void test_mini_llama(void **state)
 	assert_false(t.normalizer.present);
 	char *sig = NULL;
 	assert_int_equal(tokenizer_json_pre_signature(&t, &sig), 0);
-	assert_string_equal(sig, "normalizer=none pre=Split(Regex \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
-				 "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+\", "
-				 "Isolated, invert=0)+ByteLevel(prefix=0, regex=0)");
+	assert_string_equal(
+		sig, "normalizer=none pre=Split(Regex \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
+		     "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+\", "
+		     "Isolated, invert=0)+ByteLevel(prefix=0, regex=0)");
 	free(sig);
 	tokenizer_json_free(&t);
 }
@@ -85,24 +86,27 @@ static void test_pairs_and_template(void **state)
 {
 	(void)state;
 	struct tokenizer_json t;
-	parse_ok("{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 5, \"content\": \"<s>\", \"special\": true,"
-		 " \"normalized\": false, \"lstrip\": false, \"rstrip\": false, \"single_word\": false}],"
-		 " \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"},"
-		 " {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xe2\x96\x81\"}]},"
-		 " \"pre_tokenizer\": null,"
-		 " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\","
-		 " \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], \"special_tokens\": {}},"
-		 " \"decoder\": {\"type\": \"ByteFallback\"},"
-		 " \"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"fuse_unk\": true, \"unk_token\": \"<unk>\","
-		 " \"dropout\": null, \"vocab\": {\"<unk>\": 0, \"a b\": 1, \"c\": 2, \"a bc\": 3, \"<s>\": 5},"
-		 " \"merges\": [[\"a b\", \"c\"]]}}", &t);
+	parse_ok(
+		"{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 5, \"content\": \"<s>\", \"special\": true,"
+		" \"normalized\": false, \"lstrip\": false, \"rstrip\": false, \"single_word\": false}],"
+		" \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"},"
+		" {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xe2\x96\x81\"}]},"
+		" \"pre_tokenizer\": null,"
+		" \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\","
+		" \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], \"special_tokens\": {}},"
+		" \"decoder\": {\"type\": \"ByteFallback\"},"
+		" \"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"fuse_unk\": true, \"unk_token\": \"<unk>\","
+		" \"dropout\": null, \"vocab\": {\"<unk>\": 0, \"a b\": 1, \"c\": 2, \"a bc\": 3, \"<s>\": 5},"
+		" \"merges\": [[\"a b\", \"c\"]]}}",
+		&t);
 	assert_true(t.byte_fallback);
 	assert_true(t.fuse_unk);
 	assert_string_equal(t.unk_token, "<unk>");
 	assert_int_equal(t.vocab_size, 6);
 	assert_null(t.vocab[4]);
 	assert_true(t.merges_as_pairs);
-	assert_string_equal(t.merges[0], "a\xc4\xa0" "b c"); /* the space inside a part is U+0120 */
+	assert_string_equal(t.merges[0], "a\xc4\xa0"
+					 "b c"); /* the space inside a part is U+0120 */
 	assert_true(t.has_template);
 	assert_string_equal(t.template_first, "<s>");
 	assert_null(t.template_last);
@@ -112,20 +116,25 @@ static void test_pairs_and_template(void **state)
 	assert_false(t.pre_tokenizer.present);
 	char *sig = NULL;
 	assert_int_equal(tokenizer_json_pre_signature(&t, &sig), 0);
-	assert_string_equal(sig, "normalizer=Prepend(\"\xe2\x96\x81\")+Replace(String \" \" -> \"\xe2\x96\x81\") pre=none");
+	assert_string_equal(
+		sig,
+		"normalizer=Prepend(\"\xe2\x96\x81\")+Replace(String \" \" -> \"\xe2\x96\x81\") pre=none");
 	free(sig);
 	tokenizer_json_free(&t);
 	/* a Sequence post-processor: its TemplateProcessing counts; no type means BPE */
-	parse_ok("{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]},"
-		 " \"post_processor\": {\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\"},"
-		 " {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": \"b\"}}]}]}}",
-		 &t);
+	parse_ok(
+		"{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]},"
+		" \"post_processor\": {\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\"},"
+		" {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": \"b\"}}]}]}}",
+		&t);
 	assert_string_equal(t.model_type, "BPE");
 	assert_null(t.template_first);
 	assert_string_equal(t.template_last, "b");
 	tokenizer_json_free(&t);
 	/* Unigram: read enough to say what it is */
-	parse_ok("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.5], [\"b\", -2]], \"unk_id\": 0}}", &t);
+	parse_ok(
+		"{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.5], [\"b\", -2]], \"unk_id\": 0}}",
+		&t);
 	assert_string_equal(t.model_type, "Unigram");
 	assert_int_equal(t.vocab_count, 0);
 	tokenizer_json_free(&t);
@@ -141,18 +150,26 @@ static void test_refusals(void **state)
 		       "token \"a\" appears twice");
 	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
 		       "id 0 is given to");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}", "the id must be an integer");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1.5}, \"merges\": []}}", "the id must be an integer");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 99999999}, \"merges\": []}}", "[0, 16777215]");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 0}, \"merges\": []}}", "empty token");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}",
-		       "\"c\" is not in model.vocab");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}",
-		       "the merged token \"ab\" is not in model.vocab");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b c\"]}}",
-		       "is not two tokens separated by one space");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\", [\"a\", \"b\"]]}}",
-		       "mixes strings and pairs");
+	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}",
+		       "the id must be an integer");
+	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1.5}, \"merges\": []}}",
+		       "the id must be an integer");
+	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 99999999}, \"merges\": []}}",
+		       "[0, 16777215]");
+	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 0}, \"merges\": []}}",
+		       "empty token");
+	expect_refused(
+		"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}",
+		"\"c\" is not in model.vocab");
+	expect_refused(
+		"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}",
+		"the merged token \"ab\" is not in model.vocab");
+	expect_refused(
+		"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b c\"]}}",
+		"is not two tokens separated by one space");
+	expect_refused(
+		"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\", [\"a\", \"b\"]]}}",
+		"mixes strings and pairs");
 	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]}}",
 		       "must be two non-empty strings");
 	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [7]}}",
@@ -160,26 +177,36 @@ static void test_refusals(void **state)
 	expect_refused("{\"model\": {\"type\": \"BPE\", \"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
 		       "duplicate key \"type\" in model");
 	expect_refused("{\"model\": {\"type\": 3}}", "model.type must be a string");
-	expect_refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], \"byte_fallback\": 1}}",
-		       "model.byte_fallback must be true or false");
+	expect_refused(
+		"{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], \"byte_fallback\": 1}}",
+		"model.byte_fallback must be true or false");
 	expect_refused("{\"added_tokens\": [{\"id\": 1}], \"model\": {\"vocab\": {}, \"merges\": []}}",
 		       "needs an id and a content");
-	expect_refused("{\"added_tokens\": [{\"id\": 0, \"content\": \"x\"}, {\"id\": 0, \"content\": \"y\"}],"
-		       " \"model\": {\"vocab\": {}, \"merges\": []}}", "share id 0");
-	expect_refused("{\"added_tokens\": [{\"id\": 3, \"content\": \"a\"}], \"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}}",
-		       "has id 3 but model.vocab gives it 0");
-	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", \"type\": \"x\"}}",
-		       "pre_tokenizer: duplicate key \"type\"");
+	expect_refused(
+		"{\"added_tokens\": [{\"id\": 0, \"content\": \"x\"}, {\"id\": 0, \"content\": \"y\"}],"
+		" \"model\": {\"vocab\": {}, \"merges\": []}}",
+		"share id 0");
+	expect_refused(
+		"{\"added_tokens\": [{\"id\": 3, \"content\": \"a\"}], \"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}}",
+		"has id 3 but model.vocab gives it 0");
+	expect_refused(
+		"{\"model\": {\"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", \"type\": \"x\"}}",
+		"pre_tokenizer: duplicate key \"type\"");
 	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\","
-		       " \"pattern\": {\"Regex\": \"a\", \"String\": \"b\"}}}", "pattern must be");
-	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"pretokenizers\": []}}",
-		       "pre_tokenizer has no type");
-	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"normalizer\": {\"type\": \"Sequence\"}}",
-		       "a Sequence without its list");
-	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"post_processor\": {\"type\": \"TemplateProcessing\"}}",
-		       "without a single template");
+		       " \"pattern\": {\"Regex\": \"a\", \"String\": \"b\"}}}",
+		       "pattern must be");
+	expect_refused(
+		"{\"model\": {\"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"pretokenizers\": []}}",
+		"pre_tokenizer has no type");
+	expect_refused(
+		"{\"model\": {\"vocab\": {}, \"merges\": []}, \"normalizer\": {\"type\": \"Sequence\"}}",
+		"a Sequence without its list");
+	expect_refused(
+		"{\"model\": {\"vocab\": {}, \"merges\": []}, \"post_processor\": {\"type\": \"TemplateProcessing\"}}",
+		"without a single template");
 	expect_refused("{\"model\": {\"vocab\": {\"\\u0000a\": 0}, \"merges\": []}}", "a NUL in a token");
-	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"model\": {}}", "duplicate key \"model\"");
+	expect_refused("{\"model\": {\"vocab\": {}, \"merges\": []}, \"model\": {}}",
+		       "duplicate key \"model\"");
 	expect_refused("{\"model\": {\"vocab\": {}}, \"x\": \"\xff\"}", "not valid UTF-8");
 }
 
@@ -192,7 +219,7 @@ static void test_duplicate_keys_in_linear_time(void **state)
 	for (int dup = 0; dup < 2; dup++) {
 		char *text = malloc(n * 24 + 256), *p = text;
 		p += sprintf(p, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-			     "\"normalizer\": {\"type\": \"NFC\"");
+				"\"normalizer\": {\"type\": \"NFC\"");
 		for (size_t i = 0; i < n; i++)
 			p += sprintf(p, ", \"k%zu\": %zu", dup && i == n - 1 ? (size_t)7 : i, i);
 		sprintf(p, "}}");
@@ -218,11 +245,13 @@ static void test_duplicate_keys_in_linear_time(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mini_llama),
 		cmocka_unit_test(test_duplicate_keys_in_linear_time),
 		cmocka_unit_test(test_pairs_and_template),
 		cmocka_unit_test(test_refusals),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
