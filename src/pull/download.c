@@ -504,6 +504,22 @@ static int hash_chunk(struct dl_file *f, size_t i, char **buf)
 	return 0;
 }
 
+/* A fetched file's end: handed to the caller while its lock is held (on_ready), counted
+ * done, and released. rc: how the fetch and the verification went. */
+static void file_finish(struct engine *e, struct dl_file *f, int rc)
+{
+	if (!rc && e->job->on_ready)
+		rc = e->job->on_ready(e->job->ready_ctx, f->item);
+	if (rc)
+		file_fail(e, f, rc);
+	else
+		progress_file_done(e->job->progress, f->item->entry->path, f->item->entry->size, 0);
+	pthread_mutex_lock(&e->lock);
+	f->hashing = 0;
+	file_release_locked(e, f, DOWNLOAD_FETCHED);
+	pthread_mutex_unlock(&e->lock);
+}
+
 /* Every chunk is written and hashed: verify, then commit, or start over once. Called by
  * the hashing thread, which still holds f->hashing. */
 static void finish_ranged(struct engine *e, struct dl_file *f)
@@ -529,16 +545,7 @@ static void finish_ranged(struct engine *e, struct dl_file *f)
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
-	if (!rc && e->job->on_ready)
-		rc = e->job->on_ready(e->job->ready_ctx, f->item);
-	if (rc)
-		file_fail(e, f, rc);
-	else
-		progress_file_done(e->job->progress, f->item->entry->path, f->item->entry->size, 0);
-	pthread_mutex_lock(&e->lock);
-	f->hashing = 0;
-	file_release_locked(e, f, DOWNLOAD_FETCHED);
-	pthread_mutex_unlock(&e->lock);
+	file_finish(e, f, rc);
 }
 
 /* Hashes the written prefix of a ranged file as far as it reaches; the thread that hashes
@@ -645,15 +652,7 @@ static void run_whole(struct engine *e, struct dl_file *f)
 			break;
 		progress_note(e->job->progress, "modl: %s; downloading it again", modl_error_message());
 	}
-	if (!rc && e->job->on_ready)
-		rc = e->job->on_ready(e->job->ready_ctx, f->item);
-	if (rc)
-		file_fail(e, f, rc);
-	else
-		progress_file_done(e->job->progress, f->item->entry->path, f->item->entry->size, 0);
-	pthread_mutex_lock(&e->lock);
-	file_release_locked(e, f, DOWNLOAD_FETCHED);
-	pthread_mutex_unlock(&e->lock);
+	file_finish(e, f, rc);
 }
 
 static void run_prepare(struct engine *e, struct dl_file *f)
