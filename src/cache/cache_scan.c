@@ -217,6 +217,19 @@ static int link_target(const struct cache_entry *e, struct fs_entry *ent, long *
 	return 0;
 }
 
+/* Walks a sub-folder of a snapshot or of refs/ with fn, its entries named below rel. */
+static int walk_deeper(const struct walk *w, const struct fs_entry *ent, struct strbuf *rel, fs_entry_fn fn)
+{
+	struct walk sub = *w;
+	int rc = strbuf_adds(rel, "/");
+	if (rc)
+		return rc;
+	sub.prefix = rel->buf;
+	sub.depth++;
+	return sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", ent->path)
+					  : fs_for_each_entry(ent->path, fn, &sub);
+}
+
 static int snapshot_entry(void *ctx, struct fs_entry *ent)
 {
 	const char *path = ent->path, *name = ent->name;
@@ -230,12 +243,7 @@ static int snapshot_entry(void *ctx, struct fs_entry *ent)
 	if (rc)
 		return rc;
 	if (S_ISDIR(ent->type)) {
-		struct walk sub = *w;
-		strbuf_adds(&rel, "/");
-		sub.prefix = rel.buf;
-		sub.depth++;
-		rc = sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", path)
-						: fs_for_each_entry(path, snapshot_entry, &sub);
+		rc = walk_deeper(w, ent, &rel, snapshot_entry);
 	} else if (S_ISLNK(ent->type) && link_target(w->e, ent, &blob, &size, &mtime) != 0) {
 		rc = warn(w->scan, "%s: dangling link", path);
 		if (!rc)
@@ -295,12 +303,7 @@ static int ref_entry(void *ctx, struct fs_entry *ent)
 	if (rc)
 		return rc;
 	if (S_ISDIR(ent->type)) {
-		struct walk sub = *w;
-		strbuf_adds(&rel, "/");
-		sub.prefix = rel.buf;
-		sub.depth++;
-		rc = sub.depth > SCAN_MAX_DEPTH ? warn(w->scan, "%s: folders nested too deep", path)
-						: fs_for_each_entry(path, ref_entry, &sub);
+		rc = walk_deeper(w, ent, &rel, ref_entry);
 		strbuf_free(&rel);
 		return rc;
 	}
