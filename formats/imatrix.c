@@ -181,7 +181,7 @@ static int take(struct cursor *c, size_t n, const char *what, const unsigned cha
 
 static int take_i32(struct cursor *c, const char *what, int32_t *v)
 {
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	int rc = take(c, 4, what, &p);
 	if (!rc)
 		*v = (int32_t)fmt_le32(p);
@@ -191,7 +191,7 @@ static int take_i32(struct cursor *c, const char *what, int32_t *v)
 /* i32 name length, name, i32 ncall, i32 nval, nval f32 (importance x ncall). */
 static int read_legacy_entry(struct imatrix *im, struct cursor *c, int32_t index)
 {
-	const unsigned char *name, *sums;
+	const unsigned char *name = NULL, *sums = NULL;
 	struct imatrix_entry *e;
 	int32_t len, ncall, nval;
 	size_t at = c->pos;
@@ -230,7 +230,7 @@ static int read_legacy_entry(struct imatrix *im, struct cursor *c, int32_t index
  * or the chunk count, an i32 length and the dataset name (what llama-imatrix writes). */
 static int read_legacy_trailer(struct imatrix *im, struct cursor *c)
 {
-	const unsigned char *name;
+	const unsigned char *name = NULL;
 	int32_t chunks, len;
 	size_t at = c->pos;
 	int rc;
