@@ -45,8 +45,9 @@ struct imatrix {
 	struct fmt_nameset names;
 };
 
-/* Reads the file at path. FMT_ENOTFOUND, FMT_EIO, FMT_ENOMEM or FMT_EINVALID; the message
- * does not repeat the path. */
+/* Reads the file at path. FMT_ENOTFOUND, FMT_EIO, FMT_ENOMEM, FMT_EINVALID, or
+ * FMT_EUNSUPPORTED for a GGUF this reader does not take (v1, big-endian); the message does
+ * not repeat the path. */
 int imatrix_read_file(struct imatrix **out, const char *path, struct fmt_error *err);
 /* Reads size bytes at data (copied out: data need not outlive the result). */
 int imatrix_read_memory(struct imatrix **out, const void *data, size_t size, struct fmt_error *err);

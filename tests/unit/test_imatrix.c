@@ -357,6 +357,10 @@ static void test_gguf_refusals(void **state)
 	const struct tensor negative[] = { { "a.in_sum2", GGUF_TENSOR_F32, 4, 1, q_sums },
 					   { "a.counts", GGUF_TENSOR_F32, 1, 1, neg } };
 	refuse_gguf("imatrix", META_ALL, negative, 2, "count 0 is -1");
+	static const float huge_count[1] = { 1e19f };
+	const struct tensor huge[] = { { "a.in_sum2", GGUF_TENSOR_F32, 4, 1, q_sums },
+				       { "a.counts", GGUF_TENSOR_F32, 1, 1, huge_count } };
+	refuse_gguf("imatrix", META_ALL, huge, 2, "count 0 is 1e+19");
 	const struct tensor nan[] = { { "a.in_sum2", GGUF_TENSOR_F32, 4, 1, q_sums },
 				      { "a.counts", GGUF_TENSOR_F32, 1, 1, nan_count } };
 	refuse_gguf("imatrix", META_ALL, nan, 2, "count 0 is nan");
