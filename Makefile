@@ -143,11 +143,26 @@ demo: deps modl
 	@$(PYTHON) tests/demo.py
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------------------
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+# The library is compiled once for all targets (-fsanitize=fuzzer-no-link), each target links it.
+FUZZ       := build/fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined
+FUZZ_OBJS  := $(LIB_SRCS:%.c=$(FUZZ)/lib/%.o)
+
+$(FUZZ)/lib/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-FUZZ $<")
+	$(Q)$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEP_FLAGS) \
+		-pthread $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ)/libmodl.a: $(FUZZ_OBJS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ)/%: tests/fuzz/%.c $(FUZZ)/libmodl.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(STD_FLAGS) -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined \
-		-pthread $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm
+	$(Q)$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread $(PKG_CFLAGS) \
+		-o $@ $< $(FUZZ)/libmodl.a $(PKG_LIBS) -lm
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -167,7 +182,7 @@ bench: modl
 format:
 	@git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus/' | xargs clang-format -i
 
--include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN),$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d $(b)/*/*/*/*.d))
+-include $(wildcard $(foreach b,$(REL) $(ASAN) $(TSAN) build/fuzz/lib,$(b)/*.d $(b)/*/*.d $(b)/*/*/*.d $(b)/*/*/*/*.d))
 
 # ---- install ---------------------------------------------------------------------------
 install: modl
