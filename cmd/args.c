@@ -1,5 +1,6 @@
 #include "args.h"
 #include "util/error.h"
+#include "hub/hub.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -159,4 +160,23 @@ void args_list_free(struct args_list *list)
 	free(list->items);
 	list->items = NULL;
 	list->count = 0;
+}
+
+int args_parse_repo_command(const char *command, const char *operands, int min, int max, int argc,
+			    char **argv, struct hub_repo *repo, int *positional)
+{
+	const char *type_name = "model";
+	/* clang-format off */
+	const struct args_option options[] = {
+		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
+		{ 0 },
+	};
+	/* clang-format on */
+	int rc = args_parse(command, options, argc, argv, positional);
+	if (rc)
+		return rc;
+	if (*positional < min || *positional > max)
+		return modl_error_set(MODL_EUSAGE, "%s: expected %s (see 'modl help %s')", command, operands,
+				      command);
+	return hub_parse_repo_typed(argv[0], type_name, repo);
 }

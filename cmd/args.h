@@ -32,6 +32,13 @@ struct args_option {
 int args_parse(const char *command, const struct args_option *options, int argc, char **argv,
 	       int *positional);
 
+/* For the commands whose first operand is REPO[@REV] and whose one option is --repo-type
+ * (info, ls, verify): parses both, checks that there are min to max operands (else
+ * "<command>: expected <operands> (see 'modl help <command>')") and fills *repo. */
+struct hub_repo;
+int args_parse_repo_command(const char *command, const char *operands, int min, int max, int argc,
+			    char **argv, struct hub_repo *repo, int *positional);
+
 void args_list_free(struct args_list *list);
 
 /* The candidate closest to word by edit distance, if close enough to be a likely typo. */

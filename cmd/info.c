@@ -109,23 +109,12 @@ static cJSON *summary_json(const struct repo_summary *s, const char *revision)
 
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
-	const char *type_name = "model";
-	/* clang-format off */
-	const struct args_option options[] = {
-		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
-		{ 0 },
-	};
-	/* clang-format on */
 	struct hub_repo repo;
 	struct hub *hub = NULL;
 	cJSON *info = NULL;
 	struct repo_summary summary;
-	int n, rc = args_parse("info", options, argc, argv, &n);
+	int n, rc = args_parse_repo_command("info", "one REPO[@REV]", 1, 1, argc, argv, &repo, &n);
 	if (rc)
-		return rc;
-	if (n != 1)
-		return modl_error_set(MODL_EUSAGE, "info: expected one REPO[@REV] (see 'modl help info')");
-	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
 		return modl_error_set(MODL_ENET,

@@ -78,22 +78,11 @@ static void print_tree(const struct hub_tree *t, unsigned long long files, unsig
 
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
-	const char *type_name = "model";
-	/* clang-format off */
-	const struct args_option options[] = {
-		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
-		{ 0 },
-	};
-	/* clang-format on */
 	struct hub_repo repo;
 	struct hub *hub = NULL;
 	struct hub_tree tree = { 0 };
-	int n, rc = args_parse("ls", options, argc, argv, &n);
+	int n, rc = args_parse_repo_command("ls", "REPO[@REV] [PATH]", 1, 2, argc, argv, &repo, &n);
 	if (rc)
-		return rc;
-	if (n < 1 || n > 2)
-		return modl_error_set(MODL_EUSAGE, "ls: expected REPO[@REV] [PATH] (see 'modl help ls')");
-	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	if (ctx->settings.offline)
 		return modl_error_set(MODL_ENET,

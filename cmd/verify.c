@@ -53,22 +53,10 @@ static cJSON *report_to_json(const struct hub_repo *repo, const struct verify_re
 
 static int run(const struct modl_ctx *ctx, int argc, char **argv)
 {
-	const char *type_name = "model";
-	/* clang-format off */
-	const struct args_option options[] = {
-		{ "repo-type", 0, ARGS_STRING, &type_name, 0, 0 },
-		{ 0 },
-	};
-	/* clang-format on */
 	struct hub_repo repo;
 	struct verify_report r = { 0 };
-	int n, rc = args_parse("verify", options, argc, argv, &n);
+	int n, rc = args_parse_repo_command("verify", "one REPO[@REV]", 1, 1, argc, argv, &repo, &n);
 	if (rc)
-		return rc;
-	if (n != 1)
-		return modl_error_set(MODL_EUSAGE,
-				      "verify: expected one REPO[@REV] (see 'modl help verify')");
-	if ((rc = hub_parse_repo_typed(argv[0], type_name, &repo)))
 		return rc;
 	rc = verify_snapshot(&ctx->settings, ctx->verbose, &repo, &r);
 	if (ctx->json && r.snapshot) {
