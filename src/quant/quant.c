@@ -171,7 +171,8 @@ struct row_kernel {
 
 /* The kernel of type t on path isa. Importance weights a type's ggml quantizer ignores
  * are ignored; those it reads but this core cannot apply yet are an error. */
-static int row_kernel(enum quant_isa isa, const struct type_info *t, const float *weights, struct row_kernel *k)
+static int row_kernel(enum quant_isa isa, const struct type_info *t, const float *weights,
+		      struct row_kernel *k)
 {
 	const struct quant_kernels *simd = isa_kernels(isa);
 	*k = (struct row_kernel){ .fn = t->ref, .wfn = t->weighted, .weights = weights };

@@ -18,8 +18,9 @@
 #define IQ4_BLOCK 32
 #define IQ4_TRIES 7
 
-const int8_t quant_iq4_levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
-				      1,    13,   25,  38,  53,  69,  89,  113 };
+const int8_t quant_iq4_levels[16] = {
+	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113
+};
 
 /* The level nearest to x by bisection, as ggml's best_index_int8 decides it: the ends
  * clamp, a tie of the two float distances goes to the upper level, and NaN (which no
