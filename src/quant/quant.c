@@ -170,7 +170,8 @@ struct row_kernel {
 };
 
 /* The kernel of type t on path isa. Importance weights a type's ggml quantizer ignores
- * are ignored; those it reads but this core cannot apply yet are an error. */
+ * are ignored; those it reads but this core cannot apply yet are an error. The SIMD
+ * tables hold unweighted kernels: they serve a row unless weights go to a weighted one. */
 static int row_kernel(enum quant_isa isa, const struct type_info *t, const float *weights,
 		      struct row_kernel *k)
 {
