@@ -11,30 +11,36 @@
 #include "util/error.h"
 #include "util/pool.h"
 
-/* The types this core quantizes, with their scalar reference. Names, elements per block and
- * bytes per block are GGUF's, read from the one table in formats/gguf_types.c (the block
- * structs of quant_internal.h assert the same sizes at compile time, and test_quant checks
- * that the two agree). */
+/* The types this core quantizes: the scalar reference without importance weights (ref),
+ * the one with them (weighted; when present it also serves the unweighted case, with
+ * NULL weights), and whether ggml's quantizer reads the weights at all. Names, elements
+ * per block and bytes per block are GGUF's, read from the one table in
+ * formats/gguf_types.c (the block structs of quant_internal.h assert the same sizes at
+ * compile time, and test_quant checks that the two agree). */
 struct type_info {
 	uint32_t type;
 	quant_row_fn ref;
+	quant_wrow_fn weighted;
+	int uses_weights;
 };
 
 /* clang-format off */
 static const struct type_info types[] = {
-	{ QUANT_F32, NULL },
-	{ QUANT_F16, quant_ref_f16 },
-	{ QUANT_Q4_0, quant_ref_q4_0 },
-	{ QUANT_Q4_1, quant_ref_q4_1 },
-	{ QUANT_Q5_0, quant_ref_q5_0 },
-	{ QUANT_Q5_1, quant_ref_q5_1 },
-	{ QUANT_Q8_0, quant_ref_q8_0 },
-	{ QUANT_Q2_K, quant_ref_q2_K },
-	{ QUANT_Q3_K, quant_ref_q3_K },
-	{ QUANT_Q4_K, quant_ref_q4_K },
-	{ QUANT_Q5_K, quant_ref_q5_K },
-	{ QUANT_Q6_K, quant_ref_q6_K },
-	{ QUANT_BF16, quant_ref_bf16 },
+	{ QUANT_F32, NULL, NULL, 0 },
+	{ QUANT_F16, quant_ref_f16, NULL, 0 },
+	{ QUANT_Q4_0, quant_ref_q4_0, NULL, 1 },
+	{ QUANT_Q4_1, quant_ref_q4_1, NULL, 1 },
+	{ QUANT_Q5_0, quant_ref_q5_0, NULL, 1 },
+	{ QUANT_Q5_1, quant_ref_q5_1, NULL, 1 },
+	{ QUANT_Q8_0, quant_ref_q8_0, NULL, 0 },
+	{ QUANT_Q2_K, quant_ref_q2_K, NULL, 1 },
+	{ QUANT_Q3_K, quant_ref_q3_K, NULL, 1 },
+	{ QUANT_Q4_K, quant_ref_q4_K, NULL, 1 },
+	{ QUANT_Q5_K, quant_ref_q5_K, NULL, 1 },
+	{ QUANT_Q6_K, quant_ref_q6_K, NULL, 1 },
+	{ QUANT_IQ4_NL, NULL, quant_ref_iq4_nl, 1 },
+	{ QUANT_IQ4_XS, NULL, quant_ref_iq4_xs, 1 },
+	{ QUANT_BF16, quant_ref_bf16, NULL, 0 },
 };
 /* clang-format on */
 
@@ -69,6 +75,12 @@ uint32_t quant_type_size(uint32_t type)
 	if (type_lookup(type))
 		gguf_tensor_type_traits(type, NULL, &size);
 	return size;
+}
+
+int quant_type_uses_weights(uint32_t type)
+{
+	const struct type_info *t = type_lookup(type);
+	return t && t->uses_weights;
 }
 
 const char *quant_type_name(uint32_t type)
@@ -149,18 +161,38 @@ int quant_set_isa(enum quant_isa isa)
 
 /* ---- one row ---------------------------------------------------------------------------- */
 
-static quant_row_fn row_function(enum quant_isa isa, const struct type_info *t)
+/* What quantizes a row: a weighted quantizer (with its weights, possibly NULL), else an
+ * unweighted one, else (F32) a copy. */
+struct row_kernel {
+	quant_row_fn fn;
+	quant_wrow_fn wfn;
+	const float *weights;
+};
+
+/* The kernel of type t on path isa. Importance weights a type's ggml quantizer ignores
+ * are ignored; those it reads but this core cannot apply yet are an error. The SIMD
+ * tables hold unweighted kernels: they serve a row unless weights go to a weighted one. */
+static int row_kernel(enum quant_isa isa, const struct type_info *t, const float *weights,
+		      struct row_kernel *k)
 {
-	const struct quant_kernels *k = isa_kernels(isa);
-	if (k && t->type < QUANT_TYPE_SLOTS && k->row[t->type])
-		return k->row[t->type];
-	return t->ref;
+	const struct quant_kernels *simd = isa_kernels(isa);
+	*k = (struct row_kernel){ .fn = t->ref, .wfn = t->weighted, .weights = weights };
+	if (weights && !t->weighted && t->uses_weights)
+		return modl_error_set(MODL_EINVALID, "%s cannot be quantized with importance weights yet",
+				      quant_type_name(t->type));
+	if (simd && t->type < QUANT_TYPE_SLOTS && simd->row[t->type] && !(weights && t->weighted))
+		k->fn = simd->row[t->type];
+	if (k->fn && !weights)
+		k->wfn = NULL;
+	return 0;
 }
 
-static void row_run(quant_row_fn fn, const float *src, void *dst, int64_t n)
+static void row_run(const struct row_kernel *k, const float *src, void *dst, int64_t n)
 {
-	if (fn)
-		fn(src, dst, n);
+	if (k->wfn)
+		k->wfn(src, dst, n, k->weights);
+	else if (k->fn)
+		k->fn(src, dst, n);
 	else
 		memcpy(dst, src, (size_t)n * sizeof(float)); /* F32 */
 }
@@ -176,17 +208,12 @@ static int check_row(const struct type_info *t, uint32_t type, int64_t n)
 	return 0;
 }
 
-void quant_row(uint32_t type, const float *src, void *dst, int64_t n)
+/* One row on path isa (AUTO: the active one), with or without weights. */
+static int row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n,
+		   const float *weights)
 {
 	const struct type_info *t = type_lookup(type);
-	if (check_row(t, type, n) != 0)
-		return;
-	row_run(row_function(quant_isa_active(), t), src, dst, n);
-}
-
-int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n)
-{
-	const struct type_info *t = type_lookup(type);
+	struct row_kernel k;
 	int rc = check_row(t, type, n);
 	if (rc != 0)
 		return rc;
@@ -195,8 +222,25 @@ int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst
 				      quant_isa_name(isa));
 	if (isa == QUANT_ISA_AUTO)
 		isa = quant_isa_active();
-	row_run(row_function(isa, t), src, dst, n);
+	if ((rc = row_kernel(isa, t, weights, &k)) != 0)
+		return rc;
+	row_run(&k, src, dst, n);
 	return 0;
+}
+
+void quant_row(uint32_t type, const float *src, void *dst, int64_t n)
+{
+	row_isa(QUANT_ISA_AUTO, type, src, dst, n, NULL);
+}
+
+int quant_row_weighted(uint32_t type, const float *src, void *dst, int64_t n, const float *weights)
+{
+	return row_isa(QUANT_ISA_AUTO, type, src, dst, n, weights);
+}
+
+int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n)
+{
+	return row_isa(isa, type, src, dst, n, NULL);
 }
 
 /* ---- many rows on the pool ------------------------------------------------------------- */
@@ -208,7 +252,7 @@ struct rows_job {
 	size_t row_bytes;
 	const float *src;
 	unsigned char *dst;
-	quant_row_fn fn;
+	struct row_kernel kernel;
 };
 
 static void rows_worker(void *ctx, unsigned index)
@@ -226,12 +270,18 @@ static void rows_worker(void *ctx, unsigned index)
 		if (last > job->nrows)
 			last = job->nrows;
 		for (int64_t r = first; r < last; r++)
-			row_run(job->fn, job->src + r * job->n_per_row, job->dst + (size_t)r * job->row_bytes,
-				job->n_per_row);
+			row_run(&job->kernel, job->src + r * job->n_per_row,
+				job->dst + (size_t)r * job->row_bytes, job->n_per_row);
 	}
 }
 
 int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row, unsigned threads)
+{
+	return quant_rows_weighted(type, src, dst, nrows, n_per_row, NULL, threads);
+}
+
+int quant_rows_weighted(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+			const float *weights, unsigned threads)
 {
 	const struct type_info *t = type_lookup(type);
 	int rc = check_row(t, type, n_per_row);
@@ -239,6 +289,9 @@ int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_
 		return rc;
 	if (nrows < 0)
 		return modl_error_set(MODL_EINVALID, "negative row count %lld", (long long)nrows);
+	struct row_kernel kernel;
+	if ((rc = row_kernel(quant_isa_active(), t, weights, &kernel)) != 0)
+		return rc;
 	if (nrows == 0 || n_per_row == 0)
 		return 0;
 	struct rows_job job = {
@@ -250,7 +303,7 @@ int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_
 		.row_bytes = quant_row_size(type, n_per_row),
 		.src = src,
 		.dst = dst,
-		.fn = row_function(quant_isa_active(), t),
+		.kernel = kernel,
 	};
 	if (threads == 0)
 		threads = pool_default_threads();
@@ -331,6 +384,8 @@ int quant_validate_row(uint32_t type, const void *row, int64_t n)
 		case QUANT_Q4_0:
 		case QUANT_Q5_0:
 		case QUANT_Q8_0:
+		case QUANT_IQ4_NL:
+		case QUANT_IQ4_XS:
 			memcpy(&d, p, 2);
 			ok = fp16_finite(d);
 			break;

@@ -1,6 +1,7 @@
 /* The quantization core (doc/gguf.md §5): every type of doc/cli.md, byte-identical to ggml's
- * reference quantizers (no importance matrix), whatever the thread count. Types are
- * ggml/GGUF tensor type ids. */
+ * quantizers (ggml_quantize_chunk, with or without importance weights where this core
+ * has the weighted kernel), whatever the thread count. Types are ggml/GGUF tensor type
+ * ids. */
 #ifndef MODL_QUANT_H
 #define MODL_QUANT_H
 
@@ -23,6 +24,8 @@ enum quant_type {
 	QUANT_Q4_K = GGUF_TENSOR_Q4_K,
 	QUANT_Q5_K = GGUF_TENSOR_Q5_K,
 	QUANT_Q6_K = GGUF_TENSOR_Q6_K,
+	QUANT_IQ4_NL = GGUF_TENSOR_IQ4_NL,
+	QUANT_IQ4_XS = GGUF_TENSOR_IQ4_XS,
 	QUANT_BF16 = GGUF_TENSOR_BF16,
 };
 
@@ -40,6 +43,21 @@ size_t quant_row_size(uint32_t type, int64_t n);
  * Returns 0, or MODL_EINVALID when n_per_row is not a multiple of the block size. */
 int quant_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
 	       unsigned threads);
+
+/* 1 when ggml's quantizer of this type reads importance weights (an imatrix changes its
+ * bytes): the legacy 4/5-bit types, the K-quants, the i-quants; not F32, F16, BF16, Q8_0. */
+int quant_type_uses_weights(uint32_t type);
+
+/* quant_rows with llama.cpp's importance weights, as ggml_quantize_chunk's quant_weights:
+ * `weights` holds n_per_row values, one per column, used for every row (an imatrix entry:
+ * sum of squared activations per column over count), or is NULL, which is exactly
+ * quant_rows. Types whose ggml quantizer ignores weights ignore them here too.
+ * MODL_EINVALID for a type that reads them but whose weighted kernel this core does not
+ * have yet (today only IQ4_NL and IQ4_XS have one). */
+int quant_rows_weighted(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+			const float *weights, unsigned threads);
+/* One row of n values with the same weights (n of them, or NULL); same errors. */
+int quant_row_weighted(uint32_t type, const float *src, void *dst, int64_t n, const float *weights);
 
 /* One row, on the calling thread (the scalar reference or the chosen SIMD path). */
 void quant_row(uint32_t type, const float *src, void *dst, int64_t n);

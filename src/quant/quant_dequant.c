@@ -255,6 +255,36 @@ static void dequant_q6_K(const void *src, float *y, int64_t k)
 	}
 }
 
+static void dequant_iq4_nl(const void *src, float *y, int64_t k)
+{
+	const block_iq4_nl *x = src;
+	for (int64_t i = 0; i < k / QK4_0; i++, y += QK4_0) {
+		const float d = quant_fp32(x[i].d);
+		for (int j = 0; j < QK4_0 / 2; ++j) {
+			y[j] = d * quant_iq4_levels[x[i].qs[j] & 0xf];
+			y[j + QK4_0 / 2] = d * quant_iq4_levels[x[i].qs[j] >> 4];
+		}
+	}
+}
+
+static void dequant_iq4_xs(const void *src, float *y, int64_t k)
+{
+	const block_iq4_xs *x = src;
+	for (int64_t i = 0; i < k / QK_K; i++) {
+		const float d = quant_fp32(x[i].d);
+		const uint8_t *qs = x[i].qs;
+		for (int ib = 0; ib < QK_K / 32; ++ib, y += 32, qs += 16) {
+			const int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) |
+				       (((x[i].scales_h >> 2 * ib) & 3) << 4);
+			const float dl = d * (ls - 32);
+			for (int j = 0; j < 16; ++j) {
+				y[j] = dl * quant_iq4_levels[qs[j] & 0xf];
+				y[j + 16] = dl * quant_iq4_levels[qs[j] >> 4];
+			}
+		}
+	}
+}
+
 static void dequant_f16(const void *src, float *y, int64_t n)
 {
 	const uint16_t *x = src;
@@ -290,6 +320,8 @@ void dequant_row(uint32_t type, const void *src, float *dst, int64_t n)
 	case QUANT_Q4_K: dequant_q4_K(src, dst, n); break;
 	case QUANT_Q5_K: dequant_q5_K(src, dst, n); break;
 	case QUANT_Q6_K: dequant_q6_K(src, dst, n); break;
+	case QUANT_IQ4_NL: dequant_iq4_nl(src, dst, n); break;
+	case QUANT_IQ4_XS: dequant_iq4_xs(src, dst, n); break;
 	default: break;
 	}
 }

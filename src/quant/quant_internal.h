@@ -77,6 +77,16 @@ typedef struct {
 	int8_t scales[16];
 	uint16_t d;
 } block_q6_K;
+typedef struct {
+	uint16_t d;
+	uint8_t qs[16];
+} block_iq4_nl;
+typedef struct {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[128];
+} block_iq4_xs;
 
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0");
 _Static_assert(sizeof(block_q4_1) == 20, "block_q4_1");
@@ -88,6 +98,11 @@ _Static_assert(sizeof(block_q3_K) == 110, "block_q3_K");
 _Static_assert(sizeof(block_q4_K) == 144, "block_q4_K");
 _Static_assert(sizeof(block_q5_K) == 176, "block_q5_K");
 _Static_assert(sizeof(block_q6_K) == 210, "block_q6_K");
+_Static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl");
+_Static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs");
+
+/* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl), ascending. */
+extern const int8_t quant_iq4_levels[16];
 
 static inline uint32_t quant_bits(float f)
 {
@@ -193,6 +208,13 @@ void quant_ref_q5_K(const float *x, void *y, int64_t n);
 void quant_ref_q6_K(const float *x, void *y, int64_t n);
 void quant_ref_f16(const float *x, void *y, int64_t n);
 void quant_ref_bf16(const float *x, void *y, int64_t n);
+
+/* Quantizers that take llama.cpp's importance weights: qw holds one weight per value of
+ * the row (the imatrix entry of its tensor), or is NULL for the unweighted result. */
+typedef void (*quant_wrow_fn)(const float *x, void *y, int64_t n, const float *qw);
+
+void quant_ref_iq4_nl(const float *x, void *y, int64_t n, const float *qw); /* quant_iq4.c */
+void quant_ref_iq4_xs(const float *x, void *y, int64_t n, const float *qw);
 
 /* The super-block steps of each K-quant reference, shared with the SIMD paths. From the
  * per-sub-block search results (scales, mins), quant_scales_* writes the block's scale

@@ -4,11 +4,14 @@
  * For every type, row class, row length, instruction set and thread count, quantizes a
  * matrix with ggml_quantize_chunk (no importance matrix: the quantize_row_*_ref path)
  * and with modl's quant_rows, and compares the bytes; then dequantizes ggml's bytes with
- * ggml's dequantize_row_* and with modl's dequant_row and compares the float bits. Also
- * compares the F16/BF16 scalar conversions on every 16-bit pattern and on a sweep of
- * 32-bit patterns. Prints one line per case and a closing summary line:
- *   case type=Q4_K class=normal n=4096 isa=avx512 threads=7 bytes=... mismatches=0
- *   dequant type=Q4_K class=normal n=4096 mismatches=0
+ * ggml's dequantize_row_* and with modl's dequant_row and compares the float bits. Types
+ * with a weighted kernel in modl are also run with importance weights (ggml's
+ * quant_weights, one per column: "dense" ones spread over orders of magnitude, "sparse"
+ * ones mostly zero, whole blocks included) against quant_rows_weighted. Also compares
+ * the F16/BF16 scalar conversions on every 16-bit pattern and on a sweep of 32-bit
+ * patterns. Prints one line per case and a closing summary line:
+ *   case type=Q4_K weights=none class=normal n=4096 isa=avx512 threads=7 bytes=... mismatches=0
+ *   dequant type=Q4_K weights=none class=normal n=4096 mismatches=0
  *   summary cases=N mismatches=M types=F16,BF16,...
  * Usage: quant_oracle LIBGGML_BASE_SO [--quick | --bench]
  * --bench instead prints the single-thread throughput (GB/s of F32 input) of ggml's
@@ -26,36 +29,45 @@
 typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start, int64_t nrows,
 				    int64_t n_per_row, const float *imatrix);
 typedef void (*dequant_fn)(const void *x, float *y, int64_t k);
+typedef void (*quantize_init_fn)(int type);
 typedef uint16_t (*to_half_fn)(float);
 typedef float (*from_half_fn)(uint16_t);
 
 static quantize_chunk_fn ggml_quantize_chunk;
+static quantize_init_fn ggml_quantize_init;
 static to_half_fn ggml_fp32_to_fp16, ggml_fp32_to_bf16;
 static from_half_fn ggml_fp16_to_fp32, ggml_bf16_to_fp32;
 
+/* weighted: modl has the importance-weighted kernel, so the weighted cases run too. */
 struct type_case {
 	uint32_t type;
 	const char *dequant_symbol;
+	int weighted;
 	dequant_fn dequant;
 	int covered;
 };
 
 /* clang-format off */
 static struct type_case types[] = {
-	{ QUANT_F16, "ggml_fp16_to_fp32_row", NULL, 0 },
-	{ QUANT_BF16, "ggml_bf16_to_fp32_row", NULL, 0 },
-	{ QUANT_Q4_0, "dequantize_row_q4_0", NULL, 0 },
-	{ QUANT_Q4_1, "dequantize_row_q4_1", NULL, 0 },
-	{ QUANT_Q5_0, "dequantize_row_q5_0", NULL, 0 },
-	{ QUANT_Q5_1, "dequantize_row_q5_1", NULL, 0 },
-	{ QUANT_Q8_0, "dequantize_row_q8_0", NULL, 0 },
-	{ QUANT_Q2_K, "dequantize_row_q2_K", NULL, 0 },
-	{ QUANT_Q3_K, "dequantize_row_q3_K", NULL, 0 },
-	{ QUANT_Q4_K, "dequantize_row_q4_K", NULL, 0 },
-	{ QUANT_Q5_K, "dequantize_row_q5_K", NULL, 0 },
-	{ QUANT_Q6_K, "dequantize_row_q6_K", NULL, 0 },
+	{ QUANT_F16, "ggml_fp16_to_fp32_row", 0, NULL, 0 },
+	{ QUANT_BF16, "ggml_bf16_to_fp32_row", 0, NULL, 0 },
+	{ QUANT_Q4_0, "dequantize_row_q4_0", 0, NULL, 0 },
+	{ QUANT_Q4_1, "dequantize_row_q4_1", 0, NULL, 0 },
+	{ QUANT_Q5_0, "dequantize_row_q5_0", 0, NULL, 0 },
+	{ QUANT_Q5_1, "dequantize_row_q5_1", 0, NULL, 0 },
+	{ QUANT_Q8_0, "dequantize_row_q8_0", 0, NULL, 0 },
+	{ QUANT_Q2_K, "dequantize_row_q2_K", 0, NULL, 0 },
+	{ QUANT_Q3_K, "dequantize_row_q3_K", 0, NULL, 0 },
+	{ QUANT_Q4_K, "dequantize_row_q4_K", 0, NULL, 0 },
+	{ QUANT_Q5_K, "dequantize_row_q5_K", 0, NULL, 0 },
+	{ QUANT_Q6_K, "dequantize_row_q6_K", 0, NULL, 0 },
+	{ QUANT_IQ4_NL, "dequantize_row_iq4_nl", 1, NULL, 0 },
+	{ QUANT_IQ4_XS, "dequantize_row_iq4_xs", 1, NULL, 0 },
 };
 /* clang-format on */
+
+enum weights_kind { W_NONE, W_DENSE, W_SPARSE, W_COUNT };
+static const char *weights_names[W_COUNT] = { "none", "dense", "sparse" };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 /* ---- deterministic inputs -------------------------------------------------------------- */
@@ -184,6 +196,22 @@ static void fill(float *x, int64_t count, enum row_class c, uint64_t seed)
 		x[i] = value_of(c, i, param);
 }
 
+/* Importance weights of one column each, as an imatrix gives them (mean squared
+ * activations: non-negative, orders of magnitude apart). "sparse" zeroes most columns
+ * and some whole runs of 32 (a block whose fit has no weight at all). */
+static void fill_weights(float *w, int64_t n, enum weights_kind kind, uint64_t seed)
+{
+	rng_state = seed;
+	for (int64_t i = 0; i < n; i++) {
+		float v = (float)exp(gaussian() * 2.0) * 0.01f;
+		if (kind == W_SPARSE && ((i / 32) % 5 == 1 || rng_next() % 4 != 0))
+			v = 0.0f;
+		else if (rng_next() % 29 == 0)
+			v = (rng_next() & 1) ? 0.0f : v * 1e6f;
+		w[i] = v;
+	}
+}
+
 /* ---- comparisons ------------------------------------------------------------------------ */
 
 static int64_t count_mismatch(const unsigned char *a, const unsigned char *b, size_t n)
@@ -288,6 +316,87 @@ static int bench(void)
 	return 0;
 }
 
+/* One matrix of nrows rows of n values and its buffers. */
+struct matrix {
+	int64_t n, nrows;
+	size_t bytes;
+	float *x, *w, *y_ref, *y_modl;
+	unsigned char *q_ref, *q_modl;
+};
+
+static int matrix_alloc(struct matrix *m, uint32_t type)
+{
+	size_t count = (size_t)(m->n * m->nrows);
+	m->bytes = quant_row_size(type, m->n) * (size_t)m->nrows;
+	m->x = malloc(sizeof(float) * count);
+	m->w = malloc(sizeof(float) * (size_t)m->n);
+	m->y_ref = malloc(sizeof(float) * count);
+	m->y_modl = malloc(sizeof(float) * count);
+	m->q_ref = malloc(m->bytes);
+	m->q_modl = malloc(m->bytes);
+	return m->x && m->w && m->y_ref && m->y_modl && m->q_ref && m->q_modl ? 0 : -1;
+}
+
+static void matrix_free(struct matrix *m)
+{
+	free(m->x);
+	free(m->w);
+	free(m->y_ref);
+	free(m->y_modl);
+	free(m->q_ref);
+	free(m->q_modl);
+}
+
+/* Quantizes m->x with ggml and with modl on every path and thread count, then
+ * dequantizes ggml's bytes with both; prints the lines, returns the mismatches. */
+static int64_t run_case(struct type_case *tc, struct matrix *m, enum weights_kind wk, int c, int64_t *cases)
+{
+	static const unsigned thread_counts[] = { 1, 2, 7 };
+	static const enum quant_isa isas[] = { QUANT_ISA_SCALAR, QUANT_ISA_AVX2, QUANT_ISA_AVX512,
+					       QUANT_ISA_NEON };
+	const char *name = quant_type_name(tc->type);
+	const float *weights = wk == W_NONE ? NULL : m->w;
+	const int64_t n = m->n;
+	int64_t total_bad = 0;
+	memset(m->q_ref, 0xAA, m->bytes);
+	size_t got = ggml_quantize_chunk((int)tc->type, m->x, m->q_ref, 0, m->nrows, n, weights);
+	if (got != m->bytes) {
+		printf("case type=%s weights=%s class=%s n=%lld size ggml=%zu modl=%zu mismatches=1\n", name,
+		       weights_names[wk], class_names[c], (long long)n, got, m->bytes);
+		return 1;
+	}
+	for (size_t ii = 0; ii < sizeof(isas) / sizeof(isas[0]); ii++) {
+		if (!quant_isa_supported(isas[ii]))
+			continue;
+		quant_set_isa(isas[ii]);
+		for (size_t ti = 0; ti < 3; ti++) {
+			memset(m->q_modl, 0x55, m->bytes);
+			int rc = quant_rows_weighted(tc->type, m->x, m->q_modl, m->nrows, n, weights,
+						     thread_counts[ti]);
+			int64_t bad =
+				rc != 0 ? (int64_t)m->bytes : count_mismatch(m->q_ref, m->q_modl, m->bytes);
+			printf("case type=%s weights=%s class=%s n=%lld isa=%s threads=%u bytes=%zu mismatches=%lld\n",
+			       name, weights_names[wk], class_names[c], (long long)n,
+			       quant_isa_name(isas[ii]), thread_counts[ti], m->bytes, (long long)bad);
+			total_bad += bad;
+			(*cases)++;
+		}
+	}
+	quant_set_isa(QUANT_ISA_AUTO);
+	/* dequantization of the same (ggml's) bytes, row by row */
+	size_t row_bytes = quant_row_size(tc->type, n);
+	for (int64_t r = 0; r < m->nrows; r++) {
+		tc->dequant(m->q_ref + (size_t)r * row_bytes, m->y_ref + r * n, n);
+		dequant_row(tc->type, m->q_ref + (size_t)r * row_bytes, m->y_modl + r * n, n);
+	}
+	int64_t dbad = count_mismatch((unsigned char *)m->y_ref, (unsigned char *)m->y_modl,
+				      sizeof(float) * (size_t)(n * m->nrows));
+	printf("dequant type=%s weights=%s class=%s n=%lld mismatches=%lld\n", name, weights_names[wk],
+	       class_names[c], (long long)n, (long long)dbad);
+	tc->covered = 1;
+	return total_bad + dbad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -301,6 +410,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ggml_quantize_chunk = (quantize_chunk_fn)must_sym(lib, "ggml_quantize_chunk");
+	ggml_quantize_init = (quantize_init_fn)must_sym(lib, "ggml_quantize_init");
 	ggml_fp32_to_fp16 = (to_half_fn)must_sym(lib, "ggml_fp32_to_fp16");
 	ggml_fp32_to_bf16 = (to_half_fn)must_sym(lib, "ggml_fp32_to_bf16");
 	ggml_fp16_to_fp32 = (from_half_fn)must_sym(lib, "ggml_fp16_to_fp32");
@@ -313,74 +423,28 @@ int main(int argc, char **argv)
 	int64_t total_bad = check_conversions(quick);
 	int64_t cases = 0;
 	static const int64_t lengths[] = { 96, 256, 512, 4096, 4128, 11008 };
-	static const unsigned thread_counts[] = { 1, 2, 7 };
-	static const enum quant_isa isas[] = { QUANT_ISA_SCALAR, QUANT_ISA_AVX2, QUANT_ISA_AVX512,
-					       QUANT_ISA_NEON };
 	const int64_t target_elements = quick ? 32768 : 131072;
 
 	for (size_t t = 0; t < NTYPES; t++) {
-		uint32_t type = types[t].type;
-		const char *name = quant_type_name(type);
+		ggml_quantize_init((int)types[t].type);
 		for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
 			int64_t n = lengths[li];
-			if (n % quant_block_size(type) != 0)
+			if (n % quant_block_size(types[t].type) != 0)
 				continue;
-			int64_t nrows = target_elements / n < 7 ? 7 : target_elements / n;
-			size_t bytes = quant_row_size(type, n) * (size_t)nrows;
-			float *x = malloc(sizeof(float) * (size_t)(n * nrows));
-			float *y_ref = malloc(sizeof(float) * (size_t)(n * nrows));
-			float *y_modl = malloc(sizeof(float) * (size_t)(n * nrows));
-			unsigned char *q_ref = malloc(bytes), *q_modl = malloc(bytes);
-			if (!x || !y_ref || !y_modl || !q_ref || !q_modl)
+			struct matrix m = { .n = n,
+					    .nrows = target_elements / n < 7 ? 7 : target_elements / n };
+			if (matrix_alloc(&m, types[t].type) != 0)
 				return 2;
-			for (int c = 0; c < C_COUNT; c++) {
-				fill(x, n * nrows, (enum row_class)c,
-				     1000003u * (uint64_t)(t + 1) + 7919u * (uint64_t)n + (uint64_t)c);
-				memset(q_ref, 0xAA, bytes);
-				size_t got = ggml_quantize_chunk((int)type, x, q_ref, 0, nrows, n, NULL);
-				if (got != bytes) {
-					printf("case type=%s class=%s n=%lld size ggml=%zu modl=%zu mismatches=1\n",
-					       name, class_names[c], (long long)n, got, bytes);
-					total_bad++;
-					continue;
+			for (int w = 0; w < (types[t].weighted ? W_COUNT : 1); w++) {
+				fill_weights(m.w, n, (enum weights_kind)w, 31u * (uint64_t)n + (uint64_t)w);
+				for (int c = 0; c < C_COUNT; c++) {
+					fill(m.x, n * m.nrows, (enum row_class)c,
+					     1000003u * (uint64_t)(t + 1) + 7919u * (uint64_t)n +
+						     (uint64_t)c);
+					total_bad += run_case(&types[t], &m, (enum weights_kind)w, c, &cases);
 				}
-				for (size_t ii = 0; ii < sizeof(isas) / sizeof(isas[0]); ii++) {
-					if (!quant_isa_supported(isas[ii]))
-						continue;
-					quant_set_isa(isas[ii]);
-					for (size_t ti = 0; ti < 3; ti++) {
-						memset(q_modl, 0x55, bytes);
-						int rc = quant_rows(type, x, q_modl, nrows, n,
-								    thread_counts[ti]);
-						int64_t bad = rc != 0 ? (int64_t)bytes
-								      : count_mismatch(q_ref, q_modl, bytes);
-						printf("case type=%s class=%s n=%lld isa=%s threads=%u bytes=%zu mismatches=%lld\n",
-						       name, class_names[c], (long long)n,
-						       quant_isa_name(isas[ii]), thread_counts[ti], bytes,
-						       (long long)bad);
-						total_bad += bad;
-						cases++;
-					}
-				}
-				quant_set_isa(QUANT_ISA_AUTO);
-				/* dequantization of the same (ggml's) bytes, row by row */
-				size_t row_bytes = quant_row_size(type, n);
-				for (int64_t r = 0; r < nrows; r++) {
-					types[t].dequant(q_ref + (size_t)r * row_bytes, y_ref + r * n, n);
-					dequant_row(type, q_ref + (size_t)r * row_bytes, y_modl + r * n, n);
-				}
-				int64_t dbad = count_mismatch((unsigned char *)y_ref, (unsigned char *)y_modl,
-							      sizeof(float) * (size_t)(n * nrows));
-				printf("dequant type=%s class=%s n=%lld mismatches=%lld\n", name,
-				       class_names[c], (long long)n, (long long)dbad);
-				total_bad += dbad;
-				types[t].covered = 1;
 			}
-			free(x);
-			free(y_ref);
-			free(y_modl);
-			free(q_ref);
-			free(q_modl);
+			matrix_free(&m);
 		}
 	}
 	printf("summary cases=%lld mismatches=%lld types=", (long long)cases, (long long)total_bad);

@@ -5,7 +5,8 @@ llama/package.json) ships prebuilt: llama.cpp v0.5.0, whose ggml_quantize_chunk 
 importance matrix runs quantize_row_*_ref (doc/gguf.md §5.1). quant_oracle.c loads it with
 dlopen, quantizes the same matrices with ggml and with modl's quant_rows on every
 instruction set this CPU has (scalar, AVX2, AVX-512; NEON on arm64) at 1, 2 and 7
-threads, dequantizes ggml's bytes with both libraries, compares the F16/BF16 conversions
+threads, the types with a weighted kernel (IQ4_NL, IQ4_XS) also with importance weights
+(ggml's quant_weights against quant_rows_weighted), dequantizes ggml's bytes with both libraries, compares the F16/BF16 conversions
 on every 16-bit pattern and a sweep of 32-bit ones, and prints one line per case.
 
 A missing or failing npm install is a failure, not a skip: this test is the proof that
@@ -21,8 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 LLAMA = os.path.join(HERE, "llama")
 TYPES = ["F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-         "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
-BLOCK32 = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"}
+         "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
+BLOCK32 = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL"}
+WEIGHTED = {"IQ4_NL", "IQ4_XS"}
 CLASSES = ["zeros", "constant", "tiny", "subnormal", "outliers", "extreme", "alternating",
            "normal", "uniform", "ties", "blocks", "nonfinite"]
 
@@ -118,13 +120,16 @@ class QuantOracle(unittest.TestCase):
             lengths = {"256", "512", "4096", "11008"}
             if t in BLOCK32 or t in ("F16", "BF16"):
                 lengths |= {"96", "4128"}
+            weights = ("none", "dense", "sparse") if t in WEIGHTED else ("none",)
             for isa in isas:
-                seen = {(c["class"], c["n"], c["threads"]) for c in cases
+                seen = {(c["weights"], c["class"], c["n"], c["threads"]) for c in cases
                         if c["type"] == t and c["isa"] == isa}
-                want = {(cl, n, th) for cl in CLASSES for n in lengths for th in ("1", "2", "7")}
+                want = {(w, cl, n, th) for w in weights for cl in CLASSES for n in lengths
+                        for th in ("1", "2", "7")}
                 self.assertEqual(want - seen, set(), "%s on %s" % (t, isa))
-            deq = {(c["class"], c["n"]) for c in self.lines("dequant") if c["type"] == t}
-            self.assertEqual({(cl, n) for cl in CLASSES for n in lengths} - deq, set(), t)
+            deq = {(c["weights"], c["class"], c["n"]) for c in self.lines("dequant") if c["type"] == t}
+            self.assertEqual({(w, cl, n) for w in weights for cl in CLASSES for n in lengths} - deq,
+                             set(), t)
 
     def test_conversions(self):
         conv = self.lines("conversions")

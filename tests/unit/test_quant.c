@@ -7,9 +7,9 @@
 #include "util/error.h"
 #include "quant/quant.h"
 
-static const uint32_t all_types[] = { QUANT_F32,  QUANT_F16,  QUANT_BF16, QUANT_Q4_0, QUANT_Q4_1,
-				      QUANT_Q5_0, QUANT_Q5_1, QUANT_Q8_0, QUANT_Q2_K, QUANT_Q3_K,
-				      QUANT_Q4_K, QUANT_Q5_K, QUANT_Q6_K };
+static const uint32_t all_types[] = { QUANT_F32,  QUANT_F16,  QUANT_BF16, QUANT_Q4_0,   QUANT_Q4_1,
+				      QUANT_Q5_0, QUANT_Q5_1, QUANT_Q8_0, QUANT_Q2_K,   QUANT_Q3_K,
+				      QUANT_Q4_K, QUANT_Q5_K, QUANT_Q6_K, QUANT_IQ4_NL, QUANT_IQ4_XS };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 static const enum quant_isa simd_isas[] = { QUANT_ISA_AVX2, QUANT_ISA_AVX512, QUANT_ISA_NEON };
 
@@ -81,7 +81,8 @@ static void test_type_table(void **state)
 		{ QUANT_Q5_1, 32, 24, "Q5_1" },  { QUANT_Q8_0, 32, 34, "Q8_0" },
 		{ QUANT_Q2_K, 256, 84, "Q2_K" }, { QUANT_Q3_K, 256, 110, "Q3_K" },
 		{ QUANT_Q4_K, 256, 144, "Q4_K" }, { QUANT_Q5_K, 256, 176, "Q5_K" },
-		{ QUANT_Q6_K, 256, 210, "Q6_K" },
+		{ QUANT_Q6_K, 256, 210, "Q6_K" }, { QUANT_IQ4_NL, 32, 18, "IQ4_NL" },
+		{ QUANT_IQ4_XS, 256, 136, "IQ4_XS" },
 	};
 	/* clang-format on */
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -92,7 +93,8 @@ static void test_type_table(void **state)
 		assert_int_equal(quant_row_size(want[i].type, 4096),
 				 (size_t)(4096 / want[i].block) * want[i].size);
 	}
-	assert_false(quant_type_known(9)); /* Q8_1: activations only */
+	assert_false(quant_type_known(9));                /* Q8_1: activations only */
+	assert_false(quant_type_known(QUANT_IQ4_XS - 2)); /* IQ3_S: not yet */
 	assert_int_equal(quant_block_size(16), 0);
 	assert_null(quant_type_name(99));
 }
@@ -351,7 +353,7 @@ static void test_roundtrip_error(void **state)
 		{ QUANT_Q8_0, 0.007 },  { QUANT_Q6_K, 0.023 },  { QUANT_Q5_1, 0.049 },
 		{ QUANT_Q5_0, 0.055 },  { QUANT_Q5_K, 0.047 },  { QUANT_Q4_1, 0.10 },
 		{ QUANT_Q4_0, 0.11 },   { QUANT_Q4_K, 0.092 },  { QUANT_Q3_K, 0.195 },
-		{ QUANT_Q2_K, 0.38 },
+		{ QUANT_Q2_K, 0.38 },   { QUANT_IQ4_NL, 0.099 }, { QUANT_IQ4_XS, 0.099 },
 	};
 	/* clang-format on */
 	const int64_t n = 8192;
@@ -412,6 +414,90 @@ static void test_validate(void **state)
 	assert_int_equal(quant_rows(QUANT_Q8_0, x, k, 1, 256, 1), 0);
 	assert_int_equal(quant_validate_row(QUANT_Q8_0, k, 256), MODL_EINVALID);
 	assert_int_equal(quant_validate_row(QUANT_Q8_0, k + 34, 224), 0);
+	/* the i-quants' fp16 d leads their blocks */
+	unsigned char iq[136] = { 0 };
+	assert_int_equal(quant_validate_row(QUANT_IQ4_NL, iq, 32), 0);
+	assert_int_equal(quant_validate_row(QUANT_IQ4_XS, iq, 256), 0);
+	iq[1] = 0xfe; /* d = NaN */
+	assert_int_equal(quant_validate_row(QUANT_IQ4_NL, iq, 32), MODL_EINVALID);
+	assert_int_equal(quant_validate_row(QUANT_IQ4_XS, iq, 256), MODL_EINVALID);
+}
+
+/* ---- importance weights ------------------------------------------------------------------- */
+
+/* Sum over the row of w * (x - dequantized x)². */
+static double weighted_error(uint32_t type, const float *x, const float *w, const void *q, int64_t n)
+{
+	float *y = alloc_floats(n);
+	dequant_row(type, q, y, n);
+	double e = 0;
+	for (int64_t i = 0; i < n; i++)
+		e += w[i] * ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+	free(y);
+	return e;
+}
+
+static void test_weighted(void **state)
+{
+	(void)state;
+	const int64_t n = 1024, nrows = 67;
+	float *x = alloc_floats(n * nrows), *w = alloc_floats(n);
+	rng = 4242;
+	for (int64_t i = 0; i < n * nrows; i++)
+		x[i] = gauss() * 0.02f;
+	for (int64_t i = 0; i < n; i++) /* a few columns matter far more than the rest */
+		w[i] = i % 37 == 0 ? 50.0f : (float)(next() % 100) * 0.01f;
+	const size_t cap = (size_t)(n * nrows) * 4;
+	unsigned char *plain = malloc(cap), *a = malloc(cap), *b = malloc(cap);
+	assert_non_null(plain);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t t = 0; t < NTYPES; t++) {
+		uint32_t type = all_types[t];
+		size_t bytes = quant_row_size(type, n) * (size_t)nrows, rb = quant_row_size(type, n);
+		assert_int_equal(quant_rows(type, x, plain, nrows, n, 1), 0);
+		/* NULL weights are exactly quant_rows */
+		assert_int_equal(quant_rows_weighted(type, x, a, nrows, n, NULL, 3), 0);
+		assert_memory_equal(a, plain, bytes);
+		modl_error_clear();
+		int rc = quant_rows_weighted(type, x, a, nrows, n, w, 1);
+		if (type == QUANT_IQ4_NL || type == QUANT_IQ4_XS) {
+			assert_int_equal(rc, 0);
+			assert_true(quant_type_uses_weights(type));
+			assert_memory_not_equal(a, plain, bytes);
+			/* threads and the one-row entry point agree */
+			assert_int_equal(quant_rows_weighted(type, x, b, nrows, n, w, 7), 0);
+			assert_memory_equal(a, b, bytes);
+			assert_int_equal(quant_row_weighted(type, x + 5 * n, b, n, w), 0);
+			assert_memory_equal(b, a + 5 * rb, rb);
+			/* the weights do their job: less error where they are large */
+			double we = 0, pe = 0;
+			for (int64_t r = 0; r < nrows; r++) {
+				we += weighted_error(type, x + r * n, w, a + (size_t)r * rb, n);
+				pe += weighted_error(type, x + r * n, w, plain + (size_t)r * rb, n);
+			}
+			if (!(we < pe * 0.97))
+				fail_msg("%s: weighted error %g not below unweighted %g",
+					 quant_type_name(type), we, pe);
+		} else if (quant_type_uses_weights(type)) {
+			/* ggml reads them, this core has no weighted kernel yet: refused, not ignored */
+			assert_int_equal(rc, MODL_EINVALID);
+			assert_non_null(strstr(modl_error_message(), quant_type_name(type)));
+			assert_int_equal(quant_row_weighted(type, x, b, n, w), MODL_EINVALID);
+		} else {
+			/* F32, F16, BF16, Q8_0: ggml ignores the weights */
+			assert_int_equal(rc, 0);
+			assert_memory_equal(a, plain, bytes);
+		}
+	}
+	assert_false(quant_type_uses_weights(QUANT_Q8_0));
+	assert_true(quant_type_uses_weights(QUANT_Q4_K));
+	assert_false(quant_type_uses_weights(99));
+	free(plain);
+	free(a);
+	free(b);
+	free(x);
+	free(w);
 }
 
 /* ---- bytes worked out by hand from doc/gguf.md §5.2 ------------------------------------------- */
@@ -488,6 +574,42 @@ static void test_q4_0_known_blocks(void **state)
 	assert_true(back[0] == -8.0f && back[1] == 7.0f && back[32] == 4.0f && back[33] == -3.5f);
 }
 
+/* IQ4_NL: a block that is exactly the 16 levels twice fits them at scale 1 (the trial
+ * that maps the largest magnitude, -127, onto level 0), so d = 1 (0x3C00) and byte j holds
+ * level j twice; zeros give d = 0 and the level nearest 0, 1 (index 8). IQ4_XS: eight such
+ * blocks give d = -1/32 (0xA800) and block codes -32 (stored 0), so d * -32 = 1 again. */
+static void test_iq4_known_blocks(void **state)
+{
+	(void)state;
+	static const int8_t levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+					   1,    13,   25,  38,  53,  69,  89,  113 };
+	float x[256], back[256];
+	for (int j = 0; j < 256; j++)
+		x[j] = levels[j % 16];
+	unsigned char nl[18], xs[136];
+	assert_int_equal(quant_row_weighted(QUANT_IQ4_NL, x, nl, 32, NULL), 0);
+	assert_int_equal(nl[0], 0x00);
+	assert_int_equal(nl[1], 0x3c);
+	for (int j = 0; j < 16; j++)
+		assert_int_equal(nl[2 + j], j | j << 4);
+	dequant_row(QUANT_IQ4_NL, nl, back, 32);
+	assert_memory_equal(back, x, sizeof(float) * 32);
+	quant_row(QUANT_IQ4_XS, x, xs, 256);
+	assert_int_equal(xs[0], 0x00);
+	assert_int_equal(xs[1], 0xa8);
+	for (int j = 2; j < 8; j++)
+		assert_int_equal(xs[j], 0); /* scales_h, scales_l */
+	for (int j = 0; j < 128; j++)
+		assert_int_equal(xs[8 + j], (j % 16) | (j % 16) << 4);
+	dequant_row(QUANT_IQ4_XS, xs, back, 256);
+	assert_memory_equal(back, x, sizeof(float) * 256);
+	const float z[32] = { 0 };
+	quant_row(QUANT_IQ4_NL, z, nl, 32);
+	assert_int_equal(nl[0] | nl[1], 0);
+	for (int j = 2; j < 18; j++)
+		assert_int_equal(nl[j], 0x88);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -504,6 +626,8 @@ int main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_q8_0_known_block),
 		cmocka_unit_test(test_q4_0_known_blocks),
+		cmocka_unit_test(test_weighted),
+		cmocka_unit_test(test_iq4_known_blocks),
 	};
 	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
