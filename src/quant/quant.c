@@ -100,7 +100,7 @@ const char *quant_isa_name(enum quant_isa isa)
 	return "unknown";
 }
 
-static const struct quant_kernels *isa_kernels(enum quant_isa isa)
+const struct quant_kernels *quant_isa_kernels(enum quant_isa isa)
 {
 	switch (isa) {
 	case QUANT_ISA_AVX2: return quant_kernels_avx2();
@@ -114,7 +114,7 @@ int quant_isa_supported(enum quant_isa isa)
 {
 	if (isa == QUANT_ISA_AUTO || isa == QUANT_ISA_SCALAR)
 		return 1;
-	return isa_kernels(isa) != NULL;
+	return quant_isa_kernels(isa) != NULL;
 }
 
 static enum quant_isa isa_detect(void)
@@ -151,7 +151,7 @@ int quant_set_isa(enum quant_isa isa)
 
 static quant_row_fn row_function(enum quant_isa isa, const struct type_info *t)
 {
-	const struct quant_kernels *k = isa_kernels(isa);
+	const struct quant_kernels *k = quant_isa_kernels(isa);
 	if (k && t->type < QUANT_TYPE_SLOTS && k->row[t->type])
 		return k->row[t->type];
 	return t->ref;
