@@ -377,8 +377,8 @@ static void test_half_to_f32_all_patterns(void **state)
 				uint32_t bits, expect = half ? (uint32_t)u << 16 : fp16_expected_bits(u);
 				memcpy(&bits, &want[h], 4);
 				if (bits != expect)
-					fail_msg("scalar %s 0x%04x -> 0x%08x, want 0x%08x", quant_type_name(type),
-						 u, bits, expect);
+					fail_msg("scalar %s 0x%04x -> 0x%08x, want 0x%08x",
+						 quant_type_name(type), u, bits, expect);
 			}
 			for (int isa = QUANT_ISA_AVX2; isa <= QUANT_ISA_NEON; isa++) {
 				if (!quant_isa_supported((enum quant_isa)isa))
@@ -388,8 +388,9 @@ static void test_half_to_f32_all_patterns(void **state)
 				for (int n = 0; n < TAIL; n++) {
 					int first = (n * 977) % (N - TAIL);
 					got[n] = 12345.0f;
-					assert_int_equal(
-						dequant_row_isa((enum quant_isa)isa, type, p + 2 * first, got, n), 0);
+					assert_int_equal(dequant_row_isa((enum quant_isa)isa, type,
+									 p + 2 * first, got, n),
+							 0);
 					assert_memory_equal(got, want + first, (size_t)n * sizeof(float));
 					assert_true(got[n] == 12345.0f);
 				}
