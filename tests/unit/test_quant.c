@@ -338,6 +338,36 @@ static void test_half_rows_simd(void **state)
 	free(x);
 }
 
+/* F32 -> F16 and BF16 rows (convert --type F16/BF16) on every path against the scalar
+ * conversion: every sign, exponent and top 7 mantissa bits, each with low 16 bits that
+ * sit on, just below and just above the rounding ties of normal and subnormal halves. */
+static void test_half_rows_sweep(void **state)
+{
+	(void)state;
+	static const uint16_t lows[] = { 0x0000, 0x0001, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000,
+					 0x3000, 0x4000, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff };
+	enum { NL = sizeof(lows) / sizeof(lows[0]), N = 65536 * NL };
+	float *x = alloc_floats(N);
+	uint16_t *a = malloc(N * 2), *b = malloc(N * 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (uint32_t i = 0; i < N; i++)
+		x[i] = bits_float((i / NL) << 16 | lows[i % NL]);
+	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
+		if (!quant_isa_supported(simd_isas[ii]))
+			continue;
+		for (int half = 0; half < 2; half++) {
+			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
+			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, N), 0);
+			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
+			assert_memory_equal(a, b, N * 2);
+		}
+	}
+	free(a);
+	free(b);
+	free(x);
+}
+
 /* What the scalar F16 -> F32 conversion gives: the exact value, and for a NaN the same
  * sign and payload made quiet (ggml's multiply by 2^-112 quiets it). */
 static uint32_t fp16_expected_bits(uint16_t h)
@@ -565,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_fp16_edges),
 		cmocka_unit_test(test_bf16_edges),
 		cmocka_unit_test(test_half_rows_simd),
+		cmocka_unit_test(test_half_rows_sweep),
 		cmocka_unit_test(test_half_to_f32_all_patterns),
 		cmocka_unit_test(test_roundtrip_error),
 		cmocka_unit_test(test_validate),
