@@ -107,9 +107,4 @@ long safetensors_find(const struct safetensors *st, const char *name);
 /* The tensor's bytes in the mapping, at whatever alignment the file gives them. */
 const void *safetensors_tensor_data(const struct safetensors *st, size_t i);
 
-/* Converts one row (row_length elements) of tensor i to F32 in out. BF16, F16 and F32
- * are supported; any other dtype is FMT_EUNSUPPORTED with a message naming it. */
-int safetensors_row_to_f32(const struct safetensors *st, size_t tensor, uint64_t row, float *out,
-			   struct fmt_error *err);
-
 #endif

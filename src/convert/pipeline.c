@@ -278,6 +278,7 @@ struct tensor_job {
 	long source;              /* safetensors index, -1: generated */
 	const unsigned char *src; /* the mapped data (NULL: generated) */
 	size_t src_row;           /* bytes of a source row */
+	uint32_t src_type;        /* QUANT_F32, F16 or BF16 */
 	uint32_t dst_type;
 	size_t dst_row;
 	int64_t n_per_row, nrows;
@@ -297,24 +298,21 @@ static int64_t source_row(const struct tensor_job *j, int64_t r, int64_t rows)
 }
 
 /* One row of the output in F32: from the checkpoint (a 1-D tensor with heads is
- * un-permuted element by element), or from the generated values. */
-static int load_row(const struct tensor_job *j, int64_t r, float *row, float *scratch)
+ * un-permuted element by element; dequant_row takes the mapped bytes at any alignment),
+ * or from the generated values. */
+static void load_row(const struct tensor_job *j, int64_t r, float *row, float *scratch)
 {
-	const struct run *run = j->run;
 	if (j->source < 0) {
 		memcpy(row, j->t->data + r * j->n_per_row, (size_t)j->n_per_row * sizeof(float));
-		return 0;
+		return;
 	}
 	int vector = j->heads && j->nrows == 1;
 	float *dst = vector ? scratch : row;
-	struct fmt_error err;
-	if (safetensors_row_to_f32(run->st, (size_t)j->source,
-				   (uint64_t)(vector ? r : source_row(j, r, j->nrows)), dst, &err))
-		return modl_error_set(MODL_EINVALID, "%s: %s", run->dir, err.message);
+	int64_t src = vector ? r : source_row(j, r, j->nrows);
+	dequant_row(j->src_type, j->src + (size_t)src * j->src_row, dst, j->n_per_row);
 	if (vector)
 		for (int64_t e = 0; e < j->n_per_row; e++)
 			row[e] = scratch[source_row(j, e, j->n_per_row)];
-	return 0;
 }
 
 static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot *s, float *row)
@@ -346,9 +344,7 @@ static int chunk_run(void *ctx, int64_t first, int64_t last, struct tensor_slot 
 						      (long long)source_row(j, r, j->nrows));
 			continue;
 		}
-		int rc = load_row(j, r, row, scratch);
-		if (rc)
-			return rc;
+		load_row(j, r, row, scratch);
 		int64_t bad = tensor_first_nonfinite(row, j->n_per_row);
 		if (bad >= 0)
 			return modl_error_set(
@@ -385,13 +381,13 @@ static int write_tensor(struct run *run, const struct convert_tensor *t)
 	j.dst_row = quant_row_size(t->type, j.n_per_row);
 	if (t->source >= 0) {
 		const struct safetensors_tensor *s = safetensors_tensor(run->st, (size_t)t->source);
-		uint32_t in_type = s->dtype == SAFETENSORS_BF16  ? QUANT_BF16
-				   : s->dtype == SAFETENSORS_F16 ? QUANT_F16
-								 : QUANT_F32;
+		j.src_type = s->dtype == SAFETENSORS_BF16  ? QUANT_BF16
+			     : s->dtype == SAFETENSORS_F16 ? QUANT_F16
+							   : QUANT_F32;
 		j.src = safetensors_tensor_data(run->st, (size_t)t->source);
 		j.src_row = (size_t)j.n_per_row * (safetensors_dtype_bits(s->dtype) / 8);
 		/* 1-D tensors with heads (Q/K biases) are permuted element by element */
-		j.raw = in_type == t->type && !(j.heads && j.nrows == 1);
+		j.raw = j.src_type == t->type && !(j.heads && j.nrows == 1);
 	}
 	struct tensor_chunks c = {
 		.name = t->name,

@@ -112,7 +112,7 @@ const char *quant_isa_name(enum quant_isa isa)
 	return "unknown";
 }
 
-static const struct quant_kernels *isa_kernels(enum quant_isa isa)
+const struct quant_kernels *quant_isa_kernels(enum quant_isa isa)
 {
 	switch (isa) {
 	case QUANT_ISA_AVX2: return quant_kernels_avx2();
@@ -126,7 +126,7 @@ int quant_isa_supported(enum quant_isa isa)
 {
 	if (isa == QUANT_ISA_AUTO || isa == QUANT_ISA_SCALAR)
 		return 1;
-	return isa_kernels(isa) != NULL;
+	return quant_isa_kernels(isa) != NULL;
 }
 
 static enum quant_isa isa_detect(void)
@@ -175,7 +175,7 @@ struct row_kernel {
 static int row_kernel(enum quant_isa isa, const struct type_info *t, const float *weights,
 		      struct row_kernel *k)
 {
-	const struct quant_kernels *simd = isa_kernels(isa);
+	const struct quant_kernels *simd = quant_isa_kernels(isa);
 	*k = (struct row_kernel){ .fn = t->ref, .wfn = t->weighted, .weights = weights };
 	if (weights && !t->weighted && t->uses_weights)
 		return modl_error_set(MODL_EINVALID, "%s cannot be quantized with importance weights yet",

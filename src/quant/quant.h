@@ -61,7 +61,8 @@ int quant_row_weighted(uint32_t type, const float *src, void *dst, int64_t n, co
 
 /* One row, on the calling thread (the scalar reference or the chosen SIMD path). */
 void quant_row(uint32_t type, const float *src, void *dst, int64_t n);
-/* The inverse: n values of one row back to F32. */
+/* The inverse: n values of one row back to F32 (F16 and BF16 at any alignment, on the
+ * active instruction set; the bits never depend on the path). */
 void dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* Checks one quantized row as llama.cpp's ggml_validate_row_data does after each chunk:
@@ -90,6 +91,9 @@ int quant_set_isa(enum quant_isa isa);
 /* One row on an explicit path, whatever quant_isa_active() says. MODL_EINVALID when the
  * path is not supported or n is not a multiple of the block size. */
 int quant_row_isa(enum quant_isa isa, uint32_t type, const float *src, void *dst, int64_t n);
+/* dequant_row on an explicit path. MODL_EINVALID when the path is not supported or the
+ * type is unknown. */
+int dequant_row_isa(enum quant_isa isa, uint32_t type, const void *src, float *dst, int64_t n);
 
 /* ggml's conversions: F16 and BF16 (round to nearest even; NaN kept quiet). */
 uint16_t quant_fp32_to_fp16(float f);

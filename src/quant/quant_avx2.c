@@ -93,6 +93,7 @@ VI vi vi_min(vi a, vi b) { return _mm256_min_epi32(a, b); }
 VI vi vi_max(vi a, vi b) { return _mm256_max_epi32(a, b); }
 VI vi vi_shl4(vi a) { return _mm256_slli_epi32(a, 4); }
 VI vi vi_shl24(vi a) { return _mm256_slli_epi32(a, 24); }
+VI vi vi_shl16(vi a) { return _mm256_slli_epi32(a, 16); }
 VI vi vi_srai24(vi a) { return _mm256_srai_epi32(a, 24); }
 VI vi vi_srl16(vi a) { return _mm256_srli_epi32(a, 16); }
 VI vm vi_eq(vi a, vi b) { return _mm256_cmpeq_epi32(a, b); }
@@ -108,6 +109,15 @@ VI void vi_store_u8(uint8_t *p, vi v)
 	vi b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick),
 					   _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
 	_mm_storel_epi64((__m128i *)p, _mm256_castsi256_si128(b));
+}
+/* VL 16-bit values at any alignment, zero-extended to the lanes / widened from half. */
+VI vi vi_load_u16(const void *p)
+{
+	return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+VI vf vf_load_fp16(const void *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 VI void vi_store_u16(uint16_t *p, vi v)
 {

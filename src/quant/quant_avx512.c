@@ -76,6 +76,7 @@ VI vi vi_min(vi a, vi b) { return _mm512_min_epi32(a, b); }
 VI vi vi_max(vi a, vi b) { return _mm512_max_epi32(a, b); }
 VI vi vi_shl4(vi a) { return _mm512_slli_epi32(a, 4); }
 VI vi vi_shl24(vi a) { return _mm512_slli_epi32(a, 24); }
+VI vi vi_shl16(vi a) { return _mm512_slli_epi32(a, 16); }
 VI vi vi_srai24(vi a) { return _mm512_srai_epi32(a, 24); }
 VI vi vi_srl16(vi a) { return _mm512_srli_epi32(a, 16); }
 VI vm vi_eq(vi a, vi b) { return _mm512_cmpeq_epi32_mask(a, b); }
@@ -87,6 +88,15 @@ VI vi vi_blend(vm m, vi t, vi f) { return _mm512_mask_blend_epi32(m, f, t); }
 VI void vi_store_u8(uint8_t *p, vi v)
 {
 	_mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v));
+}
+/* VL 16-bit values at any alignment, zero-extended to the lanes / widened from half. */
+VI vi vi_load_u16(const void *p)
+{
+	return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+}
+VI vf vf_load_fp16(const void *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 VI void vi_store_u16(uint16_t *p, vi v)
 {

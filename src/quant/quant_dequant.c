@@ -1,8 +1,11 @@
 /* Dequantization: ggml's dequantize_row_* (ggml-quants.c), same float expressions in the
- * same order, so that the F32 values are identical to llama.cpp's. Scalar only: every
+ * same order, so that the F32 values are identical to llama.cpp's. Scalar: every
  * output is one or two IEEE operations on its own inputs, which the compiler may
- * vectorise without changing a bit. */
+ * vectorise without changing a bit; only F16 and BF16, the input of every quantize and
+ * convert, have explicit SIMD paths (quant_simd.h). */
 #include "quant_internal.h"
+
+#include "util/error.h"
 
 static void dequant_q4_0(const void *src, float *y, int64_t k)
 {
@@ -285,18 +288,21 @@ static void dequant_iq4_xs(const void *src, float *y, int64_t k)
 	}
 }
 
+/* The F16 and BF16 rows may sit at any alignment (convert reads them from the mapped
+ * safetensors data); the SIMD paths of the active instruction set take over whole
+ * vectors, with the same bits. */
 static void dequant_f16(const void *src, float *y, int64_t n)
 {
-	const uint16_t *x = src;
+	const unsigned char *x = src;
 	for (int64_t i = 0; i < n; i++)
-		y[i] = quant_fp32(x[i]);
+		y[i] = quant_fp32(quant_load16(x + 2 * i));
 }
 
 static void dequant_bf16(const void *src, float *y, int64_t n)
 {
-	const uint16_t *x = src;
+	const unsigned char *x = src;
 	for (int64_t i = 0; i < n; i++)
-		y[i] = quant_float((uint32_t)x[i] << 16);
+		y[i] = quant_float((uint32_t)quant_load16(x + 2 * i) << 16);
 }
 
 static void dequant_f32(const void *src, float *y, int64_t n)
@@ -304,24 +310,46 @@ static void dequant_f32(const void *src, float *y, int64_t n)
 	memcpy(y, src, (size_t)n * sizeof(float));
 }
 
+static dequant_row_fn dequant_function(enum quant_isa isa, uint32_t type)
+{
+	const struct quant_kernels *k = quant_isa_kernels(isa);
+	if (k && type < QUANT_TYPE_SLOTS && k->to_f32[type])
+		return k->to_f32[type];
+	switch (type) {
+	case QUANT_F32: return dequant_f32;
+	case QUANT_F16: return dequant_f16;
+	case QUANT_BF16: return dequant_bf16;
+	case QUANT_Q4_0: return dequant_q4_0;
+	case QUANT_Q4_1: return dequant_q4_1;
+	case QUANT_Q5_0: return dequant_q5_0;
+	case QUANT_Q5_1: return dequant_q5_1;
+	case QUANT_Q8_0: return dequant_q8_0;
+	case QUANT_Q2_K: return dequant_q2_K;
+	case QUANT_Q3_K: return dequant_q3_K;
+	case QUANT_Q4_K: return dequant_q4_K;
+	case QUANT_Q5_K: return dequant_q5_K;
+	case QUANT_Q6_K: return dequant_q6_K;
+	case QUANT_IQ4_NL: return dequant_iq4_nl;
+	case QUANT_IQ4_XS: return dequant_iq4_xs;
+	default: return NULL;
+	}
+}
+
 void dequant_row(uint32_t type, const void *src, float *dst, int64_t n)
 {
-	switch (type) {
-	case QUANT_F32: dequant_f32(src, dst, n); break;
-	case QUANT_F16: dequant_f16(src, dst, n); break;
-	case QUANT_BF16: dequant_bf16(src, dst, n); break;
-	case QUANT_Q4_0: dequant_q4_0(src, dst, n); break;
-	case QUANT_Q4_1: dequant_q4_1(src, dst, n); break;
-	case QUANT_Q5_0: dequant_q5_0(src, dst, n); break;
-	case QUANT_Q5_1: dequant_q5_1(src, dst, n); break;
-	case QUANT_Q8_0: dequant_q8_0(src, dst, n); break;
-	case QUANT_Q2_K: dequant_q2_K(src, dst, n); break;
-	case QUANT_Q3_K: dequant_q3_K(src, dst, n); break;
-	case QUANT_Q4_K: dequant_q4_K(src, dst, n); break;
-	case QUANT_Q5_K: dequant_q5_K(src, dst, n); break;
-	case QUANT_Q6_K: dequant_q6_K(src, dst, n); break;
-	case QUANT_IQ4_NL: dequant_iq4_nl(src, dst, n); break;
-	case QUANT_IQ4_XS: dequant_iq4_xs(src, dst, n); break;
-	default: break;
-	}
+	dequant_row_fn fn = dequant_function(quant_isa_active(), type);
+	if (fn)
+		fn(src, dst, n);
+}
+
+int dequant_row_isa(enum quant_isa isa, uint32_t type, const void *src, float *dst, int64_t n)
+{
+	if (!quant_isa_supported(isa))
+		return modl_error_set(MODL_EINVALID, "instruction set %s is not available here",
+				      quant_isa_name(isa));
+	dequant_row_fn fn = dequant_function(isa == QUANT_ISA_AUTO ? quant_isa_active() : isa, type);
+	if (!fn)
+		return modl_error_set(MODL_EINVALID, "tensor type %u cannot be dequantized", type);
+	fn(src, dst, n);
+	return 0;
 }

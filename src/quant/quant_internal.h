@@ -166,6 +166,14 @@ static inline uint16_t quant_fp16(float f)
 	return (uint16_t)((sign >> 16) | (shl1_w > UINT32_C(0xFF000000) ? UINT16_C(0x7E00) : nonsign));
 }
 
+/* A 16-bit value at any alignment (safetensors data need not be aligned). */
+static inline uint16_t quant_load16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static inline float quant_fp32(uint16_t h)
 {
 	const uint32_t w = (uint32_t)h << 16;
@@ -238,13 +246,17 @@ void quant_pack_q6_K(const uint8_t *L, block_q6_K *y);
 /* Per type id (0..QUANT_TYPE_SLOTS-1), NULL where the path has no kernel of its own (the
  * scalar reference is used). */
 #define QUANT_TYPE_SLOTS 31
+typedef void (*dequant_row_fn)(const void *x, float *y, int64_t n);
 struct quant_kernels {
 	quant_row_fn row[QUANT_TYPE_SLOTS];
+	dequant_row_fn to_f32[QUANT_TYPE_SLOTS]; /* F16 and BF16 rows to F32 */
 };
 
 /* Each returns NULL when the build has no such path. */
 const struct quant_kernels *quant_kernels_avx2(void);
 const struct quant_kernels *quant_kernels_avx512(void);
 const struct quant_kernels *quant_kernels_neon(void);
+/* The table of an explicit path; NULL for SCALAR, AUTO and paths this build lacks. */
+const struct quant_kernels *quant_isa_kernels(enum quant_isa isa);
 
 #endif

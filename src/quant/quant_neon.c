@@ -71,6 +71,7 @@ VI vi vi_min(vi a, vi b) { return vminq_s32(a, b); }
 VI vi vi_max(vi a, vi b) { return vmaxq_s32(a, b); }
 VI vi vi_shl4(vi a) { return vshlq_n_s32(a, 4); }
 VI vi vi_shl24(vi a) { return vshlq_n_s32(a, 24); }
+VI vi vi_shl16(vi a) { return vshlq_n_s32(a, 16); }
 VI vi vi_srai24(vi a) { return vshrq_n_s32(a, 24); }
 VI vi vi_srl16(vi a) { return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(a), 16)); }
 VI vm vi_eq(vi a, vi b) { return vceqq_s32(a, b); }
@@ -84,6 +85,15 @@ VI void vi_store_u8(uint8_t *p, vi v)
 	uint8x8_t b = vmovn_u16(vcombine_u16(h, h));
 	uint32_t w = vget_lane_u32(vreinterpret_u32_u8(b), 0);
 	memcpy(p, &w, 4);
+}
+/* VL 16-bit values at any alignment, zero-extended to the lanes / widened from half. */
+VI vi vi_load_u16(const void *p)
+{
+	return vreinterpretq_s32_u32(vmovl_u16(vld1_u16((const uint16_t *)p)));
+}
+VI vf vf_load_fp16(const void *p)
+{
+	return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p)));
 }
 VI void vi_store_u16(uint16_t *p, vi v)
 {

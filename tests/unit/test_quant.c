@@ -340,6 +340,101 @@ static void test_half_rows_simd(void **state)
 	free(x);
 }
 
+/* F32 -> F16 and BF16 rows (convert --type F16/BF16) on every path against the scalar
+ * conversion: every sign, exponent and top 7 mantissa bits, each with low 16 bits that
+ * sit on, just below and just above the rounding ties of normal and subnormal halves. */
+static void test_half_rows_sweep(void **state)
+{
+	(void)state;
+	static const uint16_t lows[] = { 0x0000, 0x0001, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000,
+					 0x3000, 0x4000, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff };
+	enum { NL = sizeof(lows) / sizeof(lows[0]), N = 65536 * NL };
+	float *x = alloc_floats(N);
+	uint16_t *a = malloc(N * 2), *b = malloc(N * 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (uint32_t i = 0; i < N; i++)
+		x[i] = bits_float((i / NL) << 16 | lows[i % NL]);
+	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
+		if (!quant_isa_supported(simd_isas[ii]))
+			continue;
+		for (int half = 0; half < 2; half++) {
+			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
+			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, N), 0);
+			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
+			assert_memory_equal(a, b, N * 2);
+		}
+	}
+	free(a);
+	free(b);
+	free(x);
+}
+
+/* What the scalar F16 -> F32 conversion gives: the exact value, and for a NaN the same
+ * sign and payload made quiet (ggml's multiply by 2^-112 quiets it). */
+static uint32_t fp16_expected_bits(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+	if (exp == 0x1f)
+		return sign | 0x7f800000 | mant << 13 | (mant ? 0x00400000 : 0);
+	union {
+		float f;
+		uint32_t u;
+	} v = { .f = ldexpf((float)(exp ? (mant | 0x400) : mant), (int)(exp ? exp : 1) - 25) };
+	return sign | v.u;
+}
+
+/* F16 and BF16 rows to F32 on every path: all 65,536 bit patterns of each, at an odd
+ * address too (safetensors data need not be aligned), and every short length (the
+ * vector tails), bit for bit against the scalar conversion; nothing written past n. */
+static void test_half_to_f32_all_patterns(void **state)
+{
+	(void)state;
+	enum { N = 65536, TAIL = 70 };
+	unsigned char *in = malloc(2 * N + 1);
+	float *want = alloc_floats(N), *got = alloc_floats(N + 1);
+	assert_non_null(in);
+	for (int half = 0; half < 2; half++) {
+		uint32_t type = half ? QUANT_BF16 : QUANT_F16;
+		for (int misalign = 0; misalign < 2; misalign++) {
+			unsigned char *p = in + misalign;
+			for (uint32_t h = 0; h < N; h++) {
+				uint16_t u = (uint16_t)(h * 40503u); /* every pattern once, shuffled */
+				memcpy(p + 2 * h, &u, 2);
+			}
+			assert_int_equal(dequant_row_isa(QUANT_ISA_SCALAR, type, p, want, N), 0);
+			for (uint32_t h = 0; h < N; h++) {
+				uint16_t u;
+				memcpy(&u, p + 2 * h, 2);
+				uint32_t bits, expect = half ? (uint32_t)u << 16 : fp16_expected_bits(u);
+				memcpy(&bits, &want[h], 4);
+				if (bits != expect)
+					fail_msg("scalar %s 0x%04x -> 0x%08x, want 0x%08x",
+						 quant_type_name(type), u, bits, expect);
+			}
+			for (int isa = QUANT_ISA_AVX2; isa <= QUANT_ISA_NEON; isa++) {
+				if (!quant_isa_supported((enum quant_isa)isa))
+					continue;
+				assert_int_equal(dequant_row_isa((enum quant_isa)isa, type, p, got, N), 0);
+				assert_memory_equal(got, want, N * sizeof(float));
+				for (int n = 0; n < TAIL; n++) {
+					int first = (n * 977) % (N - TAIL);
+					got[n] = 12345.0f;
+					assert_int_equal(dequant_row_isa((enum quant_isa)isa, type,
+									 p + 2 * first, got, n),
+							 0);
+					assert_memory_equal(got, want + first, (size_t)n * sizeof(float));
+					assert_true(got[n] == 12345.0f);
+				}
+			}
+		}
+	}
+	assert_int_equal(dequant_row_isa(QUANT_ISA_SCALAR, 99, in, got, 1), MODL_EINVALID);
+	free(in);
+	free(want);
+	free(got);
+}
+
 /* ---- dequantize(quantize(x)) stays close to x ------------------------------------------------ */
 
 static void test_roundtrip_error(void **state)
@@ -622,6 +717,8 @@ int main(void)
 		cmocka_unit_test(test_fp16_edges),
 		cmocka_unit_test(test_bf16_edges),
 		cmocka_unit_test(test_half_rows_simd),
+		cmocka_unit_test(test_half_rows_sweep),
+		cmocka_unit_test(test_half_to_f32_all_patterns),
 		cmocka_unit_test(test_roundtrip_error),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_q8_0_known_block),
