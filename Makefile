@@ -110,7 +110,7 @@ $(TSAN)/modl: $(TSAN_OBJS)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(TSAN_FLAGS) -pthread -o $@ $(TSAN_OBJS) $(PKG_LIBS) -lm
 
-$(ASAN)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN)/libmodl.a
+$(ASAN)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN)/libmodl.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(ASAN_FLAGS) -pthread $(PKG_CFLAGS) -o $@ $< \

@@ -2,6 +2,7 @@
  * byte by byte, into a temp dir), the writer's typed API refuses wrong types, and the
  * real llama.cpp files in ../shared/data come back byte for byte through the writer. */
 #include "unit.h"
+#include "bytes.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,38 +18,6 @@ static char tmpdir[64];
 static char path[128];
 
 /* ---- bytes ----------------------------------------------------------------------------- */
-
-struct bytes {
-	unsigned char *data;
-	size_t len;
-};
-
-static void put(struct bytes *b, const void *p, size_t n)
-{
-	b->data = realloc(b->data, b->len + n + 1);
-	assert_non_null(b->data);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void put_u8(struct bytes *b, uint8_t v)
-{
-	put(b, &v, 1);
-}
-
-static void put_u32(struct bytes *b, uint32_t v)
-{
-	unsigned char p[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-			       (unsigned char)(v >> 24) };
-	put(b, p, 4);
-}
-
-static void put_u64(struct bytes *b, uint64_t v)
-{
-	put_u32(b, (uint32_t)v);
-	put_u32(b, (uint32_t)(v >> 32));
-}
 
 static void put_str(struct bytes *b, const char *s)
 {

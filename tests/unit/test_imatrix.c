@@ -2,6 +2,7 @@
  * with formats/gguf_writer in llama-imatrix's layout), read back, and the importances
  * compared with llama-quantize's arithmetic; every refusal has a file that trips it. */
 #include "unit.h"
+#include "bytes.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -15,26 +16,9 @@
 
 /* ---- bytes ----------------------------------------------------------------------------- */
 
-struct bytes {
-	unsigned char *data;
-	size_t len;
-};
-
-static void put(struct bytes *b, const void *p, size_t n)
-{
-	b->data = realloc(b->data, b->len + n + 1);
-	assert_non_null(b->data);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
 static void put_i32(struct bytes *b, int32_t v)
 {
-	uint32_t u = (uint32_t)v;
-	unsigned char p[4] = { (unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
-			       (unsigned char)(u >> 24) };
-	put(b, p, 4);
+	put_u32(b, (uint32_t)v);
 }
 
 static void put_f32(struct bytes *b, float f)

@@ -303,6 +303,30 @@ static void test_bf16_edges(void **state)
 	assert_true(quant_bf16_to_fp32(0x0001) == bits_float(0x00010000));
 }
 
+/* F32 -> F16 and BF16 rows of n values on every SIMD path the CPU has equal the scalar
+ * path; with check_values, each value also equals the scalar one-value conversion. */
+static void half_rows_match(const float *x, size_t n, int check_values)
+{
+	uint16_t *a = malloc(n * 2), *b = malloc(n * 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
+		if (!quant_isa_supported(simd_isas[ii]))
+			continue;
+		for (int half = 0; half < 2; half++) {
+			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
+			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, (int64_t)n), 0);
+			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, (int64_t)n), 0);
+			assert_memory_equal(a, b, n * 2);
+			for (size_t i = 0; check_values && i < n; i++)
+				assert_int_equal(a[i],
+						 half ? quant_fp32_to_bf16(x[i]) : quant_fp32_to_fp16(x[i]));
+		}
+	}
+	free(a);
+	free(b);
+}
+
 /* The vectorised F16/BF16 rows against the scalar conversion on special values. */
 static void test_half_rows_simd(void **state)
 {
@@ -319,24 +343,7 @@ static void test_half_rows_simd(void **state)
 		default: x[i] = bits_float((r & 0x8000ffff) | 0x477f0000); break; /* near 65504 */
 		}
 	}
-	uint16_t *a = malloc(N * 2), *b = malloc(N * 2);
-	assert_non_null(a);
-	assert_non_null(b);
-	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
-		if (!quant_isa_supported(simd_isas[ii]))
-			continue;
-		for (int half = 0; half < 2; half++) {
-			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
-			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, N), 0);
-			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
-			assert_memory_equal(a, b, N * 2);
-			for (int i = 0; i < N; i++)
-				assert_int_equal(a[i],
-						 half ? quant_fp32_to_bf16(x[i]) : quant_fp32_to_fp16(x[i]));
-		}
-	}
-	free(a);
-	free(b);
+	half_rows_match(x, N, 1);
 	free(x);
 }
 
@@ -350,23 +357,9 @@ static void test_half_rows_sweep(void **state)
 					 0x3000, 0x4000, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff };
 	enum { NL = sizeof(lows) / sizeof(lows[0]), N = 65536 * NL };
 	float *x = alloc_floats(N);
-	uint16_t *a = malloc(N * 2), *b = malloc(N * 2);
-	assert_non_null(a);
-	assert_non_null(b);
 	for (uint32_t i = 0; i < N; i++)
 		x[i] = bits_float((i / NL) << 16 | lows[i % NL]);
-	for (size_t ii = 0; ii < sizeof(simd_isas) / sizeof(simd_isas[0]); ii++) {
-		if (!quant_isa_supported(simd_isas[ii]))
-			continue;
-		for (int half = 0; half < 2; half++) {
-			uint32_t type = half ? QUANT_BF16 : QUANT_F16;
-			assert_int_equal(quant_row_isa(QUANT_ISA_SCALAR, type, x, a, N), 0);
-			assert_int_equal(quant_row_isa(simd_isas[ii], type, x, b, N), 0);
-			assert_memory_equal(a, b, N * 2);
-		}
-	}
-	free(a);
-	free(b);
+	half_rows_match(x, N, 0);
 	free(x);
 }
 
